@@ -1,0 +1,162 @@
+"""The command line, compatible with runc's: global flags, then a command and its flags.
+
+argparse costs several milliseconds to import (it loads `re` and `gettext`), more than a
+fifth of a whole `runc run`, so flags are parsed from the tables below. Each command's
+module is imported only when that command runs.
+"""
+
+import os
+import sys
+
+from pyrunc import OCI_VERSION, __version__
+from pyrunc.errors import PyruncError
+
+# flag -> (destination, takes a value); short aliases map to the same destination.
+GLOBAL_FLAGS = {
+    "--root": ("root", True), "--log": ("log", True), "--log-format": ("log_format", True),
+    "--debug": ("debug", False), "--systemd-cgroup": ("systemd_cgroup", False),
+    "--rootless": ("rootless", "optional"), "--criu": ("criu", True),
+    "--help": ("help", False), "-h": ("help", False), "--version": ("version", False), "-v": ("version", False),
+}
+_CREATE = {
+    "--bundle": ("bundle", True), "-b": ("bundle", True), "--pid-file": ("pid_file", True),
+    "--console-socket": ("console_socket", True), "--no-pivot": ("no_pivot", False),
+    "--no-new-keyring": ("no_new_keyring", False), "--preserve-fds": ("preserve_fds", True),
+}
+COMMANDS: dict[str, tuple[str, dict, str]] = {
+    "create": ("<container-id>", _CREATE, "create a container; its init waits for `start`"),
+    "start": ("<container-id>", {}, "run the user program of a created container"),
+    "run": ("[<container-id>] | <bundle-dir>", {**_CREATE, "--detach": ("detach", False), "-d": ("detach", False),
+                                                 "--keep": ("keep", False), "--no-subreaper": ("no_subreaper", False)},
+            "create and start a container, wait for it and delete it"),
+    "state": ("<container-id>", {}, "print the state of a container as JSON"),
+    "kill": ("<container-id> [signal]", {"--all": ("all", False), "-a": ("all", False)},
+             "send a signal (default SIGTERM) to the container's init"),
+    "delete": ("<container-id>", {"--force": ("force", False), "-f": ("force", False)},
+               "delete a stopped container (--force: kill it first)"),
+    "list": ("", {"--format": ("format", True), "-f": ("format", True), "--quiet": ("quiet", False),
+                  "-q": ("quiet", False)}, "list containers"),
+    "spec": ("", {"--bundle": ("bundle", True), "-b": ("bundle", True), "--rootless": ("rootless", False)},
+             "write a default config.json"),
+    "features": ("", {}, "print the features this runtime supports as JSON"),
+}
+USAGE = f"""usage: pyrunc [global flags] <command> [flags] [arguments]
+
+pyrunc {__version__}: an OCI runtime (spec {OCI_VERSION}), command-line compatible with runc.
+
+commands:
+""" + "".join(f"  {name:<9} {help_}\n" for name, (_, _, help_) in COMMANDS.items()) + """
+global flags:
+  --root DIR            state directory (default /run/pyrunc)
+  --log FILE            write errors (and --debug steps) to FILE
+  --log-format text|json
+  --debug               log every step as it is performed
+  --systemd-cgroup      cgroupsPath is slice:prefix:name
+  --rootless, --criu    accepted for compatibility
+  -v, --version         print the version
+"""
+
+
+class Args:
+    """Parsed flags as attributes (None when absent) plus the positional arguments."""
+
+    def __init__(self) -> None:
+        self.positional: list[str] = []
+
+    def __getattr__(self, name: str) -> None:
+        return None
+
+
+def parse_flags(argv: list[str], table: dict, args: Args, stop_at_positional: bool) -> list[str]:
+    """Consume flags from argv into args; returns what is left after the first positional
+    when stop_at_positional, else collects positionals into args.positional."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            args.positional.extend(argv[i + 1:])
+            return []
+        if not word.startswith("-") or word == "-":
+            if stop_at_positional:
+                return argv[i:]
+            args.positional.append(word)
+            i += 1
+            continue
+        name, eq, value = word.partition("=")
+        if name not in table:
+            raise PyruncError(f"flag provided but not defined: {name}")
+        dest, takes = table[name]
+        if takes is True and not eq:
+            i += 1
+            if i >= len(argv):
+                raise PyruncError(f"flag needs an argument: {name}")
+            value = argv[i]
+        setattr(args, dest, value if (takes and (eq or takes is True)) else True)
+        i += 1
+    return []
+
+
+class Logger:
+    """--log and --log-format: one line per message, JSON or text."""
+
+    def __init__(self, path: str | None, fmt: str, debug: bool) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644) if path else -1
+        self.json = fmt == "json"
+        self.debug = debug
+
+    def line(self, level: str, msg: str) -> bytes:
+        from pyrunc.state import rfc3339_now
+
+        if self.json:
+            from pyrunc import jsonio
+
+            return (jsonio.dumps({"level": level, "msg": msg, "time": rfc3339_now()}) + "\n").encode()
+        return f'time="{rfc3339_now()}" level={level} msg="{msg}"\n'.encode()
+
+    def write(self, level: str, msg: str) -> None:
+        os.write(self.fd if self.fd >= 0 else 2, self.line(level, msg))
+
+    def step(self, msg: str) -> None:
+        self.write("debug", msg)
+
+    def error(self, msg: str) -> None:
+        if self.fd >= 0:
+            self.write("error", msg)
+            os.write(2, f"{msg}\n".encode())
+        else:
+            os.write(2, f"pyrunc: {msg}\n".encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    g = Args()
+    logger = Logger(None, "text", False)
+    try:
+        rest = parse_flags(argv, GLOBAL_FLAGS, g, stop_at_positional=True)
+        if g.log_format not in (None, "text", "json"):
+            raise PyruncError(f"invalid log format: {g.log_format}")
+        logger = Logger(g.log, g.log_format or "text", bool(g.debug))
+        if g.version:
+            sys.stdout.write(f"pyrunc version {__version__}\ncommit: {__version__}\nspec: {OCI_VERSION}\n")
+            return 0
+        if not rest or g.help:
+            sys.stdout.write(USAGE)
+            return 0 if g.help else 1
+        command = rest[0]
+        if command not in COMMANDS:
+            raise PyruncError(f"no such command: {command}")
+        usage, table, help_ = COMMANDS[command]
+        args = Args()
+        parse_flags(rest[1:], {**table, "--help": ("help", False), "-h": ("help", False)}, args, False)
+        if args.help:
+            flags = ", ".join(sorted(table)) or "none"
+            sys.stdout.write(f"usage: pyrunc {command} [flags] {usage}\n\n{help_}\n\nflags: {flags}\n")
+            return 0
+        from pyrunc import commands
+
+        return getattr(commands, command)(g, args, logger) or 0
+    except PyruncError as e:
+        logger.error(e.message)
+        return e.exit_code if e.exit_code != 0 else 1
+    except KeyboardInterrupt:
+        return 130

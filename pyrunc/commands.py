@@ -1,0 +1,143 @@
+"""One function per command: turn parsed arguments into a lifecycle operation."""
+
+import os
+import sys
+
+from pyrunc import lifecycle
+from pyrunc.errors import PyruncError
+from pyrunc.plan import Options
+from pyrunc.state import DEFAULT_ROOT, Container, list_ids
+
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
+           "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
+           "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24,
+           "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31}
+
+
+def _ctx(g, logger) -> lifecycle.Context:
+    return lifecycle.Context(g.root or DEFAULT_ROOT, logger.step if logger.debug else None,
+                             bool(g.systemd_cgroup))
+
+
+def _one_id(args, what: str = "container id") -> str:
+    if not args.positional:
+        raise PyruncError(f"{what} cannot be empty")
+    return args.positional[0]
+
+
+def _options(args) -> Options:
+    if args.console_socket:
+        raise PyruncError("unsupported: --console-socket (process.terminal is not implemented yet)")
+    try:
+        preserve = int(args.preserve_fds or 0)
+    except ValueError:
+        raise PyruncError(f"invalid --preserve-fds: {args.preserve_fds}") from None
+    return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve)
+
+
+def _bundle_and_id(args) -> tuple[str, str]:
+    """runc's form (id, bundle from -b or the cwd), or `run DIR`: the bundle directory, id its name."""
+    if args.bundle:
+        return args.bundle, _one_id(args)
+    if not os.path.exists("config.json") and len(args.positional) == 1:
+        candidate = args.positional[0]
+        if os.path.isfile(os.path.join(candidate, "config.json")):
+            return candidate, os.path.basename(os.path.abspath(candidate))
+    return ".", _one_id(args)
+
+
+def create(g, args, logger) -> int:
+    bundle, cid = _bundle_and_id(args)
+    lifecycle.create(_ctx(g, logger), cid, bundle, _options(args), args.pid_file)
+    return 0
+
+
+def run(g, args, logger) -> int:
+    bundle, cid = _bundle_and_id(args)
+    return lifecycle.run(_ctx(g, logger), cid, bundle, _options(args), args.pid_file, bool(args.detach))
+
+
+def start(g, args, logger) -> int:
+    lifecycle.start(_ctx(g, logger), _one_id(args))
+    return 0
+
+
+def _existing(g, cid: str) -> Container:
+    c = Container(g.root or DEFAULT_ROOT, cid)
+    if not c.exists():
+        raise PyruncError(f"container {cid} does not exist")
+    c.load()
+    c.unlock()
+    return c
+
+
+def state(g, args, logger) -> int:
+    from pyrunc import jsonio
+
+    c = _existing(g, _one_id(args))
+    sys.stdout.write(jsonio.dumps(c.oci_state(), indent=2) + "\n")
+    return 0
+
+
+def parse_signal(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    name = text.upper().removeprefix("SIG")
+    if name not in SIGNALS:
+        raise PyruncError(f"unknown signal {text!r}")
+    return SIGNALS[name]
+
+
+def kill(g, args, logger) -> int:
+    c = _existing(g, _one_id(args))
+    sig = parse_signal(args.positional[1]) if len(args.positional) > 1 else 15
+    lifecycle.kill(c, sig, bool(args.all))
+    return 0
+
+
+def delete(g, args, logger) -> int:
+    lifecycle.delete(_ctx(g, logger), _one_id(args), bool(args.force))
+    return 0
+
+
+def list(g, args, logger) -> int:  # noqa: A001 - the command's name
+    root = g.root or DEFAULT_ROOT
+    states = []
+    for cid in list_ids(root):
+        c = Container(root, cid)
+        try:
+            c.load()
+            c.unlock()
+        except PyruncError:
+            continue
+        states.append(c.oci_state())
+    if args.quiet:
+        sys.stdout.write("".join(s["id"] + "\n" for s in states))
+    elif args.format == "json":
+        from pyrunc import jsonio
+
+        sys.stdout.write(jsonio.dumps(states) + "\n")
+    elif args.format in (None, "table"):
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    else:
+        raise PyruncError(f"invalid format option: {args.format}")
+    return 0
+
+
+def spec(g, args, logger) -> int:
+    from pyrunc import specgen
+
+    specgen.write(args.bundle or ".", rootless=bool(args.rootless))
+    return 0
+
+
+def features(g, args, logger) -> int:
+    from pyrunc import features as feats
+    from pyrunc import jsonio
+
+    sys.stdout.write(jsonio.dumps(feats.features(), indent=2) + "\n")
+    return 0

@@ -1,0 +1,323 @@
+"""The operations: create, start, run, state, kill, delete, list.
+
+Each checks the container's state, builds the plan, and performs the runtime's part of it;
+the init's part runs in the cloned child (pyrunc.init). Whatever create made is undone
+in reverse order when it fails, so a failed create leaves nothing behind.
+"""
+
+import os
+
+from pyrunc import OCI_VERSION, cgroups, config, executor, hooks, jsonio, native, sync
+from pyrunc.errors import PyruncError
+from pyrunc.plan import Options, build
+from pyrunc.state import Container, proc_start_time, rfc3339_now
+
+SIGKILL = 9
+
+
+class Context:
+    """Global options of the command line."""
+
+    def __init__(self, root: str, log=None, systemd_cgroup: bool = False) -> None:
+        self.root = root
+        self.log = log
+        self.systemd_cgroup = systemd_cgroup
+
+
+def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) -> bytes:
+    return jsonio.dumps({"ociVersion": OCI_VERSION, "id": cid, "status": status, "pid": pid,
+                         "bundle": bundle, "annotations": annotations}).encode()
+
+
+class RuntimeOps:
+    """The runtime's steps (phases runtime and parent): before and around the clone."""
+
+    def __init__(self, channel: sync.Channel) -> None:
+        self.channel = channel
+        self.pid = 0
+        self._time_ns = -1
+
+    def unshare_time(self, offsets: str) -> None:
+        """The new time namespace is for children: write offsets before the init exists."""
+        self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+        native.unshare(native.CLONE_NEWTIME)
+        if offsets:
+            with open("/proc/self/timens_offsets", "w") as f:
+                f.write(offsets)
+
+    def after_clone(self) -> None:
+        """Back to the host's time namespace for the runtime's own children (hooks)."""
+        if self._time_ns >= 0:
+            native.setns(self._time_ns, native.CLONE_NEWTIME)
+            os.close(self._time_ns)
+            self._time_ns = -1
+
+    def write_id_map(self, kind: str, lines: str) -> None:
+        with open(f"/proc/{self.pid}/{kind}_map", "w") as f:
+            f.write(lines)
+
+    def maps_written(self) -> None:
+        self.channel.send_byte()
+
+    def enter_cgroup(self, path: str) -> None:
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(self.pid))
+
+    def cgroups_placed(self) -> None:
+        self.channel.send("cgroups")
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None = None,
+           run_mode: bool = False) -> tuple[Container, int]:
+    """Create the container; returns it and the init's pid. With run_mode, the init is
+    started at once (no start socket) and stays this process's child."""
+    bundle = os.path.abspath(bundle)
+    cfg = config.load(bundle)
+    rootfs = config.rootfs_path(bundle, cfg)
+    linux = cfg.get("linux") or {}
+    c = Container(ctx.root, cid)
+    c.reserve()
+    undo: list = [c.remove]
+    try:
+        cg = cgroups.plan(linux, cid, cgroups.detect(), systemd=ctx.systemd_cgroup)
+        cgroup_dirs = cgroups.paths_for(cg)
+        opts.wait_for_start = not run_mode
+        plan, ns = build(cfg, rootfs, opts, cgroup_dirs)
+        annotations = cfg.get("annotations") or {}
+
+        def state_for_hooks(status: str, pid: int) -> bytes:
+            return hook_state(cid, bundle, annotations, status, pid)
+
+        cgroups.create(cg)
+        undo.append(lambda: cgroups.destroy(cgroup_dirs))
+        parent, child = sync.socketpair()
+        undo.append(parent.close)
+        ops = RuntimeOps(parent)
+        executor.run(plan.phases["runtime"], ops, ctx.log)
+        clone_step = plan.phases["clone"][0]
+        if ctx.log:
+            ctx.log(clone_step.describe())
+        if run_mode and not ns.single_clone:
+            native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
+        pid = native.clone(clone_step.args[0], child.fileno(), SIGKILL)
+        if pid == 0:
+            _become_init(c, parent, child, cfg, plan, state_for_hooks, ctx.log)
+        child.close()
+        ops.after_clone()
+        ops.pid = pid
+        undo.append(lambda: _kill_and_reap(ops.pid))
+        _drive_create(plan, ns, ops, cfg, state_for_hooks, ctx.log, first=pid)
+        c.record = {
+            "pid": ops.pid,
+            "start_time": (proc_start_time(ops.pid) or (0, ""))[0],
+            "bundle": bundle,
+            "rootfs": rootfs,
+            "created": rfc3339_now(),
+            "annotations": annotations,
+            "cgroups": cgroup_dirs,
+            "hooks": {k: v for k, v in (cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
+        }
+        c.save()
+        if pid_file:
+            write_pid_file(pid_file, ops.pid)
+        parent.send("start" if run_mode else "created")
+        if run_mode:
+            err = parent.recv()
+            if err[0] == "error":
+                raise PyruncError(err[1])
+        parent.close()
+    except BaseException as e:
+        for step in reversed(undo):
+            try:
+                step()
+            except OSError:
+                pass
+        if isinstance(e, PyruncError) and e.message.startswith("hooks."):
+            run_poststop(cfg.get("hooks") or {}, hook_state(cid, bundle, {}, "stopped", 0))
+        raise
+    c.unlock()
+    return c, ops.pid
+
+
+def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
+                 log) -> None:
+    """In the cloned child: drop the runtime's handles, then run the init phases."""
+    from pyrunc import init
+    from pyrunc.kernel import LinuxKernel
+
+    parent.close()
+    c.unlock()
+    init.main(plan, LinuxKernel(child, cfg, c.dir, hook_state_fn), log)
+
+
+def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
+    """The runtime's side of the sync protocol, until the init reports ready."""
+    parent_steps = plan.phases["parent"]
+    map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")]
+    other_steps = [s for s in parent_steps if s not in map_steps]
+    need_maps = bool(map_steps)
+    need_pid = any(s.op == "fork_init" for s in plan.phases["namespaces"])
+    if ns.single_clone:
+        executor.run(map_steps, ops, log)
+        need_maps = False
+    while need_maps or need_pid:
+        tag, payload = _recv(ops.channel)
+        if tag == "M":
+            executor.run(map_steps, ops, log)
+            need_maps = False
+        elif tag == "pid":
+            ops.pid = int(payload)
+            os.waitpid(first, 0)
+            need_pid = False
+    executor.run(other_steps, ops, log)
+    cfg_hooks = cfg.get("hooks") or {}
+    while True:
+        tag, payload = _recv(ops.channel)
+        if tag == "ready":
+            return
+        if tag == "hooks":
+            state = state_for_hooks("creating", ops.pid)
+            for kind in ("prestart", "createRuntime"):
+                hooks.run(kind, cfg_hooks.get(kind) or [], state)
+            ops.channel.send("hooks-done")
+
+
+def _recv(channel: sync.Channel) -> tuple[str, str]:
+    tag, payload = channel.recv()
+    if tag == "error":
+        raise PyruncError(payload)
+    if tag == "":
+        raise PyruncError("container init exited before the container was created")
+    return tag, payload
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """The host pid, atomically, without a trailing newline (as runc writes it)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)
+
+
+def run_poststop(cfg_hooks: dict, state: bytes) -> None:
+    """Poststop hooks only warn on failure (runtime.md step 13)."""
+    for i, hook in enumerate(cfg_hooks.get("poststop") or []):
+        try:
+            hooks.run_one(hook, state, f"hooks.poststop[{i}]")
+        except PyruncError as e:
+            os.write(2, f"pyrunc: warning: {e}\n".encode())
+
+
+def start(ctx: Context, cid: str) -> None:
+    c = Container(ctx.root, cid).load()
+    status = c.status()
+    if status != "created":
+        raise PyruncError(f"cannot start a container in the {status} state")
+    try:
+        err = sync.start(c.dir)
+    except OSError as e:
+        raise PyruncError(f"cannot start container {cid}: {(e.strerror or '').lower()}") from None
+    if err:
+        raise PyruncError(err)
+    run_poststart(c)
+
+
+def run_poststart(c: Container) -> None:
+    """Poststart hooks; a failure stops the container and is an error (runtime.md step 9)."""
+    post = (c.record.get("hooks") or {}).get("poststart") or []
+    if post:
+        try:
+            hooks.run("poststart", post, hook_state(c.id, c.record["bundle"], c.record.get("annotations") or {},
+                                                    "running", c.record["pid"]))
+        except PyruncError:
+            kill(c, SIGKILL)
+            raise
+
+
+def kill(c: Container, sig: int, all_processes: bool = False) -> None:
+    if c.status() not in ("created", "running"):
+        raise PyruncError("container not running")
+    pids = cgroups.pids(c.record.get("cgroups") or {}) if all_processes else [c.record["pid"]]
+    for pid in pids or [c.record["pid"]]:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def wait_gone(pid: int) -> None:
+    """Wait until a process we may not be the parent of has exited."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        p.poll(10_000)
+    finally:
+        os.close(fd)
+
+
+def delete(ctx: Context, cid: str, force: bool) -> None:
+    c = Container(ctx.root, cid)
+    if not c.exists():
+        if force:
+            return
+        raise PyruncError(f"container {cid} does not exist")
+    c.load()
+    status = c.status()
+    if status == "running" and not force:
+        raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
+    if status in ("created", "running"):
+        os.kill(c.record["pid"], SIGKILL)
+        wait_gone(c.record["pid"])
+    destroy(c)
+
+
+def destroy(c: Container) -> None:
+    """Undo create: the cgroups, the state directory; then the poststop hooks."""
+    cgroups.destroy(c.record.get("cgroups") or {})
+    c.remove()
+    if c.record:
+        run_poststop(c.record.get("hooks") or {}, hook_state(c.id, c.record["bundle"],
+                                                             c.record.get("annotations") or {}, "stopped", 0))
+
+
+def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None, detach: bool) -> int:
+    """create + start (+ wait, forwarding signals, then delete); the container's exit status."""
+    import _signal
+
+    c, pid = create(ctx, cid, bundle, opts, pid_file, run_mode=True)
+    try:
+        run_poststart(c)
+    except PyruncError:
+        c.lock()
+        destroy(c)
+        raise
+    if detach:
+        return 0
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
+        _signal.signal(signum, forward)
+    _, status = os.waitpid(pid, 0)
+    c.lock()
+    destroy(c)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code

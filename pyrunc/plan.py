@@ -1,0 +1,73 @@
+"""Pure planning: a config and the host's facts in, the ordered steps of create/start out.
+
+Nothing here touches the kernel; `pyrunc explain` and `--debug` print the same steps that
+the runtime (phases runtime, clone, parent) and the init (the others) perform.
+"""
+
+from pyrunc import devices, mounts, process
+from pyrunc.errors import PyruncError
+from pyrunc.namespaces import Namespaces, id_map_text
+from pyrunc.steps import Plan
+
+
+class Options:
+    """What the command line adds to the config."""
+
+    def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True) -> None:
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        self.wait_for_start = wait_for_start
+
+
+def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str]) -> tuple[Plan, Namespaces]:
+    plan = Plan()
+    linux = cfg.get("linux") or {}
+    ns = Namespaces(linux)
+    if not ns.has("mount"):
+        raise PyruncError("linux.namespaces: a mount namespace is required")
+    ns.plan(plan)
+    plan_parent(plan, linux, ns, cgroup_dirs)
+    ns.plan_cgroup(plan)
+    if ns.new & 0x40000000:  # CLONE_NEWNET
+        plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
+    for field, op in (("hostname", "sethostname"), ("domainname", "setdomainname")):
+        if cfg.get(field):
+            if not ns.has("uts"):
+                raise PyruncError(f"{field}: setting it needs a uts namespace")
+            plan.add("namespaces", op, (cfg[field],), f"{op}({cfg[field]!r})", field)
+    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs)
+    devices.plan_devices(plan, cfg, rootfs, bool(ns.has("user")))
+    if opts.wait_for_start:
+        plan.add("rootfs", "listen_start", (), "listen on <state dir>/start.sock for `start`")
+    hooks = cfg.get("hooks") or {}
+    if hooks.get("prestart") or hooks.get("createRuntime"):
+        plan.add("rootfs", "request_hooks", (), "the runtime runs the prestart and createRuntime hooks", "hooks")
+    if hooks.get("createContainer"):
+        plan.add("rootfs", "run_hooks", ("createContainer",), "run the createContainer hooks",
+                 "hooks.createContainer")
+    mounts.plan_pivot(plan, rootfs, opts.no_pivot)
+    for key, value in (linux.get("sysctl") or {}).items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        plan.add("pivot", "write_file", (path, value), f"write {path} {value!r}", f"linux.sysctl.{key}")
+    mounts.plan_protect(plan, cfg)
+    if hooks.get("startContainer"):
+        plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
+    process.plan_process(plan, cfg, opts.preserve_fds)
+    plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
+    return plan, ns
+
+
+def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str]) -> None:
+    """What the runtime does to the new init from outside: id maps, then its cgroups."""
+    if ns.new & 0x10000000:  # CLONE_NEWUSER
+        for kind in ("gid", "uid"):
+            lines = id_map_text(linux.get(f"{kind}Mappings") or [])
+            if not lines:
+                raise PyruncError(f"linux.{kind}Mappings: a new user namespace needs {kind} mappings")
+            plan.add("parent", "write_id_map", (kind, lines),
+                     f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings")
+        plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")
+    for name, path in cgroup_dirs.items():
+        plan.add("parent", "enter_cgroup", (path,), f"echo <pid> > {path}/cgroup.procs", "linux.cgroupsPath")
+    if ns.new & 0x02000000:  # CLONE_NEWCGROUP
+        plan.add("parent", "cgroups_placed", (), "tell the init it is in its cgroups")

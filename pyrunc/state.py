@@ -1,0 +1,163 @@
+"""The state store: one directory per container under the state root (default /run/pyrunc).
+
+`<root>/<id>/state.json` is written atomically and never holds the status: the status is
+derived from the live init process (pid plus its start time, so a recycled pid is never
+mistaken for the container) and from whether the start socket still exists.
+"""
+
+import fcntl
+import os
+import time
+
+from pyrunc import OCI_VERSION, jsonio
+from pyrunc.errors import PyruncError
+
+DEFAULT_ROOT = "/run/pyrunc"
+STATE_FILE = "state.json"
+START_SOCKET = "start.sock"
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
+
+
+def validate_id(container_id: str) -> None:
+    """Letters, digits and `_+-.`, as runc accepts; never `.` or `..`."""
+    if not container_id:
+        raise PyruncError("container id cannot be empty")
+    if container_id in (".", "..") or not _ID_CHARS.issuperset(container_id) or len(container_id) > 1024:
+        raise PyruncError(f"invalid container id format: {container_id}")
+
+
+def proc_start_time(pid: int) -> tuple[int, str] | None:
+    """(start time in clock ticks, state letter) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[19]), fields[0].decode()
+
+
+def rfc3339_now() -> str:
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
+
+
+class Container:
+    """A container's directory in the state root and the record stored in it."""
+
+    def __init__(self, root: str, container_id: str) -> None:
+        validate_id(container_id)
+        self.id = container_id
+        self.dir = os.path.join(root, container_id)
+        self.record: dict = {}
+        self._lock_fd = -1
+
+    # -- existence and locking -------------------------------------------------------------
+    def reserve(self) -> None:
+        """Create the directory, refusing an id already in use; the caller then holds its lock."""
+        os.makedirs(os.path.dirname(self.dir), mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(self.dir, 0o700)
+        except FileExistsError:
+            raise PyruncError(f"container with id exists: {self.id}") from None
+        self.lock()
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.dir)
+
+    def lock(self) -> None:
+        """Serialise commands on one container with flock on its directory."""
+        try:
+            self._lock_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise PyruncError(f"container {self.id} does not exist") from None
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+
+    def unlock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def load(self) -> "Container":
+        """Lock and read the record; a missing container is an error naming `does not exist`."""
+        self.lock()
+        try:
+            with open(os.path.join(self.dir, STATE_FILE), encoding="utf-8") as f:
+                self.record = jsonio.loads(f.read())
+        except FileNotFoundError:
+            self.record = {}
+        return self
+
+    def save(self) -> None:
+        """Write the record atomically: temp file, fsync, rename."""
+        path = os.path.join(self.dir, STATE_FILE)
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, jsonio.dumps(self.record).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+
+    def remove(self) -> None:
+        """Delete the directory and everything in it."""
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+        self.unlock()
+
+    # -- derived status --------------------------------------------------------------------
+    def alive(self) -> bool:
+        """The init recorded at create still runs (same pid and start time, not a zombie)."""
+        pid = self.record.get("pid", 0)
+        if not pid:
+            return False
+        found = proc_start_time(pid)
+        return found is not None and found[0] == self.record.get("start_time") and found[1] not in "ZX"
+
+    def status(self) -> str:
+        if not self.record:
+            return "creating"
+        if not self.alive():
+            return "stopped"
+        if os.path.exists(os.path.join(self.dir, START_SOCKET)):
+            return "created"
+        return "running"
+
+    def oci_state(self) -> dict:
+        """The spec's state object plus the fields runc adds that clients read."""
+        status = self.status()
+        r = self.record
+        return {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "pid": r.get("pid", 0) if status in ("created", "running") else 0,
+            "status": status,
+            "bundle": r.get("bundle", ""),
+            "rootfs": r.get("rootfs", ""),
+            "created": r.get("created", ""),
+            "owner": owner_name(self.dir),
+            "annotations": r.get("annotations") or {},
+        }
+
+
+def owner_name(path: str) -> str:
+    """The user owning a state directory, as runc reports it (`#uid` when unnamed)."""
+    import pwd
+
+    try:
+        uid = os.stat(path).st_uid
+    except OSError:
+        return ""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    except FileNotFoundError:
+        return []

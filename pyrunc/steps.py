@@ -1,0 +1,47 @@
+"""A step: one kernel action of a container's set-up, with the config field that caused it.
+
+Plans are lists of steps; the same objects are executed by the kernel layer and printed by
+`--debug`, so what is shown is what is done.
+"""
+
+
+class Step:
+    """`op` names the Kernel method that performs it; `args` are its arguments."""
+
+    __slots__ = ("op", "args", "text", "source")
+
+    def __init__(self, op: str, args: tuple, text: str, source: str = "") -> None:
+        self.op = op
+        self.args = args
+        self.text = text
+        self.source = source
+
+    def describe(self) -> str:
+        return f"{self.text}  [{self.source}]" if self.source else self.text
+
+    def __repr__(self) -> str:
+        return f"Step({self.op}{self.args!r})"
+
+
+class Plan:
+    """The ordered steps of a container's creation, by the phase (and process) running them."""
+
+    PHASES = (
+        "runtime",  # the runtime, before clone
+        "clone",  # the runtime creates the init
+        "parent",  # the runtime, right after clone: id maps, cgroups
+        "namespaces",  # the init: joining and creating the remaining namespaces
+        "rootfs",  # the init, before pivot_root
+        "pivot",  # the init: pivot_root and what needs the final root
+        "process",  # the init: limits, user, capabilities (before `start`)
+        "start",  # the init, released by `start`: exec
+    )
+
+    def __init__(self) -> None:
+        self.phases: dict[str, list[Step]] = {p: [] for p in self.PHASES}
+
+    def add(self, phase: str, op: str, args: tuple, text: str, source: str = "") -> None:
+        self.phases[phase].append(Step(op, args, text, source))
+
+    def steps(self) -> list[tuple[str, Step]]:
+        return [(p, s) for p in self.PHASES for s in self.phases[p]]

@@ -1,0 +1,120 @@
+"""Messages between the runtime and the container's init, over one SEQPACKET socketpair.
+
+The protocol, in order (runtime -> init unless marked <-):
+  maps byte         one byte after the uid/gid maps are written (read by the shim, not here)
+  <- M              (joined namespaces) the init unshared its user namespace: write the maps
+  <- pid N          (joined/new pid namespace) stage one forked the real init, pid N
+  cgroups           the init is in its cgroups (sent when the plan waits for it)
+  <- hooks          run prestart and createRuntime now
+  hooks-done        they succeeded
+  <- ready          the container is created; the init waits for start
+  created | start   `create` has recorded the state (the init then waits on start.sock) |
+                    `run` starts the program at once
+  <- error MSG      any time: the init failed at MSG and exits
+`start` connects to <state dir>/start.sock and sends `start`; the init answers `error MSG`
+or nothing: the socket closes on exec (close-on-exec), which tells `start` the program runs.
+"""
+
+import os
+
+import _socket
+
+from pyrunc.errors import PyruncError
+from pyrunc.state import START_SOCKET
+
+
+def socketpair() -> tuple["Channel", "Channel"]:
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    return Channel(a), Channel(b)
+
+
+class Channel:
+    """One end of the runtime/init socket; `reply` is where errors go after `start`."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.reply = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, tag: str, payload: str = "") -> None:
+        self.reply.send(f"{tag} {payload}".encode() if payload else tag.encode())
+
+    def send_byte(self) -> None:
+        self.sock.send(b"\x01")
+
+    def recv(self) -> tuple[str, str]:
+        """The next message; ("", "") when the other end is gone."""
+        data = self.sock.recv(65536)
+        tag, _, payload = data.decode(errors="replace").partition(" ")
+        return tag, payload
+
+    def expect(self, tag: str) -> str:
+        """Wait for `tag`; the init exits quietly when the runtime has gone away."""
+        got, payload = self.recv()
+        if got == tag:
+            return payload
+        if got == "":
+            os._exit(1)
+        raise PyruncError(payload if got == "error" else f"sync: expected {tag}, got {got}")
+
+    # -- the start socket ------------------------------------------------------------------
+    def listen(self, state_dir: str):
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        with _in_dir(state_dir) as prefix:
+            sock.bind(prefix + START_SOCKET)
+        sock.listen(1)
+        return sock
+
+    def expect_start(self, listener) -> None:
+        """Block until the container may exec: `start` from run, or a `start` connection."""
+        if listener is None:
+            self.expect("start")
+            return
+        self.expect("created")
+        self.sock.close()
+        while True:
+            conn, _ = listener.accept()
+            if conn.recv(64) == b"start":
+                break
+            conn.close()
+        listener.close()
+        self.reply = conn
+
+
+class _in_dir:
+    """A path prefix for `directory` short enough for sun_path (via /proc/self/fd)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.fd = -1
+
+    def __enter__(self) -> str:
+        if len(self.directory) < 90:
+            return self.directory + "/"
+        self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return f"/proc/self/fd/{self.fd}/"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+
+
+def start(state_dir: str) -> str | None:
+    """Release a created container's init; None once it has exec'd, else its error."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    try:
+        with _in_dir(state_dir) as prefix:
+            sock.connect(prefix + START_SOCKET)
+        os.unlink(os.path.join(state_dir, START_SOCKET))
+        sock.send(b"start")
+        data = sock.recv(65536)
+    finally:
+        sock.close()
+    if not data:
+        return None
+    return data.decode(errors="replace").partition(" ")[2]
