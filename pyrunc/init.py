@@ -24,5 +24,5 @@ def main(plan: Plan, kernel, log=None) -> None:
         try:
             kernel.channel.send("error", message)
         except OSError:
-            pass
+            os.write(2, f"pyrunc: init: {message}\n".encode())
     os._exit(1)

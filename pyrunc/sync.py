@@ -78,7 +78,7 @@ class Channel:
         self.expect("created")
         self.sock.close()
         while True:
-            conn, _ = listener.accept()
+            conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, listener._accept()[0])
             if conn.recv(64) == b"start":
                 break
             conn.close()
