@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
     "spec": ("", {"--bundle": ("bundle", True), "-b": ("bundle", True), "--rootless": ("rootless", False)},
              "write a default config.json"),
     "features": ("", {}, "print the features this runtime supports as JSON"),
+    "explain": ("[<bundle-dir>]", {"--bundle": ("bundle", True), "-b": ("bundle", True),
+                                   "--format": ("format", True), "-f": ("format", True)},
+                "print the kernel steps create and start would perform, without doing them"),
 }
 USAGE = f"""usage: pyrunc [global flags] <command> [flags] [arguments]
 

@@ -141,3 +141,14 @@ def features(g, args, logger) -> int:
 
     sys.stdout.write(jsonio.dumps(feats.features(), indent=2) + "\n")
     return 0
+
+
+def explain(g, args, logger) -> int:
+    from pyrunc import explain as ex
+
+    bundle = args.bundle or (args.positional[0] if args.positional else ".")
+    if args.format not in (None, "text", "json"):
+        raise PyruncError(f"invalid format option: {args.format}")
+    plan = lifecycle.plan_only(_ctx(g, logger), bundle, Options())
+    sys.stdout.write(ex.as_json(plan) if args.format == "json" else ex.as_text(plan))
+    return 0

@@ -10,6 +10,7 @@ import os
 from pyrunc import OCI_VERSION, cgroups, config, executor, hooks, jsonio, native, sync
 from pyrunc.errors import PyruncError
 from pyrunc.plan import Options, build
+from pyrunc.steps import Plan
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 
 SIGKILL = 9
@@ -75,55 +76,68 @@ def _kill_and_reap(pid: int) -> None:
         pass
 
 
+class Prepared:
+    """Everything decided before anything is done: the config, cgroups and the plan."""
+
+    def __init__(self, ctx: Context, cid: str, bundle: str, opts: Options) -> None:
+        self.bundle = os.path.abspath(bundle)
+        self.cfg = config.load(self.bundle)
+        self.rootfs = config.rootfs_path(self.bundle, self.cfg)
+        self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, cgroups.detect(),
+                                    systemd=ctx.systemd_cgroup)
+        self.cgroup_dirs = cgroups.paths_for(self.cgroups)
+        self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs)
+        self.annotations = self.cfg.get("annotations") or {}
+
+
+def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
+    """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
+    cid = os.path.basename(os.path.abspath(bundle))
+    return Prepared(ctx, cid, bundle, opts).plan
+
+
 def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None = None,
            run_mode: bool = False) -> tuple[Container, int]:
     """Create the container; returns it and the init's pid. With run_mode, the init is
     started at once (no start socket) and stays this process's child."""
-    bundle = os.path.abspath(bundle)
-    cfg = config.load(bundle)
-    rootfs = config.rootfs_path(bundle, cfg)
-    linux = cfg.get("linux") or {}
     c = Container(ctx.root, cid)
+    opts.wait_for_start = not run_mode
+    p = Prepared(ctx, cid, bundle, opts)
     c.reserve()
     undo: list = [c.remove]
     try:
-        cg = cgroups.plan(linux, cid, cgroups.detect(), systemd=ctx.systemd_cgroup)
-        cgroup_dirs = cgroups.paths_for(cg)
-        opts.wait_for_start = not run_mode
-        plan, ns = build(cfg, rootfs, opts, cgroup_dirs)
-        annotations = cfg.get("annotations") or {}
-
         def state_for_hooks(status: str, pid: int) -> bytes:
-            return hook_state(cid, bundle, annotations, status, pid)
+            return hook_state(cid, p.bundle, p.annotations, status, pid)
 
-        cgroups.create(cg)
-        undo.append(lambda: cgroups.destroy(cgroup_dirs))
+        created = cgroups.create(p.cgroups)
+        undo.append(lambda: cgroups.destroy(p.cgroup_dirs, created))
         parent, child = sync.socketpair()
         undo.append(parent.close)
         ops = RuntimeOps(parent)
-        executor.run(plan.phases["runtime"], ops, ctx.log)
-        clone_step = plan.phases["clone"][0]
+        executor.run(p.plan.phases["runtime"], ops, ctx.log)
+        clone_step = p.plan.phases["clone"][0]
         if ctx.log:
             ctx.log(clone_step.describe())
-        if run_mode and not ns.single_clone:
+        if run_mode and not p.ns.single_clone:
             native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
         pid = native.clone(clone_step.args[0], child.fileno(), SIGKILL)
         if pid == 0:
-            _become_init(c, parent, child, cfg, plan, state_for_hooks, ctx.log)
+            _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ctx.log)
         child.close()
         ops.after_clone()
         ops.pid = pid
         undo.append(lambda: _kill_and_reap(ops.pid))
-        _drive_create(plan, ns, ops, cfg, state_for_hooks, ctx.log, first=pid)
+        _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
         c.record = {
             "pid": ops.pid,
             "start_time": (proc_start_time(ops.pid) or (0, ""))[0],
-            "bundle": bundle,
-            "rootfs": rootfs,
+            "bundle": p.bundle,
+            "rootfs": p.rootfs,
             "created": rfc3339_now(),
-            "annotations": annotations,
-            "cgroups": cgroup_dirs,
-            "hooks": {k: v for k, v in (cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
+            "annotations": p.annotations,
+            "cgroups": p.cgroup_dirs,
+            "cgroups_created": created,
+            "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
         }
         c.save()
         if pid_file:
@@ -141,7 +155,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             except OSError:
                 pass
         if isinstance(e, PyruncError) and e.message.startswith("hooks."):
-            run_poststop(cfg.get("hooks") or {}, hook_state(cid, bundle, {}, "stopped", 0))
+            run_poststop(p.cfg.get("hooks") or {}, hook_state(cid, p.bundle, {}, "stopped", 0))
         raise
     c.unlock()
     return c, ops.pid
@@ -287,7 +301,7 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
 
 def destroy(c: Container) -> None:
     """Undo create: the cgroups, the state directory; then the poststop hooks."""
-    cgroups.destroy(c.record.get("cgroups") or {})
+    cgroups.destroy(c.record.get("cgroups") or {}, c.record.get("cgroups_created") or [])
     c.remove()
     if c.record:
         run_poststop(c.record.get("hooks") or {}, hook_state(c.id, c.record["bundle"],

@@ -1,0 +1,1340 @@
+# Generated from schema/*.json by `python -m pyrunc.schemagen`: do not edit, regenerate.
+# ruff: noqa: E501
+
+"""schema/*.json compiled ahead of time into plain Python checks, for the hot path.
+
+Each public function returns whether a document is valid under its root schema, agreeing with
+jsonschema's Draft4Validator, without importing anything (pyrunc.validate asks jsonschema for the
+message only when one returns False):
+
+- config(): schema/config-schema.json
+- state(): schema/state-schema.json
+- features(): schema/features-schema.json
+"""
+
+
+# .{1,}
+_PATTERN_1 = (False, False, (("\n", True, 1, None),))
+_CONFIG_SCHEMA_PROCESS_IOPRIORITY_CLASS_ENUM = frozenset((
+    "IOPRIO_CLASS_RT",
+    "IOPRIO_CLASS_BE",
+    "IOPRIO_CLASS_IDLE",
+))
+_DEFS_LINUX_SCHEDULERPOLICY_ENUM = frozenset((
+    "SCHED_OTHER",
+    "SCHED_FIFO",
+    "SCHED_RR",
+    "SCHED_BATCH",
+    "SCHED_ISO",
+    "SCHED_IDLE",
+    "SCHED_DEADLINE",
+))
+_DEFS_LINUX_SCHEDULERFLAG_ENUM = frozenset((
+    "SCHED_FLAG_RESET_ON_FORK",
+    "SCHED_FLAG_RECLAIM",
+    "SCHED_FLAG_DL_OVERRUN",
+    "SCHED_FLAG_KEEP_POLICY",
+    "SCHED_FLAG_KEEP_PARAMS",
+    "SCHED_FLAG_UTIL_CLAMP_MIN",
+    "SCHED_FLAG_UTIL_CLAMP_MAX",
+))
+# ^RLIMIT_[A-Z]+$
+_PATTERN_2 = (True, True, ("RLIMIT_", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", False, 1, None)))
+# ^[0-9, -]*$
+_PATTERN_3 = (True, True, ((" ,-0123456789", False, 0, None),))
+# ^[cbup]$
+_PATTERN_4 = (True, True, (("bcpu", False, 1, 1),))
+_DEFS_LINUX_NAMESPACETYPE_ENUM = frozenset((
+    "mount",
+    "pid",
+    "network",
+    "uts",
+    "ipc",
+    "user",
+    "cgroup",
+    "time",
+))
+# ^[1-9][0-9]*[KMG]B$
+_PATTERN_5 = (True, True, (
+    ("123456789", False, 1, 1),
+    ("0123456789", False, 0, None),
+    ("GKM", False, 1, 1),
+    "B",
+))
+_DEFS_LINUX_ROOTFSPROPAGATION_ENUM = frozenset(("private", "shared", "slave", "unbindable"))
+_DEFS_LINUX_SECCOMPACTION_ENUM = frozenset((
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+))
+_DEFS_LINUX_SECCOMPFLAG_ENUM = frozenset((
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+))
+_DEFS_LINUX_SECCOMPARCH_ENUM = frozenset((
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+))
+_DEFS_LINUX_SECCOMPOPERATORS_ENUM = frozenset((
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+))
+# ^MB:[^\n]*$
+_PATTERN_6 = (True, True, ("MB:", ("\n", True, 0, None)))
+_DEFS_LINUX_MEMORYPOLICYMODE_ENUM = frozenset((
+    "MPOL_DEFAULT",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_WEIGHTED_INTERLEAVE",
+    "MPOL_PREFERRED",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_LOCAL",
+))
+_DEFS_LINUX_MEMORYPOLICYFLAG_ENUM = frozenset((
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+))
+_DEFS_LINUX_PERSONALITYDOMAIN_ENUM = frozenset(("LINUX", "LINUX32"))
+_STATE_SCHEMA_STATUS_ENUM = frozenset(("creating", "created", "running", "stopped"))
+# ^CAP_[A-Z_]+$
+_PATTERN_7 = (True, True, ("CAP_", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", False, 1, None)))
+
+
+def _pattern(s, pattern):
+    """re.search() for a pattern schemagen translated into literal and character-class runs."""
+    anchored, dollar, atoms = pattern
+    n = len(s)
+    ends = ((n, n - 1) if s.endswith("\n") else (n,)) if dollar else None
+    for i in range(1 if anchored else n + 1):
+        if _runs(s, i, atoms, 0, ends):
+            return True
+    return False
+
+
+def _runs(s, i, atoms, k, ends):
+    """Whether atoms[k:] match s from index i on (ending at one of `ends` when `$` anchors them)."""
+    if k == len(atoms):
+        return ends is None or i in ends
+    atom = atoms[k]
+    if atom.__class__ is str:
+        return s.startswith(atom, i) and _runs(s, i + len(atom), atoms, k + 1, ends)
+    chars, negated, least, most = atom
+    stop = len(s) if most is None else min(len(s), i + most)
+    j = i
+    while j < stop and (s[j] in chars) is not negated:
+        j += 1
+    while j >= i + least:
+        if _runs(s, j, atoms, k + 1, ends):
+            return True
+        j -= 1
+    return False
+
+
+def config(x):
+    if not isinstance(x, dict):
+        return False
+    if "ociVersion" not in x:
+        return False
+    if not isinstance(x["ociVersion"], str):
+        return False
+    if "hooks" in x and not _config_schema_hooks(x["hooks"]):
+        return False
+    if "annotations" in x and not _defs_mapStringString(x["annotations"]):
+        return False
+    if "hostname" in x and not isinstance(x["hostname"], str):
+        return False
+    if "domainname" in x and not isinstance(x["domainname"], str):
+        return False
+    if "mounts" in x and not _config_schema_mounts(x["mounts"]):
+        return False
+    if "root" in x and not _config_schema_root(x["root"]):
+        return False
+    if "process" in x and not _config_schema_process(x["process"]):
+        return False
+    if "linux" in x and not _config_linux_linux(x["linux"]):
+        return False
+    return True
+
+
+def _config_schema_hooks(x):
+    if not isinstance(x, dict):
+        return False
+    if "prestart" in x and not _defs_ArrayOfHooks(x["prestart"]):
+        return False
+    if "createRuntime" in x and not _defs_ArrayOfHooks(x["createRuntime"]):
+        return False
+    if "createContainer" in x and not _defs_ArrayOfHooks(x["createContainer"]):
+        return False
+    if "startContainer" in x and not _defs_ArrayOfHooks(x["startContainer"]):
+        return False
+    if "poststart" in x and not _defs_ArrayOfHooks(x["poststart"]):
+        return False
+    if "poststop" in x and not _defs_ArrayOfHooks(x["poststop"]):
+        return False
+    return True
+
+
+def _defs_ArrayOfHooks(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_Hook(v):
+            return False
+    return True
+
+
+def _defs_Hook(x):
+    if not isinstance(x, dict):
+        return False
+    if "path" not in x:
+        return False
+    if not isinstance(x["path"], str):
+        return False
+    if "args" in x and not _defs_ArrayOfStrings(x["args"]):
+        return False
+    if "env" in x and not _defs_ArrayOfStrings(x["env"]):
+        return False
+    if "timeout" in x and not _defs_Hook_timeout(x["timeout"]):
+        return False
+    return True
+
+
+def _defs_ArrayOfStrings(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not isinstance(v, str):
+            return False
+    return True
+
+
+def _defs_Hook_timeout(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _defs_mapStringString(x):
+    if not isinstance(x, dict):
+        return False
+    for k, v in x.items():
+        if not isinstance(v, str) and _pattern(k, _PATTERN_1):
+            return False
+    return True
+
+
+def _config_schema_mounts(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_Mount(v):
+            return False
+    return True
+
+
+def _defs_Mount(x):
+    if not isinstance(x, dict):
+        return False
+    if "destination" not in x:
+        return False
+    if "source" in x and not isinstance(x["source"], str):
+        return False
+    if not isinstance(x["destination"], str):
+        return False
+    if "options" in x and not _defs_ArrayOfStrings(x["options"]):
+        return False
+    if "type" in x and not isinstance(x["type"], str):
+        return False
+    if "uidMappings" in x and not _defs_Mount_uidMappings(x["uidMappings"]):
+        return False
+    if "gidMappings" in x and not _defs_Mount_uidMappings(x["gidMappings"]):
+        return False
+    return True
+
+
+def _defs_Mount_uidMappings(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_IDMapping(v):
+            return False
+    return True
+
+
+def _defs_IDMapping(x):
+    if not isinstance(x, dict):
+        return False
+    if "containerID" not in x or "hostID" not in x or "size" not in x:
+        return False
+    if not _defs_uint32(x["containerID"]):
+        return False
+    if not _defs_uint32(x["hostID"]):
+        return False
+    if not _defs_uint32(x["size"]):
+        return False
+    return True
+
+
+def _defs_uint32(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 4294967295
+
+
+def _config_schema_root(x):
+    if not isinstance(x, dict):
+        return False
+    if "path" not in x:
+        return False
+    if not isinstance(x["path"], str):
+        return False
+    if "readonly" in x and not isinstance(x["readonly"], bool):
+        return False
+    return True
+
+
+def _config_schema_process(x):
+    if not isinstance(x, dict):
+        return False
+    if "cwd" not in x:
+        return False
+    if "args" in x and not _defs_ArrayOfStrings(x["args"]):
+        return False
+    if "commandLine" in x and not isinstance(x["commandLine"], str):
+        return False
+    if "consoleSize" in x and not _config_schema_process_consoleSize(x["consoleSize"]):
+        return False
+    if not isinstance(x["cwd"], str):
+        return False
+    if "env" in x and not _defs_ArrayOfStrings(x["env"]):
+        return False
+    if "terminal" in x and not isinstance(x["terminal"], bool):
+        return False
+    if "user" in x and not _config_schema_process_user(x["user"]):
+        return False
+    if "capabilities" in x and not _config_schema_process_capabilities(x["capabilities"]):
+        return False
+    if "apparmorProfile" in x and not isinstance(x["apparmorProfile"], str):
+        return False
+    if "oomScoreAdj" in x and not _config_schema_process_oomScoreAdj(x["oomScoreAdj"]):
+        return False
+    if "selinuxLabel" in x and not isinstance(x["selinuxLabel"], str):
+        return False
+    if "ioPriority" in x and not _config_schema_process_ioPriority(x["ioPriority"]):
+        return False
+    if "noNewPrivileges" in x and not isinstance(x["noNewPrivileges"], bool):
+        return False
+    if "scheduler" in x and not _config_schema_process_scheduler(x["scheduler"]):
+        return False
+    if "rlimits" in x and not _config_schema_process_rlimits(x["rlimits"]):
+        return False
+    if "execCPUAffinity" in x and not _config_schema_process_execCPUAffinity(x["execCPUAffinity"]):
+        return False
+    return True
+
+
+def _config_schema_process_consoleSize(x):
+    if not isinstance(x, dict):
+        return False
+    if "height" not in x or "width" not in x:
+        return False
+    if not _defs_uint64(x["height"]):
+        return False
+    if not _defs_uint64(x["width"]):
+        return False
+    return True
+
+
+def _defs_uint64(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 18446744073709551615
+
+
+def _config_schema_process_user(x):
+    if not isinstance(x, dict):
+        return False
+    if "uid" in x and not _defs_uint32(x["uid"]):
+        return False
+    if "gid" in x and not _defs_uint32(x["gid"]):
+        return False
+    if "umask" in x and not _defs_uint32(x["umask"]):
+        return False
+    if "additionalGids" in x and not _defs_ArrayOfGIDs(x["additionalGids"]):
+        return False
+    if "username" in x and not isinstance(x["username"], str):
+        return False
+    return True
+
+
+def _defs_ArrayOfGIDs(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_uint32(v):
+            return False
+    return True
+
+
+def _config_schema_process_capabilities(x):
+    if not isinstance(x, dict):
+        return False
+    if "bounding" in x and not _defs_ArrayOfStrings(x["bounding"]):
+        return False
+    if "permitted" in x and not _defs_ArrayOfStrings(x["permitted"]):
+        return False
+    if "effective" in x and not _defs_ArrayOfStrings(x["effective"]):
+        return False
+    if "inheritable" in x and not _defs_ArrayOfStrings(x["inheritable"]):
+        return False
+    if "ambient" in x and not _defs_ArrayOfStrings(x["ambient"]):
+        return False
+    return True
+
+
+def _config_schema_process_oomScoreAdj(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _config_schema_process_ioPriority(x):
+    if not isinstance(x, dict):
+        return False
+    if "class" not in x:
+        return False
+    if not _config_schema_process_ioPriority_class(x["class"]):
+        return False
+    if "priority" in x and not _defs_int32(x["priority"]):
+        return False
+    return True
+
+
+def _config_schema_process_ioPriority_class(v):
+    return isinstance(v, str) and v in _CONFIG_SCHEMA_PROCESS_IOPRIORITY_CLASS_ENUM
+
+
+def _defs_int32(v):
+    return isinstance(v, int) and not isinstance(v, bool) and -2147483648 <= v <= 2147483647
+
+
+def _config_schema_process_scheduler(x):
+    if not isinstance(x, dict):
+        return False
+    if "policy" not in x:
+        return False
+    if not _defs_linux_SchedulerPolicy(x["policy"]):
+        return False
+    if "nice" in x and not _defs_int32(x["nice"]):
+        return False
+    if "priority" in x and not _defs_int32(x["priority"]):
+        return False
+    if "flags" in x and not _config_schema_process_scheduler_flags(x["flags"]):
+        return False
+    if "runtime" in x and not _defs_uint64(x["runtime"]):
+        return False
+    if "deadline" in x and not _defs_uint64(x["deadline"]):
+        return False
+    if "period" in x and not _defs_uint64(x["period"]):
+        return False
+    return True
+
+
+def _defs_linux_SchedulerPolicy(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_SCHEDULERPOLICY_ENUM
+
+
+def _config_schema_process_scheduler_flags(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SchedulerFlag(v):
+            return False
+    return True
+
+
+def _defs_linux_SchedulerFlag(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_SCHEDULERFLAG_ENUM
+
+
+def _config_schema_process_rlimits(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _config_schema_process_rlimits_items(v):
+            return False
+    return True
+
+
+def _config_schema_process_rlimits_items(x):
+    if not isinstance(x, dict):
+        return False
+    if "type" not in x or "soft" not in x or "hard" not in x:
+        return False
+    if not _defs_uint64(x["hard"]):
+        return False
+    if not _defs_uint64(x["soft"]):
+        return False
+    if not _config_schema_process_rlimits_items_type(x["type"]):
+        return False
+    return True
+
+
+def _config_schema_process_rlimits_items_type(v):
+    return isinstance(v, str) and _pattern(v, _PATTERN_2)
+
+
+def _config_schema_process_execCPUAffinity(x):
+    if not isinstance(x, dict):
+        return False
+    if "initial" in x and not _config_schema_process_execCPUAffinity_initial(x["initial"]):
+        return False
+    if "final" in x and not _config_schema_process_execCPUAffinity_initial(x["final"]):
+        return False
+    return True
+
+
+def _config_schema_process_execCPUAffinity_initial(v):
+    return isinstance(v, str) and _pattern(v, _PATTERN_3)
+
+
+def _config_linux_linux(x):
+    if not isinstance(x, dict):
+        return False
+    if "devices" in x and not _config_linux_linux_devices(x["devices"]):
+        return False
+    if "netDevices" in x and not _config_linux_linux_netDevices(x["netDevices"]):
+        return False
+    if "uidMappings" in x and not _config_linux_linux_uidMappings(x["uidMappings"]):
+        return False
+    if "gidMappings" in x and not _config_linux_linux_uidMappings(x["gidMappings"]):
+        return False
+    if "namespaces" in x and not _config_linux_linux_namespaces(x["namespaces"]):
+        return False
+    if "resources" in x and not _config_linux_linux_resources(x["resources"]):
+        return False
+    if "cgroupsPath" in x and not isinstance(x["cgroupsPath"], str):
+        return False
+    if "rootfsPropagation" in x and not _defs_linux_RootfsPropagation(x["rootfsPropagation"]):
+        return False
+    if "seccomp" in x and not _config_linux_linux_seccomp(x["seccomp"]):
+        return False
+    if "sysctl" in x and not _defs_mapStringString(x["sysctl"]):
+        return False
+    if "maskedPaths" in x and not _defs_ArrayOfStrings(x["maskedPaths"]):
+        return False
+    if "readonlyPaths" in x and not _defs_ArrayOfStrings(x["readonlyPaths"]):
+        return False
+    if "mountLabel" in x and not isinstance(x["mountLabel"], str):
+        return False
+    if "intelRdt" in x and not _config_linux_linux_intelRdt(x["intelRdt"]):
+        return False
+    if "memoryPolicy" in x and not _config_linux_linux_memoryPolicy(x["memoryPolicy"]):
+        return False
+    if "personality" in x and not _defs_linux_Personality(x["personality"]):
+        return False
+    if "timeOffsets" in x and not _config_linux_linux_timeOffsets(x["timeOffsets"]):
+        return False
+    return True
+
+
+def _config_linux_linux_devices(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_Device(v):
+            return False
+    return True
+
+
+def _defs_linux_Device(x):
+    if not isinstance(x, dict):
+        return False
+    if "type" not in x or "path" not in x:
+        return False
+    if not _defs_linux_FileType(x["type"]):
+        return False
+    if not isinstance(x["path"], str):
+        return False
+    if "fileMode" in x and not _defs_FileMode(x["fileMode"]):
+        return False
+    if "major" in x and not _defs_int64(x["major"]):
+        return False
+    if "minor" in x and not _defs_int64(x["minor"]):
+        return False
+    if "uid" in x and not _defs_uint32(x["uid"]):
+        return False
+    if "gid" in x and not _defs_uint32(x["gid"]):
+        return False
+    return True
+
+
+def _defs_linux_FileType(v):
+    return isinstance(v, str) and _pattern(v, _PATTERN_4)
+
+
+def _defs_FileMode(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 511
+
+
+def _defs_int64(v):
+    return isinstance(v, int) and not isinstance(v, bool) and -9223372036854775808 <= v <= 9223372036854775807
+
+
+def _config_linux_linux_netDevices(x):
+    if not isinstance(x, dict):
+        return False
+    for v in x.values():
+        if not _defs_linux_NetDevice(v):
+            return False
+    return True
+
+
+def _defs_linux_NetDevice(x):
+    if not isinstance(x, dict):
+        return False
+    if "name" in x and not isinstance(x["name"], str):
+        return False
+    return True
+
+
+def _config_linux_linux_uidMappings(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_IDMapping(v):
+            return False
+    return True
+
+
+def _config_linux_linux_namespaces(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _config_linux_linux_namespaces_items(v):
+            return False
+    return True
+
+
+def _config_linux_linux_namespaces_items(x):
+    if not _defs_linux_NamespaceReference(x):
+        return False
+    return True
+
+
+def _defs_linux_NamespaceReference(x):
+    if not isinstance(x, dict):
+        return False
+    if "type" not in x:
+        return False
+    if not _defs_linux_NamespaceType(x["type"]):
+        return False
+    if "path" in x and not isinstance(x["path"], str):
+        return False
+    return True
+
+
+def _defs_linux_NamespaceType(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_NAMESPACETYPE_ENUM
+
+
+def _config_linux_linux_resources(x):
+    if not isinstance(x, dict):
+        return False
+    if "unified" in x and not _defs_mapStringString(x["unified"]):
+        return False
+    if "devices" in x and not _config_linux_linux_resources_devices(x["devices"]):
+        return False
+    if "pids" in x and not _config_linux_linux_resources_pids(x["pids"]):
+        return False
+    if "blockIO" in x and not _config_linux_linux_resources_blockIO(x["blockIO"]):
+        return False
+    if "cpu" in x and not _config_linux_linux_resources_cpu(x["cpu"]):
+        return False
+    if "hugepageLimits" in x and not _config_linux_linux_resources_hugepageLimits(x["hugepageLimits"]):
+        return False
+    if "memory" in x and not _config_linux_linux_resources_memory(x["memory"]):
+        return False
+    if "network" in x and not _config_linux_linux_resources_network(x["network"]):
+        return False
+    if "rdma" in x and not _config_linux_linux_resources_rdma(x["rdma"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_devices(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_DeviceCgroup(v):
+            return False
+    return True
+
+
+def _defs_linux_DeviceCgroup(x):
+    if not isinstance(x, dict):
+        return False
+    if "allow" not in x:
+        return False
+    if not isinstance(x["allow"], bool):
+        return False
+    if "type" in x and not isinstance(x["type"], str):
+        return False
+    if "major" in x and not _defs_int64(x["major"]):
+        return False
+    if "minor" in x and not _defs_int64(x["minor"]):
+        return False
+    if "access" in x and not isinstance(x["access"], str):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_pids(x):
+    if not isinstance(x, dict):
+        return False
+    if "limit" not in x:
+        return False
+    if not _defs_int64(x["limit"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_blockIO(x):
+    if not isinstance(x, dict):
+        return False
+    if "weight" in x and not _defs_uint16(x["weight"]):
+        return False
+    if "leafWeight" in x and not _defs_uint16(x["leafWeight"]):
+        return False
+    if (
+        "throttleReadBpsDevice" in x
+        and not _config_linux_linux_resources_blockIO_throttleReadBpsDevice(x["throttleReadBpsDevice"])
+    ):
+        return False
+    if (
+        "throttleWriteBpsDevice" in x
+        and not _config_linux_linux_resources_blockIO_throttleReadBpsDevice(x["throttleWriteBpsDevice"])
+    ):
+        return False
+    if (
+        "throttleReadIOPSDevice" in x
+        and not _config_linux_linux_resources_blockIO_throttleReadBpsDevice(x["throttleReadIOPSDevice"])
+    ):
+        return False
+    if (
+        "throttleWriteIOPSDevice" in x
+        and not _config_linux_linux_resources_blockIO_throttleReadBpsDevice(x["throttleWriteIOPSDevice"])
+    ):
+        return False
+    if "weightDevice" in x and not _config_linux_linux_resources_blockIO_weightDevice(x["weightDevice"]):
+        return False
+    return True
+
+
+def _defs_uint16(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 65535
+
+
+def _config_linux_linux_resources_blockIO_throttleReadBpsDevice(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_blockIODeviceThrottle(v):
+            return False
+    return True
+
+
+def _defs_linux_blockIODeviceThrottle(x):
+    if not _defs_linux_blockIODevice(x):
+        return False
+    if not _defs_linux_blockIODeviceThrottle_allOf_1(x):
+        return False
+    return True
+
+
+def _defs_linux_blockIODevice(x):
+    if not isinstance(x, dict):
+        return False
+    if "major" not in x or "minor" not in x:
+        return False
+    if not _defs_int64(x["major"]):
+        return False
+    if not _defs_int64(x["minor"]):
+        return False
+    return True
+
+
+def _defs_linux_blockIODeviceThrottle_allOf_1(x):
+    if not isinstance(x, dict):
+        return False
+    if "rate" in x and not _defs_uint64(x["rate"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_blockIO_weightDevice(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_blockIODeviceWeight(v):
+            return False
+    return True
+
+
+def _defs_linux_blockIODeviceWeight(x):
+    if not isinstance(x, dict):
+        return False
+    if not _defs_linux_blockIODevice(x):
+        return False
+    if not _defs_linux_blockIODeviceWeight_allOf_1(x):
+        return False
+    return True
+
+
+def _defs_linux_blockIODeviceWeight_allOf_1(x):
+    if not isinstance(x, dict):
+        return False
+    if "weight" in x and not _defs_uint16(x["weight"]):
+        return False
+    if "leafWeight" in x and not _defs_uint16(x["leafWeight"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_cpu(x):
+    if not isinstance(x, dict):
+        return False
+    if "cpus" in x and not isinstance(x["cpus"], str):
+        return False
+    if "mems" in x and not isinstance(x["mems"], str):
+        return False
+    if "period" in x and not _defs_uint64(x["period"]):
+        return False
+    if "quota" in x and not _defs_int64(x["quota"]):
+        return False
+    if "burst" in x and not _defs_uint64(x["burst"]):
+        return False
+    if "realtimePeriod" in x and not _defs_uint64(x["realtimePeriod"]):
+        return False
+    if "realtimeRuntime" in x and not _defs_int64(x["realtimeRuntime"]):
+        return False
+    if "shares" in x and not _defs_uint64(x["shares"]):
+        return False
+    if "idle" in x and not _defs_int64(x["idle"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_hugepageLimits(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _config_linux_linux_resources_hugepageLimits_items(v):
+            return False
+    return True
+
+
+def _config_linux_linux_resources_hugepageLimits_items(x):
+    if not isinstance(x, dict):
+        return False
+    if "pageSize" not in x or "limit" not in x:
+        return False
+    if not _config_linux_linux_resources_hugepageLimits_items_pageSize(x["pageSize"]):
+        return False
+    if not _defs_uint64(x["limit"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_hugepageLimits_items_pageSize(v):
+    return isinstance(v, str) and _pattern(v, _PATTERN_5)
+
+
+def _config_linux_linux_resources_memory(x):
+    if not isinstance(x, dict):
+        return False
+    if "kernel" in x and not _defs_int64(x["kernel"]):
+        return False
+    if "kernelTCP" in x and not _defs_int64(x["kernelTCP"]):
+        return False
+    if "limit" in x and not _defs_int64(x["limit"]):
+        return False
+    if "reservation" in x and not _defs_int64(x["reservation"]):
+        return False
+    if "swap" in x and not _defs_int64(x["swap"]):
+        return False
+    if "swappiness" in x and not _defs_uint64(x["swappiness"]):
+        return False
+    if "disableOOMKiller" in x and not isinstance(x["disableOOMKiller"], bool):
+        return False
+    if "useHierarchy" in x and not isinstance(x["useHierarchy"], bool):
+        return False
+    if "checkBeforeUpdate" in x and not isinstance(x["checkBeforeUpdate"], bool):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_network(x):
+    if not isinstance(x, dict):
+        return False
+    if "classID" in x and not _defs_uint32(x["classID"]):
+        return False
+    if "priorities" in x and not _config_linux_linux_resources_network_priorities(x["priorities"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_network_priorities(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_NetworkInterfacePriority(v):
+            return False
+    return True
+
+
+def _defs_linux_NetworkInterfacePriority(x):
+    if not isinstance(x, dict):
+        return False
+    if "name" not in x or "priority" not in x:
+        return False
+    if not isinstance(x["name"], str):
+        return False
+    if not _defs_uint32(x["priority"]):
+        return False
+    return True
+
+
+def _config_linux_linux_resources_rdma(x):
+    if not isinstance(x, dict):
+        return False
+    for v in x.values():
+        if not _defs_linux_Rdma(v):
+            return False
+    return True
+
+
+def _defs_linux_Rdma(x):
+    if not isinstance(x, dict):
+        return False
+    if "hcaHandles" in x and not _defs_uint32(x["hcaHandles"]):
+        return False
+    if "hcaObjects" in x and not _defs_uint32(x["hcaObjects"]):
+        return False
+    return True
+
+
+def _defs_linux_RootfsPropagation(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_ROOTFSPROPAGATION_ENUM
+
+
+def _config_linux_linux_seccomp(x):
+    if not isinstance(x, dict):
+        return False
+    if "defaultAction" not in x:
+        return False
+    if not _defs_linux_SeccompAction(x["defaultAction"]):
+        return False
+    if "defaultErrnoRet" in x and not _defs_uint32(x["defaultErrnoRet"]):
+        return False
+    if "flags" in x and not _config_linux_linux_seccomp_flags(x["flags"]):
+        return False
+    if "listenerPath" in x and not isinstance(x["listenerPath"], str):
+        return False
+    if "listenerMetadata" in x and not isinstance(x["listenerMetadata"], str):
+        return False
+    if "architectures" in x and not _config_linux_linux_seccomp_architectures(x["architectures"]):
+        return False
+    if "syscalls" in x and not _config_linux_linux_seccomp_syscalls(x["syscalls"]):
+        return False
+    return True
+
+
+def _defs_linux_SeccompAction(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPACTION_ENUM
+
+
+def _config_linux_linux_seccomp_flags(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SeccompFlag(v):
+            return False
+    return True
+
+
+def _defs_linux_SeccompFlag(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPFLAG_ENUM
+
+
+def _config_linux_linux_seccomp_architectures(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SeccompArch(v):
+            return False
+    return True
+
+
+def _defs_linux_SeccompArch(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPARCH_ENUM
+
+
+def _config_linux_linux_seccomp_syscalls(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_Syscall(v):
+            return False
+    return True
+
+
+def _defs_linux_Syscall(x):
+    if not isinstance(x, dict):
+        return False
+    if "names" not in x or "action" not in x:
+        return False
+    if not _defs_linux_Syscall_names(x["names"]):
+        return False
+    if not _defs_linux_SeccompAction(x["action"]):
+        return False
+    if "errnoRet" in x and not _defs_uint32(x["errnoRet"]):
+        return False
+    if "args" in x and not _defs_linux_Syscall_args(x["args"]):
+        return False
+    return True
+
+
+def _defs_linux_Syscall_names(x):
+    if not isinstance(x, list):
+        return False
+    if not len(x) >= 1:
+        return False
+    for v in x:
+        if not isinstance(v, str):
+            return False
+    return True
+
+
+def _defs_linux_Syscall_args(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SyscallArg(v):
+            return False
+    return True
+
+
+def _defs_linux_SyscallArg(x):
+    if not isinstance(x, dict):
+        return False
+    if "index" not in x or "value" not in x or "op" not in x:
+        return False
+    if not _defs_uint32(x["index"]):
+        return False
+    if not _defs_uint64(x["value"]):
+        return False
+    if "valueTwo" in x and not _defs_uint64(x["valueTwo"]):
+        return False
+    if not _defs_linux_SeccompOperators(x["op"]):
+        return False
+    return True
+
+
+def _defs_linux_SeccompOperators(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPOPERATORS_ENUM
+
+
+def _config_linux_linux_intelRdt(x):
+    if not isinstance(x, dict):
+        return False
+    if "closID" in x and not isinstance(x["closID"], str):
+        return False
+    if "schemata" in x and not _defs_ArrayOfStrings(x["schemata"]):
+        return False
+    if "l3CacheSchema" in x and not isinstance(x["l3CacheSchema"], str):
+        return False
+    if "memBwSchema" in x and not _config_linux_linux_intelRdt_memBwSchema(x["memBwSchema"]):
+        return False
+    if "enableMonitoring" in x and not isinstance(x["enableMonitoring"], bool):
+        return False
+    return True
+
+
+def _config_linux_linux_intelRdt_memBwSchema(v):
+    return isinstance(v, str) and _pattern(v, _PATTERN_6)
+
+
+def _config_linux_linux_memoryPolicy(x):
+    if not isinstance(x, dict):
+        return False
+    if "mode" in x and not _defs_linux_MemoryPolicyMode(x["mode"]):
+        return False
+    if "nodes" in x and not isinstance(x["nodes"], str):
+        return False
+    if "flags" in x and not _config_linux_linux_memoryPolicy_flags(x["flags"]):
+        return False
+    return True
+
+
+def _defs_linux_MemoryPolicyMode(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_MEMORYPOLICYMODE_ENUM
+
+
+def _config_linux_linux_memoryPolicy_flags(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_MemoryPolicyFlag(v):
+            return False
+    return True
+
+
+def _defs_linux_MemoryPolicyFlag(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_MEMORYPOLICYFLAG_ENUM
+
+
+def _defs_linux_Personality(x):
+    if not isinstance(x, dict):
+        return False
+    if "domain" in x and not _defs_linux_PersonalityDomain(x["domain"]):
+        return False
+    if "flags" in x and not _defs_ArrayOfStrings(x["flags"]):
+        return False
+    return True
+
+
+def _defs_linux_PersonalityDomain(v):
+    return isinstance(v, str) and v in _DEFS_LINUX_PERSONALITYDOMAIN_ENUM
+
+
+def _config_linux_linux_timeOffsets(x):
+    if not isinstance(x, dict):
+        return False
+    if "boottime" in x and not _defs_linux_TimeOffsets(x["boottime"]):
+        return False
+    if "monotonic" in x and not _defs_linux_TimeOffsets(x["monotonic"]):
+        return False
+    return True
+
+
+def _defs_linux_TimeOffsets(x):
+    if not isinstance(x, dict):
+        return False
+    if "secs" in x and not _defs_int64(x["secs"]):
+        return False
+    if "nanosecs" in x and not _defs_uint32(x["nanosecs"]):
+        return False
+    return True
+
+
+def state(x):
+    if not isinstance(x, dict):
+        return False
+    if "ociVersion" not in x or "id" not in x or "status" not in x or "bundle" not in x:
+        return False
+    if not isinstance(x["ociVersion"], str):
+        return False
+    if not isinstance(x["id"], str):
+        return False
+    if not _state_schema_status(x["status"]):
+        return False
+    if "pid" in x and not _state_schema_pid(x["pid"]):
+        return False
+    if not isinstance(x["bundle"], str):
+        return False
+    if "annotations" in x and not _defs_mapStringString(x["annotations"]):
+        return False
+    return True
+
+
+def _state_schema_status(v):
+    return isinstance(v, str) and v in _STATE_SCHEMA_STATUS_ENUM
+
+
+def _state_schema_pid(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def features(x):
+    if not isinstance(x, dict):
+        return False
+    if "ociVersionMin" not in x or "ociVersionMax" not in x:
+        return False
+    if not isinstance(x["ociVersionMin"], str):
+        return False
+    if not isinstance(x["ociVersionMax"], str):
+        return False
+    if "hooks" in x and not _defs_ArrayOfStrings(x["hooks"]):
+        return False
+    if "mountOptions" in x and not _defs_ArrayOfStrings(x["mountOptions"]):
+        return False
+    if "annotations" in x and not _defs_mapStringString(x["annotations"]):
+        return False
+    if (
+        "potentiallyUnsafeConfigAnnotations" in x
+        and not _defs_ArrayOfStrings(x["potentiallyUnsafeConfigAnnotations"])
+    ):
+        return False
+    if "linux" in x and not _features_linux_linux(x["linux"]):
+        return False
+    return True
+
+
+def _features_linux_linux(x):
+    if not isinstance(x, dict):
+        return False
+    if "namespaces" in x and not _features_linux_linux_namespaces(x["namespaces"]):
+        return False
+    if "capabilities" in x and not _features_linux_linux_capabilities(x["capabilities"]):
+        return False
+    if "cgroup" in x and not _features_linux_linux_cgroup(x["cgroup"]):
+        return False
+    if "seccomp" in x and not _features_linux_linux_seccomp(x["seccomp"]):
+        return False
+    if "apparmor" in x and not _features_linux_linux_apparmor(x["apparmor"]):
+        return False
+    if "selinux" in x and not _features_linux_linux_apparmor(x["selinux"]):
+        return False
+    if "intelRdt" in x and not _features_linux_linux_apparmor(x["intelRdt"]):
+        return False
+    if "mountExtensions" in x and not _features_linux_linux_mountExtensions(x["mountExtensions"]):
+        return False
+    if "netDevices" in x and not _features_linux_linux_apparmor(x["netDevices"]):
+        return False
+    return True
+
+
+def _features_linux_linux_namespaces(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_NamespaceType(v):
+            return False
+    return True
+
+
+def _features_linux_linux_capabilities(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _features_linux_linux_capabilities_items(v):
+            return False
+    return True
+
+
+def _features_linux_linux_capabilities_items(v):
+    return isinstance(v, str) and _pattern(v, _PATTERN_7)
+
+
+def _features_linux_linux_cgroup(x):
+    if not isinstance(x, dict):
+        return False
+    if "v1" in x and not isinstance(x["v1"], bool):
+        return False
+    if "v2" in x and not isinstance(x["v2"], bool):
+        return False
+    if "systemd" in x and not isinstance(x["systemd"], bool):
+        return False
+    if "systemdUser" in x and not isinstance(x["systemdUser"], bool):
+        return False
+    if "rdma" in x and not isinstance(x["rdma"], bool):
+        return False
+    return True
+
+
+def _features_linux_linux_seccomp(x):
+    if not isinstance(x, dict):
+        return False
+    if "enabled" in x and not isinstance(x["enabled"], bool):
+        return False
+    if "actions" in x and not _features_linux_linux_seccomp_actions(x["actions"]):
+        return False
+    if "operators" in x and not _features_linux_linux_seccomp_operators(x["operators"]):
+        return False
+    if "archs" in x and not _features_linux_linux_seccomp_archs(x["archs"]):
+        return False
+    if "knownFlags" in x and not _features_linux_linux_seccomp_knownFlags(x["knownFlags"]):
+        return False
+    if "supportedFlags" in x and not _features_linux_linux_seccomp_knownFlags(x["supportedFlags"]):
+        return False
+    return True
+
+
+def _features_linux_linux_seccomp_actions(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SeccompAction(v):
+            return False
+    return True
+
+
+def _features_linux_linux_seccomp_operators(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SeccompOperators(v):
+            return False
+    return True
+
+
+def _features_linux_linux_seccomp_archs(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SeccompArch(v):
+            return False
+    return True
+
+
+def _features_linux_linux_seccomp_knownFlags(x):
+    if not isinstance(x, list):
+        return False
+    for v in x:
+        if not _defs_linux_SeccompFlag(v):
+            return False
+    return True
+
+
+def _features_linux_linux_apparmor(x):
+    if not isinstance(x, dict):
+        return False
+    if "enabled" in x and not isinstance(x["enabled"], bool):
+        return False
+    return True
+
+
+def _features_linux_linux_mountExtensions(x):
+    if not isinstance(x, dict):
+        return False
+    if "idmap" in x and not _features_linux_linux_apparmor(x["idmap"]):
+        return False
+    return True

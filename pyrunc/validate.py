@@ -1,0 +1,129 @@
+"""Schema checks of config.json, state and features documents, failing with a one-line message.
+
+Why two stages: `pyrunc run` checks every config, and importing jsonschema costs ~59 ms (`json`'s `re`
+another ~5 ms), more than a whole `runc run`. pyrunc._config_check, generated from schema/ by
+pyrunc.schemagen, says valid or not in plain Python and imports nothing. Only when it says no does
+jsonschema run over the real schema/ files, to find the error and word it; should jsonschema find
+nothing wrong after all, the document is accepted, so the fast check can never be the stricter one.
+"""
+
+from pyrunc import _config_check
+from pyrunc.errors import PyruncError
+
+# kind -> (root schema in schema/, the document's name in messages)
+DOCUMENTS = {
+    "config": ("config-schema.json", "config.json"),
+    "state": ("state-schema.json", "state.json"),
+    "features": ("features-schema.json", "features.json"),
+}
+
+_validators: dict = {}
+
+
+def check_config(cfg: dict) -> None:
+    """Raise PyruncError(`config.json: <json path>: <rule>`) unless cfg is valid under the config schema."""
+    if not _config_check.config(cfg):
+        _raise_schema_error("config", cfg)
+
+
+def check_state(obj: dict) -> None:
+    """Raise PyruncError(`state.json: <json path>: <rule>`) unless obj is a valid state document."""
+    if not _config_check.state(obj):
+        _raise_schema_error("state", obj)
+
+
+def check_features(obj: dict) -> None:
+    """Raise PyruncError(`features.json: <json path>: <rule>`) unless obj is a valid features document."""
+    if not _config_check.features(obj):
+        _raise_schema_error("features", obj)
+
+
+def _raise_schema_error(kind: str, obj: object) -> None:
+    message = schema_error(kind, obj)
+    if message is not None:
+        raise PyruncError(message)
+
+
+def schema_error(kind: str, obj: object) -> str | None:
+    """jsonschema's verdict as `<document>: <json path>: <rule>`, or None if obj is valid (the slow path).
+
+    Only called once the fast check said no: without jsonschema, that verdict stands, with no details.
+    """
+    try:
+        from jsonschema.exceptions import best_match
+    except ImportError as e:  # the fast check's verdict stands, unexplained
+        document, schema = DOCUMENTS[kind][1], DOCUMENTS[kind][0]
+        return f"{document}: does not match schema/{schema} (no jsonschema to say where: {e})"
+
+    error = best_match(_validator(kind).iter_errors(obj))
+    if error is None:
+        return None
+    rule = " ".join(error.message.splitlines())
+    return f"{DOCUMENTS[kind][1]}: {json_path(error.absolute_path)}: {rule}"
+
+
+def json_path(parts: object) -> str:
+    """`linux.namespaces[2].type` for the path parts ["linux", "namespaces", 2, "type"]; `(root)` for none.
+
+    Keys that are not identifiers are quoted (`annotations["org.example.key"]`) so the path stays unambiguous.
+    """
+    import json
+
+    out = ""
+    for part in parts:  # type: ignore[attr-defined]
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return out or "(root)"
+
+
+def schema_dir() -> str:
+    """schema/ as installed (the pyrunc.schema package), else the source tree's, next to pyrunc/."""
+    import os
+
+    import pyrunc
+
+    package = os.path.dirname(os.path.abspath(pyrunc.__file__))
+    for candidate in (os.path.join(package, "schema"), os.path.join(os.path.dirname(package), "schema")):
+        if os.path.isfile(os.path.join(candidate, "config-schema.json")):
+            return candidate
+    raise PyruncError(f"schema files not found in {os.path.join(package, 'schema')}")
+
+
+def _validator(kind: str) -> object:
+    """A jsonschema validator for a root schema, its relative $refs resolved within schema/ (no network)."""
+    if kind in _validators:
+        return _validators[kind]
+    import json
+    import os
+
+    import jsonschema
+
+    directory = schema_dir()
+    documents = {}
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".json"):
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                documents[name] = json.load(f)
+    root = documents[DOCUMENTS[kind][0]]
+    cls = jsonschema.validators.validator_for(root)
+    try:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+    except ImportError:  # jsonschema < 4.18 resolves $refs itself
+        base = "file://" + directory + "/"
+        store = {base + name: doc for name, doc in documents.items()}
+        resolver = jsonschema.RefResolver(base + DOCUMENTS[kind][0], root, store=store)
+        validator = cls(root, resolver=resolver)
+    else:
+        # The schemas have no ids: the root's base URI is empty, so "defs.json#/..." resolves to "defs.json".
+        registry = Registry().with_resources(
+            (name, Resource.from_contents(document, default_specification=DRAFT4))
+            for name, document in documents.items()
+        )
+        validator = cls(root, registry=registry)
+    _validators[kind] = validator
+    return validator

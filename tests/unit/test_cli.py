@@ -1,0 +1,115 @@
+"""Command-line parsing and the pieces of the runtime that need no root."""
+
+import json
+import os
+
+import pytest
+
+from pyrunc import cli, commands, config, jsonio
+from pyrunc.errors import PyruncError
+from pyrunc.specgen import default_config
+from pyrunc.state import Container, validate_id
+
+
+def parse(argv: list[str]) -> tuple[cli.Args, list[str]]:
+    g = cli.Args()
+    rest = cli.parse_flags(argv, cli.GLOBAL_FLAGS, g, stop_at_positional=True)
+    return g, rest
+
+
+def test_global_flags_both_forms_then_command():
+    g, rest = parse(["--root", "/r", "--log-format=json", "--debug", "create", "-b", "x", "id"])
+    assert (g.root, g.log_format, g.debug) == ("/r", "json", True)
+    assert rest == ["create", "-b", "x", "id"]
+    args = cli.Args()
+    cli.parse_flags(rest[1:], cli.COMMANDS["create"][1], args, False)
+    assert (args.bundle, args.positional) == ("x", ["id"])
+
+
+def test_flags_after_positionals_and_unknown_flag():
+    args = cli.Args()
+    cli.parse_flags(["id", "--force"], cli.COMMANDS["delete"][1], args, False)
+    assert args.force and args.positional == ["id"]
+    with pytest.raises(PyruncError, match="not defined: --bogus"):
+        cli.parse_flags(["--bogus"], cli.COMMANDS["delete"][1], cli.Args(), False)
+
+
+def test_version_and_help(capsys):
+    assert cli.main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert "pyrunc version" in out and "spec: 1.3.0" in out
+    for command in cli.COMMANDS:
+        assert cli.main([command, "--help"]) == 0
+        assert f"usage: pyrunc {command}" in capsys.readouterr().out
+
+
+def test_signals_by_name_and_number():
+    assert commands.parse_signal("9") == 9
+    assert commands.parse_signal("KILL") == commands.parse_signal("SIGKILL") == 9
+    assert commands.parse_signal("term") == 15
+    with pytest.raises(PyruncError):
+        commands.parse_signal("SIGBOGUS")
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "a b", "x\n"])
+def test_invalid_ids(bad):
+    with pytest.raises(PyruncError):
+        validate_id(bad)
+
+
+def test_valid_ids():
+    for good in ("abc", "A-1_b+c.d", "0" * 64):
+        validate_id(good)
+
+
+def test_state_store_atomic_and_derived_status(tmp_path):
+    c = Container(str(tmp_path), "c1")
+    c.reserve()
+    with pytest.raises(PyruncError, match="exists"):
+        Container(str(tmp_path), "c1").reserve()
+    c.record = {"pid": os.getpid(), "start_time": 0, "bundle": "/b"}
+    c.save()
+    assert not any(n.endswith(".tmp") for n in os.listdir(c.dir))
+    assert c.status() == "stopped"  # wrong start time: a recycled pid is not the container
+    from pyrunc.state import proc_start_time
+
+    c.record["start_time"] = proc_start_time(os.getpid())[0]
+    assert c.status() == "running"
+    open(os.path.join(c.dir, "start.sock"), "w").close()
+    assert c.status() == "created"
+    c.remove()
+    assert not os.path.exists(c.dir)
+
+
+def test_jsonio_round_trip_and_error_position():
+    doc = default_config()
+    assert jsonio.loads(jsonio.dumps(doc)) == doc
+    assert json.loads(jsonio.dumps(doc, indent=2)) == doc
+    with pytest.raises(ValueError, match="line 2 column"):
+        jsonio.loads('{\n "a": }')
+
+
+def test_config_load_reports_invalid_json_and_unsupported(tmp_path):
+    (tmp_path / "config.json").write_text('{"ociVersion": "1.3.0",\n  "root": }')
+    with pytest.raises(PyruncError, match="line 2 column"):
+        config.load(str(tmp_path))
+    cfg = default_config()
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(PyruncError, match=r"^unsupported: linux.seccomp$"):
+        config.load(str(tmp_path))
+
+
+def test_spec_writes_a_valid_default_and_refuses_to_overwrite(tmp_path):
+    assert cli.main(["spec", "--bundle", str(tmp_path)]) == 0
+    cfg = config.load(str(tmp_path))
+    assert cfg["process"]["args"] == ["sh"]
+    assert cli.main(["spec", "--bundle", str(tmp_path)]) == 1
+
+
+def test_features_lists_only_what_is_implemented(capsys):
+    assert cli.main(["features"]) == 0
+    feats = json.loads(capsys.readouterr().out)
+    assert feats["ociVersionMax"] == "1.3.0"
+    assert feats["linux"]["seccomp"]["enabled"] is False
+    assert "time" in feats["linux"]["namespaces"]

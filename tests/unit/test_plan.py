@@ -1,0 +1,147 @@
+"""Config -> plan, without root: the order the kernel imposes, and refusals."""
+
+import pytest
+
+from pyrunc import native
+from pyrunc.errors import PyruncError
+from pyrunc.plan import Options, build
+from pyrunc.specgen import default_config
+
+ROOTFS = "/bundle/rootfs"
+
+
+def plan_of(cfg: dict, cgroup_dirs: dict | None = None, **opts):
+    plan, _ = build(cfg, ROOTFS, Options(**opts), cgroup_dirs or {})
+    return plan
+
+
+def ops(plan, phase: str | None = None) -> list[str]:
+    return [s.op for p, s in plan.steps() if phase in (None, p)]
+
+
+def with_ns(*extra: dict) -> dict:
+    cfg = default_config()
+    cfg["linux"]["namespaces"] += list(extra)
+    return cfg
+
+
+def test_default_config_clones_all_namespaces_at_once():
+    plan = plan_of(default_config())
+    (clone,) = plan.phases["clone"]
+    flags = clone.args[0]
+    for bit in (native.CLONE_NEWPID, native.CLONE_NEWNET, native.CLONE_NEWIPC, native.CLONE_NEWUTS,
+                native.CLONE_NEWNS):
+        assert flags & bit
+    assert not flags & native.CLONE_NEWUSER
+    assert ops(plan, "namespaces") == ["link_up", "sethostname"]
+
+
+def test_user_namespace_maps_are_written_gid_first_then_released():
+    cfg = with_ns({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000},
+                                   {"containerID": 1000, "hostID": 200000, "size": 10}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    plan = plan_of(cfg)
+    parent = plan.phases["parent"]
+    assert [s.op for s in parent[:3]] == ["write_id_map", "write_id_map", "maps_written"]
+    assert parent[0].args == ("gid", "0 100000 65536\n")
+    assert parent[1].args == ("uid", "0 100000 1000\n1000 200000 10\n")
+    assert plan.phases["clone"][0].args[0] & native.CLONE_NEWUSER
+    assert ops(plan, "rootfs").count("bind_device") == 6 and "mknod" not in ops(plan)
+
+
+def test_user_namespace_without_mappings_is_refused():
+    with pytest.raises(PyruncError, match="gidMappings"):
+        plan_of(with_ns({"type": "user"}))
+
+
+def test_joined_namespaces_open_all_then_join_user_last_then_fork_for_pid():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [{"type": "mount"}, {"type": "uts"}, {"type": "user", "path": "/proc/1/ns/user"},
+                                  {"type": "network", "path": "/proc/1/ns/net"}, {"type": "pid"}]
+    plan = plan_of(cfg)
+    assert plan.phases["clone"][0].args == (0,)
+    assert ops(plan, "namespaces")[:5] == ["open_namespace", "open_namespace", "setns", "setns", "unshare"]
+    setns_kinds = [s.args[0] for s in plan.phases["namespaces"] if s.op == "setns"]
+    assert setns_kinds == ["network", "user"]
+    assert "fork_init" in ops(plan, "namespaces")
+
+
+def test_cgroup_namespace_waits_for_placement():
+    plan = plan_of(with_ns({"type": "cgroup"}), {"memory": "/sys/fs/cgroup/memory/pyrunc/x"})
+    names = ops(plan, "namespaces")
+    assert names.index("await_parent") < names.index("unshare")
+    assert ops(plan, "parent") == ["enter_cgroup", "cgroups_placed"]
+
+
+def test_time_namespace_offsets_are_written_by_the_runtime_before_clone():
+    cfg = with_ns({"type": "time"})
+    cfg["linux"]["timeOffsets"] = {"monotonic": {"secs": 3600}, "boottime": {"secs": 7, "nanosecs": 5}}
+    plan = plan_of(cfg)
+    (step,) = plan.phases["runtime"]
+    assert step.op == "unshare_time"
+    assert step.args == ("monotonic 3600 0\nboottime 7 5\n",)
+    assert not plan.phases["clone"][0].args[0] & native.CLONE_NEWTIME
+
+
+def test_namespace_listed_twice_or_unknown_is_an_error():
+    with pytest.raises(PyruncError, match="listed twice"):
+        plan_of(with_ns({"type": "pid"}))
+    with pytest.raises(PyruncError, match="unknown namespace"):
+        plan_of(with_ns({"type": "bogus"}))
+
+
+def test_mounts_in_config_order_before_pivot_then_masks_then_readonly_root():
+    plan = plan_of(default_config())
+    rootfs = [s for s in plan.phases["rootfs"] if s.op in ("mount_at", "bind_mount")]
+    dests = [s.args[2] for s in rootfs]
+    assert dests[:6] == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]
+    pivot = ops(plan, "pivot")
+    assert pivot[0] == "pivot_root"
+    assert pivot.index("mask_path") < pivot.index("readonly_path")
+    assert plan.phases["pivot"][-1].args == ("/",) and plan.phases["pivot"][-1].source == "root.readonly"
+
+
+def test_no_pivot_moves_the_root():
+    assert ops(plan_of(default_config(), no_pivot=True), "pivot")[0] == "move_root"
+
+
+def test_process_order_bounding_user_caps_nnp_then_exec():
+    names = ops(plan_of(default_config()), "process")
+    assert names.index("drop_bounding") < names.index("set_user") < names.index("capset")
+    assert names.index("capset") < names.index("no_new_privs") < names.index("signal_ready")
+    assert names[-1] == "signal_ready"
+    assert ops(plan_of(default_config()), "start") == ["execve"]
+
+
+def test_hooks_have_their_moments():
+    cfg = default_config()
+    hook = [{"path": "/bin/true"}]
+    cfg["hooks"] = {k: hook for k in ("prestart", "createContainer", "startContainer")}
+    plan = plan_of(cfg)
+    rootfs = ops(plan, "rootfs")
+    assert rootfs[-2:] == ["request_hooks", "run_hooks"]
+    assert ops(plan, "start") == ["run_hooks", "execve"]
+
+
+def test_rlimit_soft_above_hard_is_refused():
+    cfg = default_config()
+    cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]
+    with pytest.raises(PyruncError, match="above the hard limit"):
+        plan_of(cfg)
+
+
+def test_unknown_capability_is_refused_with_its_path():
+    cfg = default_config()
+    cfg["process"]["capabilities"]["effective"].append("CAP_BOGUS")
+    with pytest.raises(PyruncError, match=r"process.capabilities.effective\[3\]"):
+        plan_of(cfg)
+
+
+def test_v1_cgroup_mount_is_a_tmpfs_of_binds():
+    plan = plan_of(default_config(), {"memory": "/sys/fs/cgroup/memory/pyrunc/x",
+                                      "pids": "/sys/fs/cgroup/pids/pyrunc/x"})
+    steps = [s for s in plan.phases["rootfs"] if s.source == "mounts[6]"]
+    assert steps[0].args[3] == "tmpfs"
+    binds = [s.args[2] for s in steps if s.op == "bind_mount"]
+    assert binds == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"]
