@@ -163,3 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code if e.exit_code != 0 else 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug still gets one line; --debug shows where
+        if g.debug:
+            import traceback
+
+            traceback.print_exc()
+        logger.error(f"internal error: {type(e).__name__}: {e}")
+        return 1

@@ -39,8 +39,8 @@ def loads(text: str) -> object:
             end += 1
         if end == n:
             return obj
-    except (StopIteration, ValueError):
-        pass
+    except (StopIteration, ValueError, SystemError):
+        pass  # _json raises SystemError when it cannot import json.decoder itself
     finally:
         _ctx.memo.clear()
     import json  # the slow path only: for the precise error location

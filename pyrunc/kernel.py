@@ -42,14 +42,13 @@ def mounted_flags(path: str) -> int:
 class LinuxKernel:
     """Performs steps for the init; `channel` is the socket to the runtime (sync.Channel)."""
 
-    def __init__(self, channel, cfg: dict, state_dir: str, hook_state) -> None:
+    def __init__(self, channel, cfg: dict, hook_state, start_listener) -> None:
         self.channel = channel
         self.cfg = cfg
-        self.state_dir = state_dir
         self.hook_state = hook_state
+        self.start_listener = start_listener
         self.ns_fds: dict[str, int] = {}
         self.exec_path = ""
-        self.start_listener = None
 
     # -- namespaces ------------------------------------------------------------------------
     def open_namespace(self, kind: str, path: str) -> None:
@@ -132,10 +131,6 @@ class LinuxKernel:
             pass
         finally:
             os.close(dirfd)
-
-    def listen_start(self) -> None:
-        """The socket `start` connects to; bound while the state dir is still reachable."""
-        self.start_listener = self.channel.listen(self.state_dir)
 
     def pivot_root(self, rootfs: str) -> None:
         os.chdir(rootfs)

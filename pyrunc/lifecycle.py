@@ -7,7 +7,8 @@ in reverse order when it fails, so a failed create leaves nothing behind.
 
 import os
 
-from pyrunc import OCI_VERSION, cgroups, config, executor, hooks, jsonio, native, sync
+from pyrunc import OCI_VERSION, cgroups, config, executor, hooks, init, jsonio, native, sync
+from pyrunc.kernel import LinuxKernel
 from pyrunc.errors import PyruncError
 from pyrunc.plan import Options, build
 from pyrunc.steps import Plan
@@ -33,10 +34,16 @@ def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) 
 class RuntimeOps:
     """The runtime's steps (phases runtime and parent): before and around the clone."""
 
-    def __init__(self, channel: sync.Channel) -> None:
+    def __init__(self, channel: sync.Channel, state_dir: str) -> None:
         self.channel = channel
+        self.state_dir = state_dir
         self.pid = 0
+        self.start_listener = None
         self._time_ns = -1
+
+    def listen_start(self) -> None:
+        """Bound by the runtime, inherited by the init: a user namespace's root could not."""
+        self.start_listener = self.channel.listen(self.state_dir)
 
     def unshare_time(self, offsets: str) -> None:
         """The new time namespace is for children: write offsets before the init exists."""
@@ -113,7 +120,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, created))
         parent, child = sync.socketpair()
         undo.append(parent.close)
-        ops = RuntimeOps(parent)
+        ops = RuntimeOps(parent, c.dir)
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
         clone_step = p.plan.phases["clone"][0]
         if ctx.log:
@@ -122,8 +129,10 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
         pid = native.clone(clone_step.args[0], child.fileno(), SIGKILL)
         if pid == 0:
-            _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ctx.log)
+            _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ops.start_listener, ctx.log)
         child.close()
+        if ops.start_listener is not None:
+            ops.start_listener.close()
         ops.after_clone()
         ops.pid = pid
         undo.append(lambda: _kill_and_reap(ops.pid))
@@ -162,14 +171,15 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
 
 def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
-                 log) -> None:
-    """In the cloned child: drop the runtime's handles, then run the init phases."""
-    from pyrunc import init
-    from pyrunc.kernel import LinuxKernel
-
-    parent.close()
-    c.unlock()
-    init.main(plan, LinuxKernel(child, cfg, c.dir, hook_state_fn), log)
+                 start_listener, log) -> None:
+    """In the cloned child: drop the runtime's handles, then run the init phases. It never
+    returns into the runtime's code (whose undo stack is not the child's to run)."""
+    try:
+        parent.close()
+        c.unlock()
+        init.main(plan, LinuxKernel(child, cfg, hook_state_fn, start_listener), log)
+    finally:
+        os._exit(1)
 
 
 def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:

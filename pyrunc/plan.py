@@ -25,6 +25,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str]) ->
     ns = Namespaces(linux)
     if not ns.has("mount"):
         raise PyruncError("linux.namespaces: a mount namespace is required")
+    if opts.wait_for_start:
+        plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
     ns.plan(plan)
     plan_parent(plan, linux, ns, cgroup_dirs)
     ns.plan_cgroup(plan)
@@ -37,8 +39,6 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str]) ->
             plan.add("namespaces", op, (cfg[field],), f"{op}({cfg[field]!r})", field)
     mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs)
     devices.plan_devices(plan, cfg, rootfs, bool(ns.has("user")))
-    if opts.wait_for_start:
-        plan.add("rootfs", "listen_start", (), "listen on <state dir>/start.sock for `start`")
     hooks = cfg.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
         plan.add("rootfs", "request_hooks", (), "the runtime runs the prestart and createRuntime hooks", "hooks")

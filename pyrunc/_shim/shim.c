@@ -143,3 +143,8 @@ int pyr_prctl(int option, unsigned long arg2, unsigned long arg3)
 {
     return prctl(option, arg2, arg3, 0, 0);
 }
+
+int pyr_bpf(int cmd, void *attr, unsigned int size)
+{
+    return (int)syscall(SYS_bpf, cmd, attr, size);
+}

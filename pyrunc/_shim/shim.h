@@ -58,3 +58,8 @@ int pyr_capset(unsigned long long effective, unsigned long long permitted,
 
 /* prctl(2) with integer arguments, for options python-prctl does not wrap (PR_CAP_AMBIENT). */
 int pyr_prctl(int option, unsigned long arg2, unsigned long arg3);
+
+/* bpf(2): runs `cmd` on the union bpf_attr of `size` bytes at `attr`, filled in by the caller;
+ * returns what the command returns (a new fd for BPF_PROG_LOAD). cgroup v2 has no file for device
+ * rules, only an eBPF program to load and attach (pyrunc/cgroups/bpf.py builds it). */
+int pyr_bpf(int cmd, void *attr, unsigned int size);

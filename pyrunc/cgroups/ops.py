@@ -1,0 +1,191 @@
+"""The do layer: carry out a CgroupPlan, and act on a container's cgroups by their stored paths.
+
+Everything after create() takes `paths` (paths_for(plan), as kept in the state file), so
+delete, kill --all, ps and pause recreate nothing and need no config.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from pyrunc.cgroups import fs, v1, v2
+from pyrunc.cgroups.planner import CgroupPlan
+from pyrunc.cgroups.resources import on_missing, refuse
+from pyrunc.errors import PyruncError, os_error
+
+SIGKILL = 9  # not signal.SIGKILL: importing signal costs an enum import on the hot path
+
+
+def _apply(writes: list[tuple[str, str, str, str]]) -> None:
+    for d, name, value, json_path in writes:
+        try:
+            fs.write(f"{d}/{name}", value)
+            continue
+        except FileNotFoundError:
+            alt = on_missing(name, value)
+        except OSError as e:
+            raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
+        if alt is None:
+            raise refuse(json_path, f"{d}/{name} does not exist (the kernel or the cgroup lacks it)")
+        if not alt:
+            continue
+        alt_name, alt_value = alt
+        try:
+            fs.write(f"{d}/{alt_name}", alt_value)
+        except FileNotFoundError:
+            raise refuse(json_path, f"neither {d}/{name} nor {d}/{alt_name} exists") from None
+        except OSError as e:
+            raise os_error(f"{json_path}: write {alt_value!r} to {d}/{alt_name}", e) from e
+
+
+def _check_reused(paths: dict[str, str]) -> None:
+    """A container's cgroup that already existed must be fit for a new container (runtime-spec,
+    "Control groups"): no process in it, not frozen."""
+    d = _v2_dir(paths) or next(iter(paths.values()))
+    found = fs.procs(d)
+    if found:
+        raise PyruncError(f"cgroup {d} is not empty: {len(found)} process(es) already in it")
+    if frozen(paths):
+        raise PyruncError(f"cgroup {d} is frozen")
+
+
+def create(plan: CgroupPlan) -> list[str]:
+    """Make the cgroups and configure them. Returns the directories it made, outermost first:
+    keep them for destroy(), which removes exactly those. On failure, removes them and raises."""
+    created: list[str] = []
+    try:
+        for key, d in plan.dirs.items():
+            first = len(created)
+            fs.makedirs(d, plan.mounts[key], created)
+            if d == plan.cpuset_dir and len(created) > first:
+                planned = {(w[0], w[1]) for w in plan.writes if w[0] == d}
+                v1.inherit_cpuset(created[first:], planned)
+        reused = {k: d for k, d in plan.dirs.items() if d not in created}
+        if reused:
+            _check_reused(reused)
+        if plan.delegate_dir is not None:
+            mount = next(plan.mounts[k] for k, d in plan.dirs.items() if d == plan.delegate_dir)
+            v2.delegate(mount, plan.delegate_dir)
+        if plan.memory_check is not None:
+            v2.check_memory(*plan.memory_check)
+        _apply(plan.writes)
+        if plan.device_program is not None:
+            from pyrunc.cgroups import bpf
+
+            bpf.load_and_attach(plan.device_dir, plan.device_program)
+    except BaseException:
+        for d in reversed(created):
+            try:
+                fs.rmdir(d)
+            except OSError:
+                pass
+        raise
+    return created
+
+
+def enter(target: CgroupPlan | dict[str, str], pid: int) -> None:
+    """Move `pid` (a whole process) into the container's cgroup in every hierarchy."""
+    paths = target.dirs if isinstance(target, CgroupPlan) else target
+    value = str(pid)
+    for d in paths.values():
+        try:
+            fs.write(f"{d}/cgroup.procs", value)
+        except OSError as e:
+            raise os_error(f"join cgroup {d}", e) from e
+
+
+def _v2_dir(paths: dict[str, str]) -> str | None:
+    for key in ("", "unified"):
+        if key in paths:
+            return paths[key]
+    for d in paths.values():
+        if os.path.exists(f"{d}/cgroup.controllers"):
+            return d
+    return None
+
+
+def _freezer_dir(paths: dict[str, str]) -> str | None:
+    for key, d in paths.items():
+        if "freezer" in key.split(","):
+            return d
+    return None
+
+
+def pids(paths: dict[str, str]) -> list[int]:
+    """Every process of the container, in its cgroup and any cgroup it made below (kill --all, ps)."""
+    d = _v2_dir(paths) or _freezer_dir(paths) or next(iter(paths.values()), None)
+    return sorted(set(fs.procs(d))) if d else []
+
+
+def freeze(paths: dict[str, str], frozen: bool) -> None:
+    """pause/resume: the v1 freezer if mounted (a hybrid host freezes there), else cgroup.freeze."""
+    d = _freezer_dir(paths)
+    if d is not None:
+        v1.freeze(d, frozen)
+        return
+    d = _v2_dir(paths)
+    if d is None:
+        raise PyruncError("cannot pause or resume: no freezer cgroup controller is mounted")
+    v2.freeze(d, frozen)
+
+
+def frozen(paths: dict[str, str]) -> bool:
+    d = _freezer_dir(paths)
+    if d is not None:
+        return v1.is_frozen(d)
+    d = _v2_dir(paths)
+    return v2.is_frozen(d) if d is not None else False
+
+
+def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
+    """SIGKILL every process left in the leaves and wait until the cgroups are empty."""
+    everyone = [p for d in leaves.values() for p in fs.procs(d)]
+    if not everyone:
+        return
+    v2d = _v2_dir(leaves)
+    if v2d is not None:
+        v2.kill(v2d)  # one write; the loop below also catches what sits only in v1 hierarchies
+    freezer = _freezer_dir(leaves)
+    deadline = time.monotonic() + timeout
+    while everyone:
+        thaw = freezer is not None and v1.is_frozen(freezer)
+        for pid in everyone:
+            try:
+                os.kill(pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+        if thaw:
+            v1.freeze(freezer, False)  # a frozen v1 task only dies once thawed
+        if time.monotonic() > deadline:
+            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived SIGKILL")
+        time.sleep(0.002)
+        everyone = [p for d in leaves.values() for p in fs.procs(d)]
+
+
+def destroy(paths: dict[str, str], created: list[str]) -> None:
+    """Kill what is left in the container's cgroups, remove them, then the parents pyrunc made
+    that are now empty. Only directories listed in `created` (create()'s result) are removed:
+    a cgroup that existed before the container, and everything in it, is left alone."""
+    made = set(created)
+    leaves = {k: d for k, d in paths.items() if d in made}
+    if not leaves:
+        return
+    _kill_all(leaves)
+    failure: PyruncError | None = None
+    for d in leaves.values():
+        try:
+            for sub in fs.subdirs_bottom_up(d):
+                fs.rmdir_retry(sub)
+            fs.rmdir_retry(d)
+        except PyruncError as e:
+            failure = failure or e
+    for d in sorted(made - set(leaves.values()), key=lambda p: p.count("/"), reverse=True):
+        try:
+            fs.rmdir(d)
+        except OSError as e:
+            if e.errno not in (errno.EBUSY, errno.ENOTEMPTY, errno.ENOENT):
+                failure = failure or os_error(f"remove cgroup {d}", e)
+    if failure is not None:
+        raise failure
