@@ -8,11 +8,11 @@ in reverse order when it fails, so a failed create leaves nothing behind.
 import os
 
 from pyrunc import OCI_VERSION, cgroups, config, executor, hooks, init, jsonio, native, sync
-from pyrunc.kernel import LinuxKernel
 from pyrunc.errors import PyruncError
+from pyrunc.kernel import LinuxKernel
 from pyrunc.plan import Options, build
-from pyrunc.steps import Plan
 from pyrunc.state import Container, proc_start_time, rfc3339_now
+from pyrunc.steps import Plan
 
 SIGKILL = 9
 

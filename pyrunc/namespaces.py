@@ -104,7 +104,7 @@ class Namespaces:
     def plan_cgroup(self, plan: Plan) -> None:
         """A new cgroup namespace is unshared after the runtime placed the init in its cgroups."""
         if self.new & native.CLONE_NEWCGROUP:
-            plan.add("namespaces", "await_parent", ("cgroups",), "wait until the runtime placed the init in its cgroups")
+            plan.add("namespaces", "await_parent", ("cgroups",), "wait until the runtime placed the init in cgroups")
             plan.add("namespaces", "unshare", (native.CLONE_NEWCGROUP,), "unshare(CLONE_NEWCGROUP)",
                      self.source("cgroup"))
 

@@ -29,8 +29,8 @@ def open_in_root(rootfs: str, path: str, create: str = "") -> int:
             try:
                 fd = native.openat2(root_fd, prefix, O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
             except FileNotFoundError:
-                parent = native.openat2(root_fd, "/".join(parts[:i]) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
-                                        0, _RESOLVE)
+                parent = native.openat2(root_fd, "/".join(parts[:i]) or ".",
+                                        os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, 0, _RESOLVE)
                 try:
                     if create == "file" and i == len(parts) - 1:
                         os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=parent))

@@ -67,7 +67,7 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
             plan.add("parent", "write_id_map", (kind, lines),
                      f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings")
         plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")
-    for name, path in cgroup_dirs.items():
+    for path in cgroup_dirs.values():
         plan.add("parent", "enter_cgroup", (path,), f"echo <pid> > {path}/cgroup.procs", "linux.cgroupsPath")
     if ns.new & 0x02000000:  # CLONE_NEWCGROUP
         plan.add("parent", "cgroups_placed", (), "tell the init it is in its cgroups")

@@ -15,9 +15,8 @@ The protocol, in order (runtime -> init unless marked <-):
 or nothing: the socket closes on exec (close-on-exec), which tells `start` the program runs.
 """
 
-import os
-
 import _socket
+import os
 
 from pyrunc.errors import PyruncError
 from pyrunc.state import START_SOCKET
