@@ -5,7 +5,6 @@ import sys
 
 from pyrunc import lifecycle
 from pyrunc.errors import PyruncError
-from pyrunc.plan import Options
 from pyrunc.state import DEFAULT_ROOT, Container, list_ids
 
 SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
@@ -25,7 +24,9 @@ def _one_id(args, what: str = "container id") -> str:
     return args.positional[0]
 
 
-def _options(args) -> Options:
+def _options(args):
+    from pyrunc.plan import Options
+
     if args.console_socket:
         raise PyruncError("unsupported: --console-socket (process.terminal is not implemented yet)")
     try:
@@ -47,14 +48,18 @@ def _bundle_and_id(args) -> tuple[str, str]:
 
 
 def create(g, args, logger) -> int:
+    from pyrunc import create as creating
+
     bundle, cid = _bundle_and_id(args)
-    lifecycle.create(_ctx(g, logger), cid, bundle, _options(args), args.pid_file)
+    creating.create(_ctx(g, logger), cid, bundle, _options(args), args.pid_file)
     return 0
 
 
 def run(g, args, logger) -> int:
+    from pyrunc import create as creating
+
     bundle, cid = _bundle_and_id(args)
-    return lifecycle.run(_ctx(g, logger), cid, bundle, _options(args), args.pid_file, bool(args.detach))
+    return creating.run(_ctx(g, logger), cid, bundle, _options(args), args.pid_file, bool(args.detach))
 
 
 def start(g, args, logger) -> int:
@@ -66,9 +71,7 @@ def _existing(g, cid: str) -> Container:
     c = Container(g.root or DEFAULT_ROOT, cid)
     if not c.exists():
         raise PyruncError(f"container {cid} does not exist")
-    c.load()
-    c.unlock()
-    return c
+    return c.read()
 
 
 def state(g, args, logger) -> int:
@@ -104,13 +107,7 @@ def list(g, args, logger) -> int:  # noqa: A001 - the command's name
     root = g.root or DEFAULT_ROOT
     states = []
     for cid in list_ids(root):
-        c = Container(root, cid)
-        try:
-            c.load()
-            c.unlock()
-        except PyruncError:
-            continue
-        states.append(c.oci_state())
+        states.append(Container(root, cid).read().oci_state())
     if args.quiet:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif args.format == "json":
@@ -144,11 +141,13 @@ def features(g, args, logger) -> int:
 
 
 def explain(g, args, logger) -> int:
+    from pyrunc import create as creating
     from pyrunc import explain as ex
+    from pyrunc.plan import Options
 
     bundle = args.bundle or (args.positional[0] if args.positional else ".")
     if args.format not in (None, "text", "json"):
         raise PyruncError(f"invalid format option: {args.format}")
-    plan = lifecycle.plan_only(_ctx(g, logger), bundle, Options())
+    plan = creating.plan_only(_ctx(g, logger), bundle, Options())
     sys.stdout.write(ex.as_json(plan) if args.format == "json" else ex.as_text(plan))
     return 0

@@ -5,7 +5,6 @@ Paths inside the container go through paths.open_in_root while the host is still
 """
 
 import os
-import resource
 
 import _prctl
 
@@ -27,7 +26,6 @@ from pyrunc.mounts import (
 MS_MOVE = 0x2000
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
-RLIM_MAX = 1 << 64
 # statvfs f_flag bits -> mount flags: what a bind remount must keep (the kernel refuses to
 # drop locked flags inside a user namespace).
 _ST_TO_MS = [(1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, 0x400), (2048, 0x800),
@@ -191,10 +189,7 @@ class LinuxKernel:
         _prctl.prctl(_prctl.PR_SET_DUMPABLE, value)
 
     def setrlimit(self, res: int, soft: int, hard: int) -> None:
-        def lim(v: int) -> int:
-            return resource.RLIM_INFINITY if v >= RLIM_MAX - 1 else v
-
-        resource.setrlimit(res, (lim(soft), lim(hard)))
+        native.setrlimit(res, soft, hard)
 
     def drop_bounding(self, drop: int, top: int) -> None:
         for bit in range(top + 1):

@@ -95,3 +95,7 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
 
 def prctl(option: int, arg2: int, arg3: int = 0) -> int:
     return _check(lib.pyr_prctl(option, arg2, arg3), "prctl")
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    _check(lib.pyr_setrlimit(resource, soft, hard), "setrlimit")

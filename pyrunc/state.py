@@ -5,7 +5,6 @@ derived from the live init process (pid plus its start time, so a recycled pid i
 mistaken for the container) and from whether the start socket still exists.
 """
 
-import fcntl
 import os
 import time
 
@@ -15,6 +14,7 @@ from pyrunc.errors import PyruncError
 DEFAULT_ROOT = "/run/pyrunc"
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
+LOCK_FILE = "lock"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -66,12 +66,13 @@ class Container:
         return os.path.isdir(self.dir)
 
     def lock(self) -> None:
-        """Serialise commands on one container with flock on its directory."""
+        """Serialise commands on one container with a POSIX lock on <dir>/lock: os.lockf needs
+        no extension module, and a record lock is not inherited by the cloned init."""
         try:
-            self._lock_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._lock_fd = os.open(os.path.join(self.dir, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except FileNotFoundError:
             raise PyruncError(f"container {self.id} does not exist") from None
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        os.lockf(self._lock_fd, os.F_LOCK, 0)
 
     def unlock(self) -> None:
         if self._lock_fd >= 0:
@@ -81,6 +82,10 @@ class Container:
     def load(self) -> "Container":
         """Lock and read the record; a missing container is an error naming `does not exist`."""
         self.lock()
+        return self.read()
+
+    def read(self) -> "Container":
+        """Read the record without the lock: it is replaced atomically, never half-written."""
         try:
             with open(os.path.join(self.dir, STATE_FILE), encoding="utf-8") as f:
                 self.record = jsonio.loads(f.read())

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -121,6 +122,12 @@ int pyr_exec(const char *path, char *const argv[], char *const envp[], int first
         return -1;
     execve(path, argv, envp);
     return -1;
+}
+
+int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard)
+{
+    struct rlimit64 lim = {.rlim_cur = soft, .rlim_max = hard};
+    return prlimit64(0, (enum __rlimit_resource)resource, &lim, NULL);
 }
 
 int pyr_capset(unsigned long long effective, unsigned long long permitted,

@@ -51,6 +51,10 @@ int pyr_link_up(const char *name);
  * (close_range), then execve(path, argv, envp). Only returns on failure. */
 int pyr_exec(const char *path, char *const argv[], char *const envp[], int first_cloexec);
 
+/* prlimit(2) on the calling process: `resource` is a separate extension module whose
+ * loading costs more than the call. RLIM_INFINITY is ~0ULL. */
+int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
+
 /* capset(2) for the calling thread with 64-bit effective, permitted and inheritable masks:
  * python-prctl only sets the capabilities it knows by name, and misses the newest. */
 int pyr_capset(unsigned long long effective, unsigned long long permitted,

@@ -12,13 +12,21 @@ Keys of `paths` are hierarchy names: "" on a v2 host; on v1/hybrid the directory
 /sys/fs/cgroup ("memory", "cpu,cpuacct", "systemd", "unified").
 """
 
-from __future__ import annotations
 
-from pyrunc.cgroups.layout import HYBRID, V1, V2, Hierarchy, Layout, detect, read_self_cgroup
-from pyrunc.cgroups.ops import create, destroy, enter, freeze, frozen, pids
-from pyrunc.cgroups.planner import CgroupPlan, paths_for, plan
+# Names resolve lazily, so that a command needing only destroy() does not load the planner.
+_HOME = {
+    "HYBRID": "layout", "V1": "layout", "V2": "layout", "Hierarchy": "layout", "Layout": "layout",
+    "detect": "layout", "read_self_cgroup": "layout",
+    "create": "ops", "destroy": "ops", "enter": "ops", "freeze": "ops", "frozen": "ops", "pids": "ops",
+    "CgroupPlan": "planner", "paths_for": "planner", "plan": "planner",
+}
+__all__ = sorted(_HOME)
 
-__all__ = [
-    "HYBRID", "V1", "V2", "CgroupPlan", "Hierarchy", "Layout", "create", "destroy", "detect", "enter",
-    "freeze", "frozen", "paths_for", "pids", "plan", "read_self_cgroup",
-]
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pyrunc.cgroups' has no attribute {name!r}")
+    value = getattr(__import__(f"pyrunc.cgroups.{home}", fromlist=[name]), name)
+    globals()[name] = value
+    return value

@@ -5,7 +5,6 @@ is generated here, as runc's devicefilter does: read the request (type, access, 
 each exception in turn, return the default when none matches. Only load_and_attach needs the shim.
 """
 
-from __future__ import annotations
 
 import os
 import struct

@@ -6,7 +6,6 @@ there is no systemd to ask here, so it maps to the directory systemd would have 
 (<slice as a path>/<prefix>-<name>.scope), as runc's cgroupfs fallback does; no unit is created.
 """
 
-from __future__ import annotations
 
 from pyrunc.errors import PyruncError
 

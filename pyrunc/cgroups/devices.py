@@ -6,7 +6,6 @@ result, and a deny that would punch a hole in a wildcard allow, which v1 silentl
 is refused instead.
 """
 
-from __future__ import annotations
 
 from pyrunc.errors import PyruncError
 

@@ -5,7 +5,6 @@ A cgroup file takes one value per write(2), so each write is one open/write/clos
 mkdir fills a directory with files and whose rmdir removes a directory that still has them.
 """
 
-from __future__ import annotations
 
 import errno
 import os

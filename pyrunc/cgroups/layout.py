@@ -5,7 +5,6 @@ A hierarchy is named by its mount point relative to the cgroup root ("memory", "
 /sys/fs/cgroup, and the keys of every `paths` dict in this package.
 """
 
-from __future__ import annotations
 
 import os
 

@@ -4,7 +4,6 @@ Everything after create() takes `paths` (paths_for(plan), as kept in the state f
 delete, kill --all, ps and pause recreate nothing and need no config.
 """
 
-from __future__ import annotations
 
 import errno
 import os

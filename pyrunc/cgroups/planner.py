@@ -5,7 +5,6 @@ the runtime's own /proc/self/cgroup text; the output is data that create() carri
 describe() shows.
 """
 
-from __future__ import annotations
 
 from pyrunc.cgroups import cgpath, devices, resources
 from pyrunc.cgroups.layout import HYBRID, V2, Layout, parse_self_cgroup, read_self_cgroup

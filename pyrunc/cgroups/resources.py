@@ -6,7 +6,6 @@ period, weights, realtime, memory limits); pids.limit 0 is a real limit (runtime
 A field the host cannot apply, or this module does not implement, is refused: never ignored.
 """
 
-from __future__ import annotations
 
 from pyrunc.errors import PyruncError, unsupported
 

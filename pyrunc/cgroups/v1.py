@@ -1,6 +1,5 @@
 """What only cgroup v1 needs: cpuset directories filled in before use, and the freezer controller."""
 
-from __future__ import annotations
 
 import time
 

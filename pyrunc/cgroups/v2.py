@@ -1,6 +1,5 @@
 """What only cgroup2 needs: controller delegation down the tree, cgroup.freeze, cgroup.kill."""
 
-from __future__ import annotations
 
 import time
 

@@ -1,0 +1,245 @@
+"""create and run: decide everything first (Prepared), then clone the init and drive it.
+
+Whatever create made is undone in reverse order when it fails, so a failed create leaves
+nothing behind. The init's modules are imported here, before clone: after the init joins a
+mount namespace or changes user, an import could read the container's files or fail.
+"""
+
+import os
+
+from pyrunc import cgroups, config, executor, hooks, init, native, sync
+from pyrunc.errors import PyruncError
+from pyrunc.kernel import LinuxKernel
+from pyrunc.lifecycle import (
+    SIGKILL,
+    Context,
+    destroy,
+    hook_state,
+    run_poststart,
+    run_poststop,
+    write_pid_file,
+)
+from pyrunc.plan import Options, build
+from pyrunc.state import Container, proc_start_time, rfc3339_now
+from pyrunc.steps import Plan
+
+
+class RuntimeOps:
+    """The runtime's steps (phases runtime and parent): before and around the clone."""
+
+    def __init__(self, channel: sync.Channel, state_dir: str) -> None:
+        self.channel = channel
+        self.state_dir = state_dir
+        self.pid = 0
+        self.start_listener = None
+        self._time_ns = -1
+
+    def listen_start(self) -> None:
+        """Bound by the runtime, inherited by the init: a user namespace's root could not."""
+        self.start_listener = self.channel.listen(self.state_dir)
+
+    def unshare_time(self, offsets: str) -> None:
+        """The new time namespace is for children: write offsets before the init exists."""
+        self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+        native.unshare(native.CLONE_NEWTIME)
+        if offsets:
+            with open("/proc/self/timens_offsets", "w") as f:
+                f.write(offsets)
+
+    def after_clone(self) -> None:
+        """Back to the host's time namespace for the runtime's own children (hooks)."""
+        if self._time_ns >= 0:
+            native.setns(self._time_ns, native.CLONE_NEWTIME)
+            os.close(self._time_ns)
+            self._time_ns = -1
+
+    def write_id_map(self, kind: str, lines: str) -> None:
+        with open(f"/proc/{self.pid}/{kind}_map", "w") as f:
+            f.write(lines)
+
+    def maps_written(self) -> None:
+        self.channel.send_byte()
+
+    def enter_cgroup(self, path: str) -> None:
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(self.pid))
+
+    def cgroups_placed(self) -> None:
+        self.channel.send("cgroups")
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+class Prepared:
+    """Everything decided before anything is done: the config, cgroups and the plan."""
+
+    def __init__(self, ctx: Context, cid: str, bundle: str, opts: Options) -> None:
+        self.bundle = os.path.abspath(bundle)
+        self.cfg = config.load(self.bundle)
+        self.rootfs = config.rootfs_path(self.bundle, self.cfg)
+        self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, cgroups.detect(),
+                                    systemd=ctx.systemd_cgroup)
+        self.cgroup_dirs = cgroups.paths_for(self.cgroups)
+        self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs)
+        self.annotations = self.cfg.get("annotations") or {}
+
+
+def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
+    """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
+    cid = os.path.basename(os.path.abspath(bundle))
+    return Prepared(ctx, cid, bundle, opts).plan
+
+
+def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None = None,
+           run_mode: bool = False) -> tuple[Container, int]:
+    """Create the container; returns it and the init's pid. With run_mode, the init is
+    started at once (no start socket) and stays this process's child."""
+    c = Container(ctx.root, cid)
+    opts.wait_for_start = not run_mode
+    p = Prepared(ctx, cid, bundle, opts)
+    c.reserve()
+    undo: list = [c.remove]
+    try:
+        def state_for_hooks(status: str, pid: int) -> bytes:
+            return hook_state(cid, p.bundle, p.annotations, status, pid)
+
+        created = cgroups.create(p.cgroups)
+        undo.append(lambda: cgroups.destroy(p.cgroup_dirs, created))
+        parent, child = sync.socketpair()
+        undo.append(parent.close)
+        ops = RuntimeOps(parent, c.dir)
+        executor.run(p.plan.phases["runtime"], ops, ctx.log)
+        clone_step = p.plan.phases["clone"][0]
+        if ctx.log:
+            ctx.log(clone_step.describe())
+        if run_mode and not p.ns.single_clone:
+            native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
+        pid = native.clone(clone_step.args[0], child.fileno(), SIGKILL)
+        if pid == 0:
+            _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ops.start_listener, ctx.log)
+        child.close()
+        if ops.start_listener is not None:
+            ops.start_listener.close()
+        ops.after_clone()
+        ops.pid = pid
+        undo.append(lambda: _kill_and_reap(ops.pid))
+        _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
+        c.record = {
+            "pid": ops.pid,
+            "start_time": (proc_start_time(ops.pid) or (0, ""))[0],
+            "bundle": p.bundle,
+            "rootfs": p.rootfs,
+            "created": rfc3339_now(),
+            "annotations": p.annotations,
+            "cgroups": p.cgroup_dirs,
+            "cgroups_created": created,
+            "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
+        }
+        c.save()
+        if pid_file:
+            write_pid_file(pid_file, ops.pid)
+        parent.send("start" if run_mode else "created")
+        if run_mode:
+            err = parent.recv()
+            if err[0] == "error":
+                raise PyruncError(err[1])
+        parent.close()
+    except BaseException as e:
+        for step in reversed(undo):
+            try:
+                step()
+            except OSError:
+                pass
+        if isinstance(e, PyruncError) and e.message.startswith("hooks."):
+            run_poststop(p.cfg.get("hooks") or {}, hook_state(cid, p.bundle, {}, "stopped", 0))
+        raise
+    c.unlock()
+    return c, ops.pid
+
+
+def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
+                 start_listener, log) -> None:
+    """In the cloned child: drop the runtime's handles, then run the init phases. It never
+    returns into the runtime's code (whose undo stack is not the child's to run)."""
+    try:
+        parent.close()
+        c.unlock()
+        init.main(plan, LinuxKernel(child, cfg, hook_state_fn, start_listener), log)
+    finally:
+        os._exit(1)
+
+
+def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
+    """The runtime's side of the sync protocol, until the init reports ready."""
+    parent_steps = plan.phases["parent"]
+    map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")]
+    other_steps = [s for s in parent_steps if s not in map_steps]
+    need_maps = bool(map_steps)
+    need_pid = any(s.op == "fork_init" for s in plan.phases["namespaces"])
+    if ns.single_clone:
+        executor.run(map_steps, ops, log)
+        need_maps = False
+    while need_maps or need_pid:
+        tag, payload = _recv(ops.channel)
+        if tag == "M":
+            executor.run(map_steps, ops, log)
+            need_maps = False
+        elif tag == "pid":
+            ops.pid = int(payload)
+            os.waitpid(first, 0)
+            need_pid = False
+    executor.run(other_steps, ops, log)
+    cfg_hooks = cfg.get("hooks") or {}
+    while True:
+        tag, payload = _recv(ops.channel)
+        if tag == "ready":
+            return
+        if tag == "hooks":
+            state = state_for_hooks("creating", ops.pid)
+            for kind in ("prestart", "createRuntime"):
+                hooks.run(kind, cfg_hooks.get(kind) or [], state)
+            ops.channel.send("hooks-done")
+
+
+def _recv(channel: sync.Channel) -> tuple[str, str]:
+    tag, payload = channel.recv()
+    if tag == "error":
+        raise PyruncError(payload)
+    if tag == "":
+        raise PyruncError("container init exited before the container was created")
+    return tag, payload
+
+
+def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None, detach: bool) -> int:
+    """create + start (+ wait, forwarding signals, then delete); the container's exit status."""
+    import _signal
+
+    c, pid = create(ctx, cid, bundle, opts, pid_file, run_mode=True)
+    try:
+        run_poststart(c)
+    except PyruncError:
+        c.lock()
+        destroy(c)
+        raise
+    if detach:
+        return 0
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
+        _signal.signal(signum, forward)
+    _, status = os.waitpid(pid, 0)
+    c.lock()
+    destroy(c)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
