@@ -170,3 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         logger.error(f"internal error: {type(e).__name__}: {e}")
         return 1
+
+
+def run() -> None:
+    """The command's entry point: main(), then exit without interpreter finalisation."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)

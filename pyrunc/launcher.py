@@ -2,7 +2,8 @@
 
 Site processing costs about 2 ms on every command, and pip's console script needs it to
 find site-packages; this launcher puts the package's own directory on sys.path instead.
-Run as `python -m pyrunc.launcher PATH` after `pip install`.
+Run as `python -m pyrunc.launcher PATH` after `pip install`. cli.run() leaves through
+os._exit: tearing the interpreter down costs milliseconds and nothing needs it.
 """
 
 import os
@@ -11,8 +12,8 @@ import sys
 TEMPLATE = """#!{python} -IS
 import sys
 sys.path.insert(0, {libdir!r})
-from pyrunc.cli import main
-sys.exit(main())
+from pyrunc.cli import run
+run()
 """
 
 
