@@ -27,13 +27,12 @@ def _one_id(args, what: str = "container id") -> str:
 def _options(args):
     from pyrunc.plan import Options
 
-    if args.console_socket:
-        raise PyruncError("unsupported: --console-socket (process.terminal is not implemented yet)")
     try:
         preserve = int(args.preserve_fds or 0)
     except ValueError:
         raise PyruncError(f"invalid --preserve-fds: {args.preserve_fds}") from None
-    return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve)
+    socket = os.path.abspath(args.console_socket) if args.console_socket else None
+    return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve, console_socket=socket)
 
 
 def _bundle_and_id(args) -> tuple[str, str]:

@@ -23,6 +23,7 @@ SUPPORTED: dict = {
     "mounts": [{"destination": True, "type": True, "source": True, "options": True}],
     "process": {
         "terminal": True,
+        "consoleSize": {"height": True, "width": True},
         "args": True,
         "env": True,
         "cwd": True,

@@ -7,7 +7,7 @@ mount namespace or changes user, an import could read the container's files or f
 
 import os
 
-from pyrunc import cgroups, config, executor, hooks, init, native, sync
+from pyrunc import cgroups, config, console, executor, hooks, init, native, sync
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import (
@@ -96,13 +96,25 @@ def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
     return Prepared(ctx, cid, bundle, opts).plan
 
 
+def check_terminal(terminal: bool, console_socket: str | None, detached: bool) -> None:
+    """runc's rules for who holds the pty master, with runc's wording."""
+    if terminal and detached and not console_socket:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
+    if console_socket and not terminal:
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+
+
 def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None = None,
-           run_mode: bool = False) -> tuple[Container, int]:
-    """Create the container; returns it and the init's pid. With run_mode, the init is
-    started at once (no start socket) and stays this process's child."""
+           run_mode: bool = False, detached: bool = True) -> tuple[Container, int, int]:
+    """Create the container; returns it, the init's pid and the pty master (-1 unless `run`
+    in the foreground with a terminal). With run_mode, the init is started at once (no start
+    socket) and stays this process's child."""
     c = Container(ctx.root, cid)
     opts.wait_for_start = not run_mode
     p = Prepared(ctx, cid, bundle, opts)
+    terminal = bool((p.cfg.get("process") or {}).get("terminal"))
+    check_terminal(terminal, opts.console_socket, detached)
+    master = -1
     c.reserve()
     undo: list = [c.remove]
     try:
@@ -130,6 +142,11 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops.pid = pid
         undo.append(lambda: _kill_and_reap(ops.pid))
         _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
+        if terminal:
+            master = parent.fds.pop(0)
+            undo.append(lambda: os.close(master))
+            if detached:
+                console.send_to_socket(opts.console_socket, master)
         c.record = {
             "pid": ops.pid,
             "start_time": (proc_start_time(ops.pid) or (0, ""))[0],
@@ -160,7 +177,10 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             run_poststop(p.cfg.get("hooks") or {}, hook_state(cid, p.bundle, {}, "stopped", 0))
         raise
     c.unlock()
-    return c, ops.pid
+    if detached and master >= 0:
+        os.close(master)
+        master = -1
+    return c, ops.pid, master
 
 
 def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
@@ -220,7 +240,7 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
     """create + start (+ wait, forwarding signals, then delete); the container's exit status."""
     import _signal
 
-    c, pid = create(ctx, cid, bundle, opts, pid_file, run_mode=True)
+    c, pid, master = create(ctx, cid, bundle, opts, pid_file, run_mode=True, detached=detach)
     try:
         run_poststart(c)
     except PyruncError:
@@ -231,6 +251,9 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
         return 0
 
     def forward(signum: int, _frame: object) -> None:
+        if signum == 28 and master >= 0:  # SIGWINCH: the terminal follows the caller's
+            console.resize_from(0, master)
+            return
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
@@ -238,6 +261,9 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
 
     for signum in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
         _signal.signal(signum, forward)
+    if master >= 0:
+        console.relay(master, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
+        os.close(master)
     _, status = os.waitpid(pid, 0)
     c.lock()
     destroy(c)

@@ -8,7 +8,7 @@ import os
 
 import _prctl
 
-from pyrunc import hooks, native, paths
+from pyrunc import console, hooks, native, paths
 from pyrunc.errors import PyruncError
 from pyrunc.mounts import (
     MNT_DETACH,
@@ -142,6 +142,13 @@ class LinuxKernel:
         native.mount(rootfs, "/", None, MS_MOVE, None)
         os.chroot(".")
         os.chdir("/")
+
+    def setup_terminal(self, size: tuple[int, int] | None) -> None:
+        master, slave, path = console.open_terminal(size)
+        console.mount_console(path)
+        self.channel.send_fds("pty", [master])
+        os.close(master)
+        console.become_terminal_session(slave)
 
     def mask_path(self, path: str) -> None:
         try:

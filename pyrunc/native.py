@@ -99,3 +99,20 @@ def prctl(option: int, arg2: int, arg3: int = 0) -> int:
 
 def setrlimit(resource: int, soft: int, hard: int) -> None:
     _check(lib.pyr_setrlimit(resource, soft, hard), "setrlimit")
+
+
+def pty_unlock(fd: int) -> int:
+    return _check(lib.pyr_pty_unlock(fd), "unlock pty")
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    _check(lib.pyr_set_winsize(fd, rows, cols), "set terminal size")
+
+
+def get_winsize(fd: int) -> tuple[int, int]:
+    packed = _check(lib.pyr_get_winsize(fd), "get terminal size")
+    return packed >> 16, packed & 0xFFFF
+
+
+def set_ctty(fd: int) -> None:
+    _check(lib.pyr_set_ctty(fd), "set controlling terminal")

@@ -13,10 +13,12 @@ from pyrunc.steps import Plan
 class Options:
     """What the command line adds to the config."""
 
-    def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True) -> None:
+    def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
+                 console_socket: str | None = None) -> None:
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.wait_for_start = wait_for_start
+        self.console_socket = console_socket
 
 
 def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str]) -> tuple[Plan, Namespaces]:
@@ -46,6 +48,13 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str]) ->
         plan.add("rootfs", "run_hooks", ("createContainer",), "run the createContainer hooks",
                  "hooks.createContainer")
     mounts.plan_pivot(plan, rootfs, opts.no_pivot)
+    proc = cfg.get("process") or {}
+    if proc.get("terminal"):
+        size = proc.get("consoleSize")
+        rows_cols = (size.get("height", 0), size.get("width", 0)) if size else None
+        plan.add("pivot", "setup_terminal", (rows_cols,),
+                 "open /dev/ptmx: /dev/pts/N becomes the controlling terminal, stdio and /dev/console; "
+                 "the master goes to the runtime", "process.terminal")
     for key, value in (linux.get("sysctl") or {}).items():
         path = "/proc/sys/" + key.replace(".", "/")
         plan.add("pivot", "write_file", (path, value), f"write {path} {value!r}", f"linux.sysctl.{key}")

@@ -5,6 +5,7 @@ The protocol, in order (runtime -> init unless marked <-):
   <- M              (joined namespaces) the init unshared its user namespace: write the maps
   <- pid N          (joined/new pid namespace) stage one forked the real init, pid N
   cgroups           the init is in its cgroups (sent when the plan waits for it)
+  <- pty + fd       (process.terminal) the master of the container's terminal
   <- hooks          run prestart and createRuntime now
   hooks-done        they succeeded
   <- ready          the container is created; the init waits for start
@@ -18,6 +19,7 @@ or nothing: the socket closes on exec (close-on-exec), which tells `start` the p
 import _socket
 import os
 
+from pyrunc.console import fds_message, fds_received
 from pyrunc.errors import PyruncError
 from pyrunc.state import START_SOCKET
 
@@ -33,6 +35,7 @@ class Channel:
     def __init__(self, sock) -> None:
         self.sock = sock
         self.reply = sock
+        self.fds: list[int] = []
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -43,12 +46,16 @@ class Channel:
     def send(self, tag: str, payload: str = "") -> None:
         self.reply.send(f"{tag} {payload}".encode() if payload else tag.encode())
 
+    def send_fds(self, tag: str, fds: list[int]) -> None:
+        self.reply.sendmsg([tag.encode()], fds_message(fds))
+
     def send_byte(self) -> None:
         self.sock.send(b"\x01")
 
     def recv(self) -> tuple[str, str]:
         """The next message; ("", "") when the other end is gone."""
-        data = self.sock.recv(65536)
+        data, ancdata, _, _ = self.sock.recvmsg(65536, 64)
+        self.fds += fds_received(ancdata)
         tag, _, payload = data.decode(errors="replace").partition(" ")
         return tag, payload
 

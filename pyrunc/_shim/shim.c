@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -129,6 +130,30 @@ int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard
     struct rlimit64 lim = {.rlim_cur = soft, .rlim_max = hard};
     return prlimit64(0, (enum __rlimit_resource)resource, &lim, NULL);
 }
+
+int pyr_pty_unlock(int fd)
+{
+    int unlock = 0, n = -1;
+    if (ioctl(fd, TIOCSPTLCK, &unlock) < 0 || ioctl(fd, TIOCGPTN, &n) < 0)
+        return -1;
+    return n;
+}
+
+int pyr_set_winsize(int fd, unsigned short rows, unsigned short cols)
+{
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    return ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+int pyr_get_winsize(int fd)
+{
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) < 0)
+        return -1;
+    return (int)((unsigned)ws.ws_row << 16 | ws.ws_col);
+}
+
+int pyr_set_ctty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 
 int pyr_capset(unsigned long long effective, unsigned long long permitted,
                unsigned long long inheritable)

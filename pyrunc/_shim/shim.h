@@ -55,6 +55,17 @@ int pyr_exec(const char *path, char *const argv[], char *const envp[], int first
  * loading costs more than the call. RLIM_INFINITY is ~0ULL. */
 int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
 
+/* Unlock the pty master `fd` (TIOCSPTLCK 0) and return its slave's number (TIOCGPTN), so
+ * the slave is /dev/pts/<n> of the devpts instance the master came from. */
+int pyr_pty_unlock(int fd);
+
+/* Window size of a terminal (TIOCSWINSZ); pyr_get_winsize packs TIOCGWINSZ as rows << 16 | cols. */
+int pyr_set_winsize(int fd, unsigned short rows, unsigned short cols);
+int pyr_get_winsize(int fd);
+
+/* Make the terminal `fd` the controlling terminal of the calling session leader (TIOCSCTTY). */
+int pyr_set_ctty(int fd);
+
 /* capset(2) for the calling thread with 64-bit effective, permitted and inheritable masks:
  * python-prctl only sets the capabilities it knows by name, and misses the newest. */
 int pyr_capset(unsigned long long effective, unsigned long long permitted,

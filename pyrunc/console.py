@@ -1,0 +1,121 @@
+"""Terminals: the pty the init creates inside the container, and what the runtime does with
+its master: send it to --console-socket (SCM_RIGHTS, as runc does) or, for `run` in the
+foreground, relay it to its own stdio.
+"""
+
+import _socket
+import os
+
+from pyrunc import native, paths
+from pyrunc.errors import PyruncError
+
+SOL_SOCKET = 1
+SCM_RIGHTS = 1
+
+
+def fds_message(fds: list[int]) -> list[tuple[int, int, bytes]]:
+    """The ancillary data of an SCM_RIGHTS message carrying `fds`."""
+    return [(SOL_SOCKET, SCM_RIGHTS, b"".join(fd.to_bytes(4, "little") for fd in fds))]
+
+
+def fds_received(ancdata: list) -> list[int]:
+    fds = []
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            fds += [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data) - len(data) % 4, 4)]
+    return fds
+
+
+def open_terminal(size: tuple[int, int] | None) -> tuple[int, int, str]:
+    """In the init, after pivot_root: (master, slave, slave path) from the container's devpts."""
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    n = native.pty_unlock(master)
+    path = f"/dev/pts/{n}"
+    slave = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    if size:
+        native.set_winsize(master, *size)
+    return master, slave, path
+
+
+def mount_console(slave_path: str) -> None:
+    """/dev/console is the container's own terminal, never the host's."""
+    fd = paths.open_in_root("/", "/dev/console", create="file")
+    try:
+        native.mount(slave_path, paths.fd_path(fd), None, 0x1000, None)  # MS_BIND
+    finally:
+        os.close(fd)
+
+
+def become_terminal_session(slave: int) -> None:
+    """New session with the pty as controlling terminal and as stdin, stdout and stderr."""
+    os.setsid()
+    native.set_ctty(slave)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    if slave > 2:
+        os.close(slave)
+
+
+def send_to_socket(socket_path: str, master: int) -> None:
+    """The --console-socket protocol: one message, payload a name, one fd in SCM_RIGHTS."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_path)
+        sock.sendmsg([b"/dev/ptmx"], fds_message([master]))
+    except OSError as e:
+        raise PyruncError(f"console socket {socket_path}: {(e.strerror or str(e)).lower()}") from None
+    finally:
+        sock.close()
+
+
+def relay(master: int, child_alive) -> None:
+    """`run` in the foreground: copy stdin to the pty and the pty to stdout until the
+    container closes it; the caller's terminal is raw meanwhile and its size follows."""
+    import select
+
+    tty = os.isatty(0)
+    saved = None
+    if tty:
+        import termios
+        import tty as ttymod
+
+        saved = termios.tcgetattr(0)
+        ttymod.setraw(0)
+        native.set_winsize(master, *native.get_winsize(0))
+    poller = select.poll()
+    poller.register(master, select.POLLIN)
+    stdin_open = True
+    poller.register(0, select.POLLIN)
+    try:
+        while True:
+            for fd, event in poller.poll(200):
+                if fd == master:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        return
+                    os.write(1, data)
+                elif stdin_open:
+                    data = os.read(0, 65536) if event & (select.POLLIN | select.POLLHUP) else b""
+                    if data:
+                        os.write(master, data)
+                    else:
+                        poller.unregister(0)
+                        stdin_open = False
+            if not child_alive():
+                return
+    finally:
+        if saved is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+def resize_from(fd: int, master: int) -> None:
+    """SIGWINCH: the container's terminal takes the caller's size."""
+    try:
+        native.set_winsize(master, *native.get_winsize(fd))
+    except OSError:
+        pass
