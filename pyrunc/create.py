@@ -27,9 +27,11 @@ from pyrunc.steps import Plan
 class RuntimeOps:
     """The runtime's steps (phases runtime and parent): before and around the clone."""
 
-    def __init__(self, channel: sync.Channel, state_dir: str) -> None:
+    def __init__(self, channel: sync.Channel, state_dir: str, cgroup_plan) -> None:
         self.channel = channel
         self.state_dir = state_dir
+        self.cgroup_plan = cgroup_plan
+        self.cgroups_created: list[str] = []
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
@@ -60,6 +62,9 @@ class RuntimeOps:
     def maps_written(self) -> None:
         self.channel.send_byte()
 
+    def create_cgroups(self) -> None:
+        self.cgroups_created = cgroups.create(self.cgroup_plan)
+
     def enter_cgroup(self, path: str) -> None:
         with open(os.path.join(path, "cgroup.procs"), "w") as f:
             f.write(str(self.pid))
@@ -86,7 +91,7 @@ class Prepared:
         self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, cgroups.detect(),
                                     systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
-        self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs)
+        self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
         self.annotations = self.cfg.get("annotations") or {}
 
 
@@ -121,15 +126,14 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         def state_for_hooks(status: str, pid: int) -> bytes:
             return hook_state(cid, p.bundle, p.annotations, status, pid)
 
-        created = cgroups.create(p.cgroups)
-        undo.append(lambda: cgroups.destroy(p.cgroup_dirs, created))
         parent, child = sync.socketpair()
         undo.append(parent.close)
-        ops = RuntimeOps(parent, c.dir)
+        ops = RuntimeOps(parent, c.dir, p.cgroups)
+        undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
         clone_step = p.plan.phases["clone"][0]
         if ctx.log:
-            ctx.log(clone_step.describe())
+            ctx.log(clone_step.log_line())
         if run_mode and not p.ns.single_clone:
             native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
         pid = native.clone(clone_step.args[0], child.fileno(), SIGKILL)
@@ -155,7 +159,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "created": rfc3339_now(),
             "annotations": p.annotations,
             "cgroups": p.cgroup_dirs,
-            "cgroups_created": created,
+            "cgroups_created": ops.cgroups_created,
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
         }
         c.save()

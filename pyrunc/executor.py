@@ -8,7 +8,7 @@ def run(steps: list[Step], target: object, log=None) -> None:
     """Perform each step in order; an OSError becomes a one-line error naming the step."""
     for step in steps:
         if log is not None:
-            log(step.describe())
+            log(step.log_line())
         try:
             getattr(target, step.op)(*step.args)
         except OSError as e:

@@ -22,7 +22,7 @@ PHASE_TITLES = {
 def as_json(plan: Plan) -> str:
     """Stable for tools: a version, then one object per step in order."""
     steps = [{"phase": phase, "process": PHASE_TITLES[phase][0], "op": s.op, "action": s.text,
-              "source": s.source} for phase, s in plan.steps()]
+              "source": s.source, "details": list(s.details)} for phase, s in plan.steps()]
     return jsonio.dumps({"ociVersion": OCI_VERSION, "steps": steps}, indent=2) + "\n"
 
 
@@ -34,5 +34,7 @@ def as_text(plan: Plan) -> str:
         if not steps:
             continue
         lines.append(f"{PHASE_TITLES[phase][1]}:")
-        lines.extend(f"  {s.describe()}" for s in steps)
+        for s in steps:
+            lines.append(f"  {s.describe()}")
+            lines.extend(f"      {d}" for d in s.details)
     return "\n".join(lines) + "\n"

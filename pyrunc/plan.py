@@ -21,8 +21,13 @@ class Options:
         self.console_socket = console_socket
 
 
-def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str]) -> tuple[Plan, Namespaces]:
+def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
+          cgroup_actions: tuple[str, ...] = ()) -> tuple[Plan, Namespaces]:
+    """`cgroup_dirs` and `cgroup_actions` come from the cgroups planner (paths_for, describe)."""
     plan = Plan()
+    if cgroup_dirs:
+        plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
+                 cgroup_actions)
     linux = cfg.get("linux") or {}
     ns = Namespaces(linux)
     if not ns.has("mount"):

@@ -6,18 +6,26 @@ Plans are lists of steps; the same objects are executed by the kernel layer and 
 
 
 class Step:
-    """`op` names the Kernel method that performs it; `args` are its arguments."""
+    """`op` names the method that performs it; `args` are its arguments; `details` are extra
+    lines for a person (what a compound step such as creating the cgroups amounts to)."""
 
-    __slots__ = ("op", "args", "text", "source")
+    __slots__ = ("phase", "op", "args", "text", "source", "details")
 
-    def __init__(self, op: str, args: tuple, text: str, source: str = "") -> None:
+    def __init__(self, phase: str, op: str, args: tuple, text: str, source: str = "",
+                 details: tuple[str, ...] = ()) -> None:
+        self.phase = phase
         self.op = op
         self.args = args
         self.text = text
         self.source = source
+        self.details = details
 
     def describe(self) -> str:
         return f"{self.text}  [{self.source}]" if self.source else self.text
+
+    def log_line(self) -> str:
+        """How --debug reports the step as it is performed: its phase, then describe()."""
+        return f"{self.phase}: {self.describe()}"
 
     def __repr__(self) -> str:
         return f"Step({self.op}{self.args!r})"
@@ -40,8 +48,9 @@ class Plan:
     def __init__(self) -> None:
         self.phases: dict[str, list[Step]] = {p: [] for p in self.PHASES}
 
-    def add(self, phase: str, op: str, args: tuple, text: str, source: str = "") -> None:
-        self.phases[phase].append(Step(op, args, text, source))
+    def add(self, phase: str, op: str, args: tuple, text: str, source: str = "",
+            details: tuple[str, ...] = ()) -> None:
+        self.phases[phase].append(Step(phase, op, args, text, source, details))
 
     def steps(self) -> list[tuple[str, Step]]:
         return [(p, s) for p in self.PHASES for s in self.phases[p]]

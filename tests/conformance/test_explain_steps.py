@@ -1,0 +1,71 @@
+"""`pyrunc explain` shows what create and start do: for every example bundle, the steps logged
+by `--debug` while the container really runs are explain's steps, in order, per process."""
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
+
+
+def steps_by_process(lines: list[tuple[str, str]]) -> dict[str, list[str]]:
+    runtime = {"runtime", "clone", "parent"}
+    out: dict[str, list[str]] = {"runtime": [], "init": []}
+    for phase, text in lines:
+        out["runtime" if phase in runtime else "init"].append(f"{phase}: {text}")
+    return out
+
+
+def close_every_console(path: Path) -> threading.Thread:
+    """A --console-socket peer that takes the pty master and closes it (the shell then exits)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        _, ancdata, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(4))
+        for _, _, data in ancdata:
+            os.close(int.from_bytes(data[:4], "little"))
+        conn.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("bundle", BUNDLES, ids=[b.name for b in BUNDLES])
+def test_debug_steps_are_explains_steps(bundle: Path, rt, tmp_path):
+    rt.only_pyrunc("explain")
+    if not (bundle / "rootfs/bin/busybox").exists():
+        pytest.skip(f"{bundle.name}: rootfs not built (make bundles)")
+    explained = json.loads(rt("explain", "--format", "json", bundle).out)["steps"]
+    expected = steps_by_process([(s["phase"], s["action"] + (f"  [{s['source']}]" if s["source"] else ""))
+                                 for s in explained])
+    cid = f"explain-{bundle.name}"
+    log = tmp_path / "debug.log"
+    flags = []
+    config = json.loads((bundle / "config.json").read_text())
+    if config["process"].get("terminal"):
+        close_every_console(tmp_path / "console.sock")
+        flags = ["--console-socket", tmp_path / "console.sock"]
+    try:
+        r = rt("--debug", "--log", log, "--log-format", "json", "create", "--bundle", bundle, *flags, cid)
+        assert r.rc == 0, r
+        assert rt("start", cid).rc == 0
+        logged = []
+        for line in log.read_text().splitlines():
+            entry = json.loads(line)
+            assert entry["level"] == "debug", entry
+            phase, _, text = entry["msg"].partition(": ")
+            logged.append((phase, text.replace(f"/pyrunc/{cid}", f"/pyrunc/{bundle.name}")))
+        assert steps_by_process(logged) == expected
+    finally:
+        rt("delete", "--force", cid)
