@@ -8,22 +8,7 @@ import os
 
 from pyrunc import native, paths
 from pyrunc.errors import PyruncError
-
-SOL_SOCKET = 1
-SCM_RIGHTS = 1
-
-
-def fds_message(fds: list[int]) -> list[tuple[int, int, bytes]]:
-    """The ancillary data of an SCM_RIGHTS message carrying `fds`."""
-    return [(SOL_SOCKET, SCM_RIGHTS, b"".join(fd.to_bytes(4, "little") for fd in fds))]
-
-
-def fds_received(ancdata: list) -> list[int]:
-    fds = []
-    for level, kind, data in ancdata:
-        if level == SOL_SOCKET and kind == SCM_RIGHTS:
-            fds += [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data) - len(data) % 4, 4)]
-    return fds
+from pyrunc.sync import fds_message
 
 
 def open_terminal(size: tuple[int, int] | None) -> tuple[int, int, str]:

@@ -3,7 +3,7 @@ create (hook state, poststart/poststop hooks, the pid file). create and run are 
 
 import os
 
-from pyrunc import OCI_VERSION, cgroups, hooks, jsonio, sync
+from pyrunc import OCI_VERSION, cgroups, jsonio
 from pyrunc.errors import PyruncError
 from pyrunc.state import Container
 
@@ -34,6 +34,10 @@ def write_pid_file(path: str, pid: int) -> None:
 
 def run_poststop(cfg_hooks: dict, state: bytes) -> None:
     """Poststop hooks only warn on failure (runtime.md step 13)."""
+    if not cfg_hooks.get("poststop"):
+        return
+    from pyrunc import hooks
+
     for i, hook in enumerate(cfg_hooks.get("poststop") or []):
         try:
             hooks.run_one(hook, state, f"hooks.poststop[{i}]")
@@ -49,6 +53,8 @@ def start(ctx: Context, cid: str) -> None:
     status = c.status()
     if status != "created":
         raise PyruncError(f"cannot start a container in the {status} state")
+    from pyrunc import sync
+
     try:
         err = sync.start(c.dir)
     except OSError as e:
@@ -62,6 +68,8 @@ def run_poststart(c: Container) -> None:
     """Poststart hooks; a failure stops the container and is an error (runtime.md step 9)."""
     post = (c.record.get("hooks") or {}).get("poststart") or []
     if post:
+        from pyrunc import hooks
+
         try:
             hooks.run("poststart", post, hook_state(c.id, c.record["bundle"], c.record.get("annotations") or {},
                                                     "running", c.record["pid"]))

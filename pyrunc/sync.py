@@ -19,9 +19,24 @@ or nothing: the socket closes on exec (close-on-exec), which tells `start` the p
 import _socket
 import os
 
-from pyrunc.console import fds_message, fds_received
 from pyrunc.errors import PyruncError
 from pyrunc.state import START_SOCKET
+
+SOL_SOCKET = 1
+SCM_RIGHTS = 1
+
+
+def fds_message(fds: list[int]) -> list[tuple[int, int, bytes]]:
+    """The ancillary data of an SCM_RIGHTS message carrying `fds`."""
+    return [(SOL_SOCKET, SCM_RIGHTS, b"".join(fd.to_bytes(4, "little") for fd in fds))]
+
+
+def fds_received(ancdata: list) -> list[int]:
+    fds = []
+    for level, kind, data in ancdata:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            fds += [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data) - len(data) % 4, 4)]
+    return fds
 
 
 def socketpair() -> tuple["Channel", "Channel"]:
