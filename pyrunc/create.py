@@ -20,6 +20,7 @@ from pyrunc.lifecycle import (
     write_pid_file,
 )
 from pyrunc.plan import Options, build
+from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 from pyrunc.steps import Plan
 
@@ -35,6 +36,7 @@ class RuntimeOps:
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
+        self._idmapped = False
 
     def listen_start(self) -> None:
         """Bound by the runtime, inherited by the init: a user namespace's root could not."""
@@ -48,12 +50,25 @@ class RuntimeOps:
             with open("/proc/self/timens_offsets", "w") as f:
                 f.write(offsets)
 
+    def prepare_idmapped_mount(self, *args) -> None:
+        """A detached idmapped bind mount, made with the host's privileges; the init inherits
+        its fd and attaches it (pyrunc/idmap.py)."""
+        from pyrunc import idmap
+
+        idmap.prepare(*args)
+        self._idmapped = True
+
     def after_clone(self) -> None:
-        """Back to the host's time namespace for the runtime's own children (hooks)."""
+        """Back to the host's time namespace for the runtime's own children (hooks); the
+        init has its own copies of the idmapped mounts' fds."""
         if self._time_ns >= 0:
             native.setns(self._time_ns, native.CLONE_NEWTIME)
             os.close(self._time_ns)
             self._time_ns = -1
+        if self._idmapped:
+            from pyrunc import idmap
+
+            idmap.close_all()
 
     def write_id_map(self, kind: str, lines: str) -> None:
         with open(f"/proc/{self.pid}/{kind}_map", "w") as f:
@@ -91,6 +106,7 @@ class Prepared:
         self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, cgroups.detect(),
                                     systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
+        opts.bundle = self.bundle
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
         self.annotations = self.cfg.get("annotations") or {}
 
@@ -131,6 +147,17 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops = RuntimeOps(parent, c.dir, p.cgroups)
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
+        c.record = {  # saved before clone too, so that `delete` can clean up after a crashed create
+            "bundle": p.bundle,
+            "rootfs": p.rootfs,
+            "created": rfc3339_now(),
+            "annotations": p.annotations,
+            "cgroups": p.cgroup_dirs,
+            "cgroups_created": ops.cgroups_created,
+            "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
+            "exec": exec_record(p.cfg),
+        }
+        c.save()
         clone_step = p.plan.phases["clone"][0]
         if ctx.log:
             ctx.log(clone_step.log_line())
@@ -151,23 +178,17 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             undo.append(lambda: os.close(master))
             if detached:
                 console.send_to_socket(opts.console_socket, master)
-        c.record = {
-            "pid": ops.pid,
-            "start_time": (proc_start_time(ops.pid) or (0, ""))[0],
-            "bundle": p.bundle,
-            "rootfs": p.rootfs,
-            "created": rfc3339_now(),
-            "annotations": p.annotations,
-            "cgroups": p.cgroup_dirs,
-            "cgroups_created": ops.cgroups_created,
-            "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
-        }
+        c.record["pid"] = ops.pid
+        c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
         c.save()
         if pid_file:
             write_pid_file(pid_file, ops.pid)
         parent.send("start" if run_mode else "created")
         if run_mode:
             err = parent.recv()
+            while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve
+                hand_over_listener(parent, p.cfg, state_for_hooks("created", ops.pid), ops.pid)
+                err = parent.recv()
             if err[0] == "error":
                 raise PyruncError(err[1])
         parent.close()
@@ -224,6 +245,8 @@ def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, fi
         tag, payload = _recv(ops.channel)
         if tag == "ready":
             return
+        if tag == "seccomp":
+            hand_over_listener(ops.channel, cfg, state_for_hooks("creating", ops.pid), ops.pid)
         if tag == "hooks":
             state = state_for_hooks("creating", ops.pid)
             for kind in ("prestart", "createRuntime"):
@@ -273,3 +296,15 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
     destroy(c)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
+
+
+def hand_over_listener(channel: sync.Channel, cfg: dict, state_json: bytes, pid: int) -> None:
+    """The init sent `seccomp` + the listener fd of its SCMP_ACT_NOTIFY filter: on to the agent
+    at linux.seccomp.listenerPath with the container process state, then let the init go on."""
+    from pyrunc import jsonio, seccomp
+
+    fd = channel.fds.pop(0) if channel.fds else -1
+    if fd < 0:
+        raise PyruncError("linux.seccomp: the init sent no seccomp listener fd")
+    seccomp.handover((cfg.get("linux") or {}).get("seccomp") or {}, fd, pid, jsonio.loads(state_json.decode()))
+    channel.send("seccomp-done")

@@ -74,6 +74,22 @@ class Container:
             raise PyruncError(f"container {self.id} does not exist") from None
         os.lockf(self._lock_fd, os.F_LOCK, 0)
 
+    def create_in_progress(self) -> bool:
+        """Another process holds the lock (a create not finished yet, rather than one that crashed)."""
+        if self._lock_fd >= 0:
+            return False
+        try:
+            fd = os.open(os.path.join(self.dir, LOCK_FILE), os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            os.lockf(fd, os.F_TEST, 0)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+
     def unlock(self) -> None:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
@@ -122,8 +138,8 @@ class Container:
         return found is not None and found[0] == self.record.get("start_time") and found[1] not in "ZX"
 
     def status(self) -> str:
-        if not self.record:
-            return "creating"
+        if not self.record.get("pid"):
+            return "creating" if self.create_in_progress() else "stopped"
         if not self.alive():
             return "stopped"
         if os.path.exists(os.path.join(self.dir, START_SOCKET)):
