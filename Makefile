@@ -7,7 +7,7 @@ VENV := .venv
 PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
 APT_PACKAGES := busybox-static runc libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev
-BUNDLES := hello shell
+BUNDLES := hello shell readonly
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
 .PHONY: all deps install bundles run test unit lint bench clean

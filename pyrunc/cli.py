@@ -42,7 +42,21 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
     "explain": ("[<bundle-dir>]", {"--bundle": ("bundle", True), "-b": ("bundle", True),
                                    "--format": ("format", True), "-f": ("format", True)},
                 "print the kernel steps create and start would perform, without doing them"),
+    "exec": ("<container-id> <command> [args...]", {
+        "--process": ("process", True), "-p": ("process", True), "--detach": ("detach", False),
+        "-d": ("detach", False), "--tty": ("tty", False), "-t": ("tty", False), "--pid-file": ("pid_file", True),
+        "--console-socket": ("console_socket", True), "--env": ("env", "list"), "-e": ("env", "list"),
+        "--cwd": ("cwd", True), "--user": ("user", True), "-u": ("user", True),
+        "--additional-gids": ("additional_gids", "list"), "-g": ("additional_gids", "list"),
+        "--cap": ("cap", "list"), "-c": ("cap", "list"), "--no-new-privs": ("no_new_privs", False),
+        "--preserve-fds": ("preserve_fds", True), "--apparmor": ("apparmor", True),
+        "--process-label": ("process_label", True), "--cgroup": ("cgroup", "list"),
+        "--ignore-paused": ("ignore_paused", False)}, "run another process in a running container"),
+    "ps": ("<container-id> [ps args...]", {"--format": ("format", True), "-f": ("format", True)},
+           "list the processes of a container (table, or json: host pids)"),
 }
+# Commands whose arguments after the container id belong to the program they run.
+PASS_THROUGH = ("exec", "ps")
 USAGE = f"""usage: pyrunc [global flags] <command> [flags] [arguments]
 
 pyrunc {__version__}: an OCI runtime (spec {OCI_VERSION}), command-line compatible with runc.
@@ -89,12 +103,15 @@ def parse_flags(argv: list[str], table: dict, args: Args, stop_at_positional: bo
         if name not in table:
             raise PyruncError(f"flag provided but not defined: {name}")
         dest, takes = table[name]
-        if takes is True and not eq:
+        if takes in (True, "list") and not eq:
             i += 1
             if i >= len(argv):
                 raise PyruncError(f"flag needs an argument: {name}")
             value = argv[i]
-        setattr(args, dest, value if (takes and (eq or takes is True)) else True)
+        if takes == "list":  # repeatable: every value, in order
+            setattr(args, dest, (getattr(args, dest) or []) + [value])
+        else:
+            setattr(args, dest, value if (takes and (eq or takes is True)) else True)
         i += 1
     return []
 
@@ -150,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             raise PyruncError(f"no such command: {command}")
         usage, table, help_ = COMMANDS[command]
         args = Args()
-        parse_flags(rest[1:], {**table, "--help": ("help", False), "-h": ("help", False)}, args, False)
+        left = parse_flags(rest[1:], {**table, "--help": ("help", False), "-h": ("help", False)}, args,
+                           command in PASS_THROUGH)
+        args.positional.extend(left)
         if args.help:
             flags = ", ".join(sorted(table)) or "none"
             sys.stdout.write(f"usage: pyrunc {command} [flags] {usage}\n\n{help_}\n\nflags: {flags}\n")

@@ -32,7 +32,11 @@ def _options(args):
     except ValueError:
         raise PyruncError(f"invalid --preserve-fds: {args.preserve_fds}") from None
     socket = os.path.abspath(args.console_socket) if args.console_socket else None
-    return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve, console_socket=socket)
+    from pyrunc.process import check_kept_fds, listen_fds_from_env
+
+    listen = listen_fds_from_env()
+    check_kept_fds(max(preserve, listen))
+    return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve, console_socket=socket, listen_fds=listen)
 
 
 def _bundle_and_id(args) -> tuple[str, str]:
@@ -150,3 +154,17 @@ def explain(g, args, logger) -> int:
     plan = creating.plan_only(_ctx(g, logger), bundle, Options())
     sys.stdout.write(ex.as_json(plan) if args.format == "json" else ex.as_text(plan))
     return 0
+
+
+def exec(g, args, logger) -> int:  # noqa: A001 - the command's name
+    from pyrunc import exec as executing
+
+    cid = _one_id(args)
+    return executing.run(g.root or DEFAULT_ROOT, cid, args, logger.step if logger.debug else None)
+
+
+def ps(g, args, logger) -> int:
+    from pyrunc import ps as listing
+
+    cid = _one_id(args)
+    return listing.run(g.root or DEFAULT_ROOT, cid, args.format, args.positional[1:])

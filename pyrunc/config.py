@@ -20,7 +20,8 @@ SUPPORTED: dict = {
     "domainname": True,
     "annotations": True,
     "root": {"path": True, "readonly": True},
-    "mounts": [{"destination": True, "type": True, "source": True, "options": True}],
+    "mounts": [{"destination": True, "type": True, "source": True, "options": True, "uidMappings": _ID_MAP,
+                "gidMappings": _ID_MAP}],  # pyrunc/mounts.py, idmapped: pyrunc/idmap.py
     "process": {
         "terminal": True,
         "consoleSize": {"height": True, "width": True},
@@ -32,6 +33,11 @@ SUPPORTED: dict = {
         "rlimits": [{"type": True, "soft": True, "hard": True}],
         "noNewPrivileges": True,
         "oomScoreAdj": True,
+        "scheduler": {k: True for k in ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")},
+        "ioPriority": {"class": True, "priority": True},
+        "execCPUAffinity": {"initial": True, "final": True},  # for `exec` only (config.md)
+        "selinuxLabel": True,  # pyrunc/lsm.py: an error on a host without SELinux
+        "apparmorProfile": True,  # pyrunc/lsm.py: an error on a host without AppArmor
     },
     "hooks": {k: _HOOK for k in ("prestart", "createRuntime", "createContainer", "startContainer",
                                  "poststart", "poststop")},
@@ -45,7 +51,12 @@ SUPPORTED: dict = {
         "rootfsPropagation": True,
         "maskedPaths": True,
         "readonlyPaths": True,
+        "devices": [{k: True for k in ("type", "path", "major", "minor", "fileMode", "uid", "gid")}],  # devices.py
+        "mountLabel": True,  # pyrunc/lsm.py: an error on a host without SELinux
         "sysctl": True,
+        "seccomp": {k: True for k in ("defaultAction", "defaultErrnoRet", "architectures", "flags",
+                                      "listenerPath", "listenerMetadata", "syscalls")},  # pyrunc/seccomp.py
+        "personality": {"domain": True, "flags": True},
     },
 }
 

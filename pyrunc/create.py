@@ -6,6 +6,7 @@ mount namespace or changes user, an import could read the container's files or f
 """
 
 import os
+import sys
 
 from pyrunc import cgroups, config, console, executor, hooks, init, native, sync
 from pyrunc.errors import PyruncError
@@ -20,7 +21,7 @@ from pyrunc.lifecycle import (
     write_pid_file,
 )
 from pyrunc.plan import Options, build
-from pyrunc.process import exec_record
+from pyrunc.process import close_inherited_fds, exec_record, first_cloexec
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 from pyrunc.steps import Plan
 
@@ -37,6 +38,13 @@ class RuntimeOps:
         self.start_listener = None
         self._time_ns = -1
         self._idmapped = False
+
+    def protect_exe(self, hide: bool) -> None:
+        """Inherited by the init: non-dumpable, and with `hide` /proc/<pid>/exe not the host's
+        interpreter (process.plan_protect)."""
+        native.prctl(4, 0)  # PR_SET_DUMPABLE
+        if hide:
+            native.hide_exe()
 
     def listen_start(self) -> None:
         """Bound by the runtime, inherited by the init: a user namespace's root could not."""
@@ -215,6 +223,11 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
     try:
         parent.close()
         c.unlock()
+        own = (child.fileno(), start_listener.fileno() if start_listener is not None else -1,
+               getattr(getattr(log, "__self__", None), "fd", -1))  # --log: the init logs its steps
+        if "pyrunc.idmap" in sys.modules:  # idmapped mounts the runtime prepared for the init
+            own += sys.modules["pyrunc.idmap"].kept_fds()
+        close_inherited_fds(first_cloexec(plan), own)
         init.main(plan, LinuxKernel(child, cfg, hook_state_fn, start_listener), log)
     finally:
         os._exit(1)

@@ -9,17 +9,31 @@ def features() -> dict:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": list(hooks.KINDS),
-        "mountOptions": sorted(set(mounts.FLAG_OPTIONS) | set(mounts.PROPAGATION)),
+        "mountOptions": mounts.all_options(),
         "linux": {
             "namespaces": list(namespaces.FLAGS),
             "capabilities": list(capabilities.NAMES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False},
-            "seccomp": {"enabled": False},
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
+            "seccomp": _seccomp(),
+            "apparmor": {"enabled": True},  # the code is there (lsm.py); whether the host has it is another matter
+            "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": False},
         },
         "annotations": {"org.opencontainers.runtime-spec.features": OCI_VERSION},
     }
+
+
+def _seccomp() -> dict:
+    """What pyrunc/seccomp.py recognizes; architectures only where this libseccomp has them."""
+    from pyrunc import seccomp
+
+    try:
+        from pyrunc._seccomp import lib
+    except ImportError:
+        return {"enabled": False}
+    archs = [name for name, arch in seccomp.ARCHS.items() if lib.seccomp_arch_resolve_name(arch.encode())]
+    flags = sorted(seccomp.FLAGS)
+    return {"enabled": True, "actions": sorted(seccomp.ACTIONS), "operators": sorted(seccomp.OPERATORS),
+            "archs": sorted(archs), "knownFlags": flags, "supportedFlags": flags}

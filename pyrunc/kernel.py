@@ -8,36 +8,15 @@ import os
 
 import _prctl
 
-from pyrunc import console, hooks, native, paths
+from pyrunc import console, hooks, native
 from pyrunc.errors import PyruncError
-from pyrunc.mounts import (
-    MNT_DETACH,
-    MS_BIND,
-    MS_NODEV,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_RDONLY,
-    MS_REC,
-    MS_RELATIME,
-    MS_REMOUNT,
-    MS_SLAVE,
-)
+from pyrunc.mountops import MountOps
 
-MS_MOVE = 0x2000
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
-# statvfs f_flag bits -> mount flags: what a bind remount must keep (the kernel refuses to
-# drop locked flags inside a user namespace).
-_ST_TO_MS = [(1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, 0x400), (2048, 0x800),
-             (4096, MS_RELATIME)]
 
 
-def mounted_flags(path: str) -> int:
-    f = os.statvfs(path).f_flag
-    return sum(ms for st, ms in _ST_TO_MS if f & st)
-
-
-class LinuxKernel:
+class LinuxKernel(MountOps):
     """Performs steps for the init; `channel` is the socket to the runtime (sync.Channel)."""
 
     def __init__(self, channel, cfg: dict, hook_state, start_listener) -> None:
@@ -84,105 +63,13 @@ class LinuxKernel:
     def setdomainname(self, name: str) -> None:
         native.setdomainname(name)
 
-    # -- mounts ----------------------------------------------------------------------------
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-        native.mount(source, target, fstype, flags, data)
-
-    def mount_at(self, source: str | None, rootfs: str, dest: str, fstype: str | None, flags: int,
-                 data: str | None) -> None:
-        """mount(2) onto `dest` resolved inside the rootfs (created as a directory if missing)."""
-        fd = paths.open_in_root(rootfs, dest, create="dir")
-        try:
-            if flags & MS_REMOUNT and flags & MS_BIND:
-                flags |= mounted_flags(paths.fd_path(fd)) & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            native.mount(source, paths.fd_path(fd), fstype, flags, data)
-        finally:
-            os.close(fd)
-
-    def bind_mount(self, source: str, rootfs: str, dest: str, flags: int) -> None:
-        if not os.path.exists(source):
-            raise PyruncError(f"bind mount source {source}: no such file or directory")
-        fd = paths.open_in_root(rootfs, dest, create="dir" if paths.is_dir_host(source) else "file")
-        try:
-            native.mount(source, paths.fd_path(fd), None, flags, None)
-        finally:
-            os.close(fd)
-
-    def mknod(self, rootfs: str, path: str, major: int, minor: int, mode: int) -> None:
-        dirfd, name = paths.open_parent_in_root(rootfs, path)
-        try:
-            os.mknod(name, 0o020000 | mode, os.makedev(major, minor), dir_fd=dirfd)
-            os.chmod(name, mode, dir_fd=dirfd)
-        except FileExistsError:
-            pass
-        finally:
-            os.close(dirfd)
-
-    def bind_device(self, rootfs: str, path: str) -> None:
-        self.bind_mount(path, rootfs, path, MS_BIND)
-
-    def symlink(self, rootfs: str, target: str, path: str) -> None:
-        dirfd, name = paths.open_parent_in_root(rootfs, path)
-        try:
-            os.symlink(target, name, dir_fd=dirfd)
-        except FileExistsError:
-            pass
-        finally:
-            os.close(dirfd)
-
-    def pivot_root(self, rootfs: str) -> None:
-        os.chdir(rootfs)
-        native.pivot_root(".", ".")
-        native.mount(None, ".", None, MS_SLAVE | MS_REC, None)
-        native.umount2(".", MNT_DETACH)
-        os.chdir("/")
-
-    def move_root(self, rootfs: str) -> None:
-        os.chdir(rootfs)
-        native.mount(rootfs, "/", None, MS_MOVE, None)
-        os.chroot(".")
-        os.chdir("/")
-
+    # -- the terminal and files (mounts, /dev, the new root, masks: MountOps, mountops.py) ---
     def setup_terminal(self, size: tuple[int, int] | None) -> None:
         master, slave, path = console.open_terminal(size)
         console.mount_console(path)
         self.channel.send_fds("pty", [master])
         os.close(master)
         console.become_terminal_session(slave)
-
-    def mask_path(self, path: str) -> None:
-        try:
-            fd = paths.open_in_root("/", path)
-        except FileNotFoundError:
-            return
-        try:
-            target = paths.fd_path(fd)
-            if os.path.isdir(target):
-                native.mount("tmpfs", target, "tmpfs", MS_RDONLY, None)
-            else:
-                native.mount("/dev/null", target, None, MS_BIND, None)
-        finally:
-            os.close(fd)
-
-    def readonly_path(self, path: str) -> None:
-        if path == "/":
-            native.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | mounted_flags("/"), None)
-            return
-        try:
-            fd = paths.open_in_root("/", path)
-        except FileNotFoundError:
-            return
-        try:
-            target = paths.fd_path(fd)
-            native.mount(target, target, None, MS_BIND | MS_REC, None)
-        finally:
-            os.close(fd)
-        fd = paths.open_in_root("/", path)
-        try:
-            target = paths.fd_path(fd)
-            native.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | mounted_flags(target), None)
-        finally:
-            os.close(fd)
 
     def write_file(self, path: str, value: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
@@ -262,5 +149,41 @@ class LinuxKernel:
         self.channel.send("ready")
         self.channel.expect_start(self.start_listener)
 
-    def execve(self, args: list[str], env: list[str], first_cloexec: int) -> None:
-        native.execve(self.exec_path, args, env, first_cloexec)
+    def execve(self, args: list[str], env: list[str], first_cloexec: int, listen_fds: int = 0,
+               seccomp: tuple | None = None) -> None:
+        """Close-on-exec from `first_cloexec` and exec; with `seccomp` (bpf, flags, notify) the
+        filter is loaded in the same C call (no_new_privs), its listener fd handed to whoever
+        waits for the exec (`start`, `run` or `exec`)."""
+        if listen_fds:
+            env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+            env += [f"LISTEN_FDS={listen_fds}", f"LISTEN_PID={os.getpid()}"]
+        if seccomp is None:
+            native.execve(self.exec_path, args, env, first_cloexec)
+            return
+        bpf, flags, notify = seccomp
+        notify_sock = self.channel.reply.fileno() if notify else -1
+        native.execve_seccomp(self.exec_path, args, env, first_cloexec, bpf, flags, notify_sock)
+
+    # -- confinement (process.py) ------------------------------------------------------------
+    def sched_setattr(self, policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
+                      period: int) -> None:
+        native.sched_setattr(policy, flags, nice, priority, runtime, deadline, period)
+
+    def ioprio_set(self, ioprio: int) -> None:
+        native.ioprio_set(ioprio)
+
+    def personality(self, persona: int) -> None:
+        native.personality(persona)
+
+    def seccomp_load(self, bpf: bytes, flags: int, notify: bool) -> None:
+        """Without no_new_privs: load while CAP_SYS_ADMIN is held; a listener goes to the runtime."""
+        fd = native.seccomp_load(bpf, flags)
+        if notify:
+            try:
+                self.channel.send_fds("seccomp", [fd])
+            finally:
+                os.close(fd)
+            self.channel.expect("seccomp-done")
+
+    def clear_pdeathsig(self) -> None:
+        _prctl.prctl(_prctl.PR_SET_PDEATHSIG, 0)

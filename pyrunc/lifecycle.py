@@ -55,8 +55,16 @@ def start(ctx: Context, cid: str) -> None:
         raise PyruncError(f"cannot start a container in the {status} state")
     from pyrunc import sync
 
+    def on_seccomp(fd: int) -> None:  # the filter came last (no_new_privs): its listener fd
+        from pyrunc import seccomp
+
+        r = c.record
+        state = {"ociVersion": OCI_VERSION, "id": cid, "status": "created", "pid": r["pid"], "bundle": r["bundle"],
+                 "annotations": r.get("annotations") or {}}
+        seccomp.handover((r.get("exec") or {}).get("seccomp") or {}, fd, r["pid"], state)
+
     try:
-        err = sync.start(c.dir)
+        err = sync.start(c.dir, on_seccomp)
     except OSError as e:
         raise PyruncError(f"cannot start container {cid}: {(e.strerror or '').lower()}") from None
     if err:

@@ -116,3 +116,79 @@ def get_winsize(fd: int) -> tuple[int, int]:
 
 def set_ctty(fd: int) -> None:
     _check(lib.pyr_set_ctty(fd), "set controlling terminal")
+
+
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+
+
+def open_tree(dirfd: int, path: str, flags: int) -> int:
+    """A mount fd; a detached copy of the tree with OPEN_TREE_CLONE (see shim.h)."""
+    return _check(lib.pyr_open_tree(dirfd, path.encode(), flags), path=path or None, what="open_tree")
+
+
+def move_mount(from_fd: int, to_fd: int) -> None:
+    """Attach the mount `from_fd` onto what `to_fd` (an O_PATH fd) points at."""
+    _check(lib.pyr_move_mount(from_fd, b"", to_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+           "move_mount")
+
+
+def mount_setattr(fd: int, recursive: bool, attr_set: int, attr_clr: int, propagation: int = 0,
+                  userns_fd: int = -1) -> None:
+    """Change the MOUNT_ATTR_* bits of the mount (tree, if `recursive`) that `fd` is on."""
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    _check(lib.pyr_mount_setattr(fd, b"", flags, attr_set, attr_clr, propagation, userns_fd), "mount_setattr")
+
+
+def spawn_userns() -> int:
+    """pid of a child paused in a new user namespace, whose maps the caller writes (see shim.h)."""
+    return _check(lib.pyr_spawn_userns(), "clone(CLONE_NEWUSER)")
+
+
+def hide_exe() -> bool:
+    """/proc/self/exe stops naming the host's interpreter (see shim.h); False when the kernel
+    lacks PR_SET_MM_MAP and only non-dumpable protects the process."""
+    if lib.pyr_hide_exe() < 0:
+        if ffi.errno == 22:  # EINVAL
+            return False
+        _check(-1, "hide the runtime's executable")
+    return True
+
+
+def join_namespaces(fds: list[int], types: list[int]) -> None:
+    """setns into every namespace, user last but for retries (see shim.h)."""
+    _check(lib.pyr_join_namespaces(ffi.new("int[]", fds), ffi.new("int[]", types), len(fds)), "setns")
+
+
+def seccomp_load(bpf: bytes, flags: int) -> int:
+    """Load a compiled filter; the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0."""
+    return _check(lib.pyr_seccomp_load(bpf, len(bpf) // 8, flags), "seccomp")
+
+
+def execve_seccomp(path: str, argv: list[str], env: list[str], first_cloexec: int, bpf: bytes, flags: int,
+                   notify_sock: int) -> None:
+    """Load the filter, hand its listener over, close-on-exec from `first_cloexec`, exec."""
+    cargv = [ffi.new("char[]", a.encode()) for a in argv]
+    cenv = [ffi.new("char[]", e.encode()) for e in env]
+    argv_p = ffi.new("char *[]", cargv + [_NULL])
+    env_p = ffi.new("char *[]", cenv + [_NULL])
+    _check(lib.pyr_exec_seccomp(path.encode(), argv_p, env_p, first_cloexec, bpf, len(bpf) // 8, flags,
+                                notify_sock), path=path)
+
+
+def sched_setattr(policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int,
+                  period: int) -> None:
+    _check(lib.pyr_sched_setattr(policy, flags, nice, priority, runtime, deadline, period), "sched_setattr")
+
+
+def ioprio_set(ioprio: int) -> None:
+    _check(lib.pyr_ioprio_set(ioprio), "ioprio_set")
+
+
+def personality(persona: int) -> int:
+    return _check(lib.pyr_personality(persona), "personality")

@@ -1,50 +1,86 @@
 """Paths inside the container's root, resolved so that nothing leads out of it.
 
 openat2(RESOLVE_IN_ROOT) treats the rootfs as `/` for every symlink and `..`, so an image
-whose /etc is a link to the host's /etc cannot make the runtime mount over the host's.
+whose /etc is a link to the host's /etc cannot make the runtime mount over the host's. What
+the runtime creates is made with *at() calls on directory fds found that way, never by a
+path the kernel would resolve from the host's root: a dangling symlink in the image is
+followed inside the rootfs (as securejoin does for runc), and a new file is created with
+O_EXCL|O_NOFOLLOW, which refuses to follow one.
 """
 
+import errno
 import os
-import stat
 
 from pyrunc import native
 
 O_PATH = 0o10000000
 _RESOLVE = native.RESOLVE_IN_ROOT | native.RESOLVE_NO_MAGICLINKS
+_MAX_LINKS = 40
+
+
+def _open(root_fd: int, path: str) -> int:
+    return native.openat2(root_fd, path or ".", O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
 
 
 def open_in_root(rootfs: str, path: str, create: str = "") -> int:
     """An O_PATH fd for `path` inside `rootfs`; missing parts are made when `create` is
     "dir" or "file" (the last component only gets that type, parents are directories)."""
-    root_fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = os.open(rootfs, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
-            return native.openat2(root_fd, path, O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
+            return _open(root_fd, path)
         except FileNotFoundError:
             if not create:
                 raise
-        parts = [p for p in path.split("/") if p and p != "."]
-        for i, name in enumerate(parts):
-            prefix = "/".join(parts[: i + 1])
-            try:
-                fd = native.openat2(root_fd, prefix, O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
-            except FileNotFoundError:
-                parent = native.openat2(root_fd, "/".join(parts[:i]) or ".",
-                                        os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, 0, _RESOLVE)
-                try:
-                    if create == "file" and i == len(parts) - 1:
-                        os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=parent))
-                    else:
-                        os.mkdir(name, 0o755, dir_fd=parent)
-                finally:
-                    os.close(parent)
-                fd = native.openat2(root_fd, prefix, O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
-            if i == len(parts) - 1:
-                return fd
-            os.close(fd)
-        return native.openat2(root_fd, ".", O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
+        return _create(root_fd, path, create)
     finally:
         os.close(root_fd)
+
+
+def _split(path: str) -> list[str]:
+    return [p for p in path.split("/") if p and p != "."]
+
+
+def _create(root_fd: int, path: str, create: str) -> int:
+    """Walk `path` from the root, making what is missing; a dangling symlink met on the way is
+    replaced by its target, read as a path inside the root, and the walk starts again."""
+    parts = _split(path)
+    links = 0
+    i = 0
+    while i < len(parts):
+        prefix = "/".join(parts[: i + 1])
+        try:
+            fd = _open(root_fd, prefix)
+        except FileNotFoundError:
+            parent = _open(root_fd, "/".join(parts[:i]))
+            name = parts[i]
+            try:
+                if create == "file" and i == len(parts) - 1:
+                    flags = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
+                    os.close(os.open(name, flags, 0o644, dir_fd=parent))
+                else:
+                    os.mkdir(name, 0o755, dir_fd=parent)
+            except FileExistsError:
+                try:
+                    target = os.readlink(name, dir_fd=parent)
+                except OSError:
+                    target = None  # made meanwhile by someone else: look again
+                links += 1
+                if links > _MAX_LINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path) from None
+                if target is not None:
+                    base = [] if target.startswith("/") else parts[:i]
+                    parts = base + _split(target) + parts[i + 1:]
+                    i = 0
+                continue
+            finally:
+                os.close(parent)
+            fd = _open(root_fd, prefix)
+        if i == len(parts) - 1:
+            return fd
+        os.close(fd)
+        i += 1
+    return _open(root_fd, ".")
 
 
 def fd_path(fd: int) -> str:
@@ -53,17 +89,10 @@ def fd_path(fd: int) -> str:
 
 
 def open_parent_in_root(rootfs: str, path: str) -> tuple[int, str]:
-    """A directory fd (created if missing) for the parent of `path`, and the last name."""
+    """An O_PATH directory fd (made if missing) for the parent of `path`, and the last name:
+    for the *at() calls that create or inspect that name without following it."""
     parent, _, name = path.rstrip("/").rpartition("/")
-    fd = open_in_root(rootfs, parent or "/", create="dir")
-    try:
-        return os.open(fd_path(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), name
-    finally:
-        os.close(fd)
+    if name in ("", ".", ".."):
+        raise OSError(errno.EINVAL, f"{path!r} does not name a file")
+    return open_in_root(rootfs, parent or "/", create="dir"), name
 
-
-def is_dir_host(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return True

@@ -14,8 +14,10 @@ class Options:
     """What the command line adds to the config."""
 
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
-                 console_socket: str | None = None) -> None:
+                 console_socket: str | None = None, listen_fds: int = 0, bundle: str = "") -> None:
         self.no_pivot = no_pivot
+        self.bundle = bundle  # relative bind mount sources are relative to it
+        self.listen_fds = listen_fds  # LISTEN_FDS handed on to the container (socket activation)
         self.preserve_fds = preserve_fds
         self.wait_for_start = wait_for_start
         self.console_socket = console_socket
@@ -35,6 +37,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
     ns.plan(plan)
+    process.plan_protect(plan, cfg, bool(ns.new & 0x10000000))  # CLONE_NEWUSER; the last step before clone
     plan_parent(plan, linux, ns, cgroup_dirs)
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
@@ -44,7 +47,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
             if not ns.has("uts"):
                 raise PyruncError(f"{field}: setting it needs a uts namespace")
             plan.add("namespaces", op, (cfg[field],), f"{op}({cfg[field]!r})", field)
-    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs)
+    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs, ns, opts.bundle)
     devices.plan_devices(plan, cfg, rootfs, bool(ns.has("user")))
     hooks = cfg.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
@@ -60,13 +63,11 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("pivot", "setup_terminal", (rows_cols,),
                  "open /dev/ptmx: /dev/pts/N becomes the controlling terminal, stdio and /dev/console; "
                  "the master goes to the runtime", "process.terminal")
-    for key, value in (linux.get("sysctl") or {}).items():
-        path = "/proc/sys/" + key.replace(".", "/")
-        plan.add("pivot", "write_file", (path, value), f"write {path} {value!r}", f"linux.sysctl.{key}")
+    process.plan_sysctl(plan, cfg, ns.has, ns.joined)
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
-    process.plan_process(plan, cfg, opts.preserve_fds)
+    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds)
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
     return plan, ns
 

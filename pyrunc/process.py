@@ -1,9 +1,19 @@
-"""The container process: limits, identity, capabilities, then exec.
+"""The container process: limits, scheduling, identity, capabilities, seccomp, then exec.
 
-Order follows runc's finalizeNamespace: bounding set first (still privileged), user switch
-with PR_SET_KEEPCAPS, capability sets, ambient set, no_new_privs; the executable is looked
-up at create time so a missing program fails `create`, not `start`.
+The same planner serves the init (create/run) and `exec`. Order follows runc's
+finalizeNamespace: rlimits, oom_score_adj, scheduler, I/O priority and personality while still
+privileged; seccomp there too when no_new_privs is off (loading a filter then needs
+CAP_SYS_ADMIN); the bounding set; the user switch with PR_SET_KEEPCAPS; the capability sets;
+the ambient set; no_new_privs; and with no_new_privs the filter last, in the same C call as
+execve. The executable is looked up before `start`, so a missing program fails `create`.
+
+No path back to the host: the init (and an exec'd process) is a copy of the runtime until
+execve. It is made non-dumpable and its /proc/self/exe is detached from the host's interpreter
+before anything of the container can see it (protect_exe), and every fd but stdio, the
+preserved ones and LISTEN_FDS is close-on-exec at execve.
 """
+
+import os
 
 from pyrunc import capabilities
 from pyrunc.errors import PyruncError
@@ -14,6 +24,17 @@ RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK":
            "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
            "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
+                  "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
+               "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+# sysctl keys that belong to a namespace (runc's list), by the namespace they need.
+IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                         "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"))
+UTS_SYSCTLS = frozenset(("kernel.hostname", "kernel.domainname"))
 
 
 def env_value(env: list[str], name: str) -> str | None:
@@ -24,26 +45,233 @@ def env_value(env: list[str], name: str) -> str | None:
     return None
 
 
-def plan_process(plan: Plan, cfg: dict, preserve_fds: int) -> None:
+def listen_fds_from_env(environ: dict | None = None) -> int:
+    """Socket activation (sd_listen_fds): LISTEN_FDS counts fds from 3 when LISTEN_PID is us."""
+    environ = os.environ if environ is None else environ
+    try:
+        if int(environ.get("LISTEN_PID", "0")) != os.getpid():
+            return 0
+        return max(0, int(environ.get("LISTEN_FDS", "0")))
+    except ValueError:
+        return 0
+
+
+def check_kept_fds(count: int) -> None:
+    """fds 3..3+count-1 must be open: otherwise one of the runtime's own would take the number
+    and reach the container."""
+    for fd in range(3, 3 + count):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise PyruncError(f"--preserve-fds/LISTEN_FDS: file descriptor {fd} is not open") from None
+
+
+def first_cloexec(plan: Plan) -> int:
+    """The first fd the container's program does not get (3 + preserved / LISTEN_FDS)."""
+    return next((s.args[2] for s in plan.phases["start"] if s.op == "execve"), 3)
+
+
+def close_inherited_fds(first_kept_out: int, keep: tuple[int, ...]) -> None:
+    """The init's (or exec'd process's) first act: close every fd from `first_kept_out` on but
+    its own (`keep`). Whatever the caller left open (containerd's shim socket, a directory)
+    would otherwise sit in a process of the container until execve, reachable through
+    /proc/<pid>/fd by a container process with CAP_SYS_PTRACE (CVE-2024-21626 class)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first_kept_out and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def exec_record(cfg: dict) -> dict:
+    """What `exec` needs from config.json, kept in the state at create: later edits of the
+    bundle's config must not change the container."""
+    linux = cfg.get("linux") or {}
+    record = {"process": cfg.get("process") or {}}
+    for key in ("seccomp", "personality"):
+        if key in linux:
+            record[key] = linux[key]
+    return record
+
+
+def exe_reachable(proc: dict, own_user_ns: bool) -> bool:
+    """Can a process of the container pass the ptrace check on a non-dumpable copy of the runtime
+    (and so open its /proc/<pid>/exe)? Only with CAP_SYS_PTRACE in the host's user namespace, the
+    one the runtime's memory belongs to: no user namespace of the container's own, and SYS_PTRACE
+    in the bounding set (or no process.capabilities: everything kept)."""
+    if own_user_ns:
+        return False
+    caps = proc.get("capabilities")
+    return caps is None or "CAP_SYS_PTRACE" in (caps.get("bounding") or [])
+
+
+def plan_protect(plan: Plan, cfg: dict, own_user_ns: bool) -> None:
+    """The runtime, before clone (as runc's nsexec): the init inherits it, so it never shows up
+    in a namespace of the container as a dumpable copy of the host's interpreter. Detaching
+    /proc/self/exe copies the interpreter's mappings (~4 ms for a static libpython): done only
+    when non-dumpable is not enough (exe_reachable)."""
+    hide = exe_reachable(cfg.get("process") or {}, own_user_ns)
+    text = "prctl(PR_SET_DUMPABLE, 0)"
+    if hide:
+        text += "; /proc/self/exe becomes a sealed memfd, not the host's interpreter (CAP_SYS_PTRACE, no user ns)"
+    plan.add("runtime", "protect_exe", (hide,), text + "; the init inherits it until execve")
+
+
+def plan_sysctl(plan: Plan, cfg: dict, has_ns, joined: dict) -> None:
+    """linux.sysctl: only keys of a namespace the container does not share with the host.
+
+    `has_ns(kind)` says whether linux.namespaces lists the kind; `joined` maps joined kinds to
+    their paths (a joined namespace must not be the runtime's own)."""
+    for key, value in ((cfg.get("linux") or {}).get("sysctl") or {}).items():
+        where = f"linux.sysctl.{key}"
+        parts = key.replace("/", ".").split(".")
+        if not all(parts) or ".." in key or any(p in (".", "..") for p in parts):
+            raise PyruncError(f"{where}: invalid sysctl name {key!r}")
+        if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            kind, proc_name = "ipc", "ipc"
+        elif key.startswith("net."):
+            kind, proc_name = "network", "net"
+        elif key in UTS_SYSCTLS:
+            kind, proc_name = "uts", "uts"
+            if key == "kernel.hostname" and cfg.get("hostname"):
+                raise PyruncError(f"{where}: conflicts with the hostname field")
+        else:
+            raise PyruncError(f"{where}: sysctl {key!r} is not in a separate kernel namespace")
+        if not has_ns(kind):
+            raise PyruncError(f"{where}: sysctl {key!r} is not allowed in the host's {kind} namespace")
+        if kind in joined and _same_namespace(joined[kind], f"/proc/self/ns/{proc_name}"):
+            raise PyruncError(f"{where}: sysctl {key!r} is not allowed in the host's {kind} namespace")
+        if not isinstance(value, str):
+            raise PyruncError(f"{where}: the value must be a string")
+        path = "/proc/sys/" + key.replace(".", "/")
+        plan.add("pivot", "write_file", (path, value), f"write {path} {value!r}", where)
+
+
+def _same_namespace(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def parse_cpus(text: str, where: str) -> frozenset[int]:
+    """`0-3,7` -> {0, 1, 2, 3, 7} (execCPUAffinity)."""
+    cpus: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        lo, dash, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi) if dash else int(lo)
+        except ValueError:
+            raise PyruncError(f"{where}: invalid CPU list {text!r}") from None
+        if first < 0 or last < first or last > 8191:
+            raise PyruncError(f"{where}: invalid CPU range {part!r}")
+        cpus.update(range(first, last + 1))
+    if not cpus:
+        raise PyruncError(f"{where}: empty CPU list {text!r}")
+    return frozenset(cpus)
+
+
+def _plan_rlimits(plan: Plan, proc: dict) -> None:
+    seen: set[str] = set()
+    for i, rl in enumerate(proc.get("rlimits") or []):
+        where = f"process.rlimits[{i}]"
+        kind = rl.get("type")
+        res = RLIMITS.get(kind)
+        if res is None:
+            raise PyruncError(f"{where}.type: unknown rlimit {kind!r}")
+        if kind in seen:
+            raise PyruncError(f"{where}.type: {kind} is listed twice")
+        seen.add(kind)
+        soft, hard = rl.get("soft"), rl.get("hard")
+        for name, v in (("soft", soft), ("hard", hard)):
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << 64:
+                raise PyruncError(f"{where}.{name}: {v!r} is not a uint64")
+        if soft > hard:
+            raise PyruncError(f"{where}: soft limit {soft} is above the hard limit {hard}")
+        plan.add("process", "setrlimit", (res, soft, hard), f"setrlimit({kind}, {soft}, {hard})", where)
+
+
+def _plan_scheduler(plan: Plan, sched: dict) -> None:
+    where = "process.scheduler"
+    policy = sched.get("policy")
+    if policy not in SCHED_POLICIES:
+        raise PyruncError(f"{where}.policy: unknown scheduling policy {policy!r}")
+    flags = 0
+    for i, flag in enumerate(sched.get("flags") or []):
+        if flag not in SCHED_FLAGS:
+            raise PyruncError(f"{where}.flags[{i}]: unknown scheduling flag {flag!r}")
+        flags |= SCHED_FLAGS[flag]
+    nice, prio = sched.get("nice", 0), sched.get("priority", 0)
+    runtime, deadline, period = (sched.get(k, 0) for k in ("runtime", "deadline", "period"))
+    if not -20 <= nice <= 19:
+        raise PyruncError(f"{where}.nice: {nice} is outside -20..19")
+    if policy in ("SCHED_FIFO", "SCHED_RR"):
+        if not 1 <= prio <= 99:
+            raise PyruncError(f"{where}.priority: {policy} needs a priority in 1..99")
+    elif prio:
+        raise PyruncError(f"{where}.priority: only SCHED_FIFO and SCHED_RR take a priority")
+    if policy != "SCHED_DEADLINE" and (runtime or deadline or period):
+        raise PyruncError(f"{where}: runtime, deadline and period are for SCHED_DEADLINE only")
+    args = (SCHED_POLICIES[policy], flags, nice, prio, runtime, deadline, period)
+    text = f"sched_setattr({policy}, nice {nice}, priority {prio}"
+    text += f", flags {','.join(sched.get('flags') or [])}" if flags else ""
+    text += f", runtime {runtime}, deadline {deadline}, period {period})" if policy == "SCHED_DEADLINE" else ")"
+    plan.add("process", "sched_setattr", args, text, where)
+
+
+def _plan_ioprio(plan: Plan, io: dict) -> None:
+    where = "process.ioPriority"
+    cls, prio = io.get("class"), io.get("priority")
+    if cls not in IOPRIO_CLASSES:
+        raise PyruncError(f"{where}.class: unknown I/O priority class {cls!r}")
+    if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 7:
+        raise PyruncError(f"{where}.priority: {prio!r} is outside 0..7")
+    plan.add("process", "ioprio_set", (IOPRIO_CLASSES[cls] << 13 | prio,), f"ioprio_set({cls}, {prio})", where)
+
+
+def _plan_personality(plan: Plan, pers: dict) -> None:
+    where = "linux.personality"
+    domain = pers.get("domain")
+    if domain not in PERSONALITY_DOMAINS:
+        raise PyruncError(f"{where}.domain: unknown execution domain {domain!r}")
+    if pers.get("flags"):
+        raise PyruncError(f"{where}.flags: no personality flag is supported")
+    plan.add("process", "personality", (PERSONALITY_DOMAINS[domain],), f"personality(PER_{domain})", where)
+
+
+def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, for_exec: bool = False) -> None:
+    """The process phase and the exec step, for the init or (for_exec) for `pyrunc exec`."""
     proc = cfg.get("process")
     if not proc:
         raise PyruncError("config.json: process is required to start a container")
     args = proc.get("args") or []
     if not args:
         raise PyruncError("config.json: process.args must not be empty")
-    plan.add("process", "set_dumpable", (0,), "prctl(PR_SET_DUMPABLE, 0) while the init waits for start")
-    for i, rl in enumerate(proc.get("rlimits") or []):
-        where = f"process.rlimits[{i}]"
-        res = RLIMITS.get(rl.get("type"))
-        if res is None:
-            raise PyruncError(f"{where}.type: unknown rlimit {rl.get('type')!r}")
-        if rl["soft"] > rl["hard"]:
-            raise PyruncError(f"{where}: soft limit {rl['soft']} is above the hard limit {rl['hard']}")
-        plan.add("process", "setrlimit", (res, rl["soft"], rl["hard"]),
-                 f"setrlimit({rl['type']}, {rl['soft']}, {rl['hard']})", where)
+    linux = cfg.get("linux") or {}
+    _plan_rlimits(plan, proc)
     if "oomScoreAdj" in proc:
         plan.add("process", "write_file", ("/proc/self/oom_score_adj", str(proc["oomScoreAdj"])),
                  f"write /proc/self/oom_score_adj {proc['oomScoreAdj']}", "process.oomScoreAdj")
+    if proc.get("scheduler"):
+        _plan_scheduler(plan, proc["scheduler"])
+    if proc.get("ioPriority"):
+        _plan_ioprio(plan, proc["ioPriority"])
+    if linux.get("personality"):
+        _plan_personality(plan, linux["personality"])
+    nnp = bool(proc.get("noNewPrivileges"))
+    filt = None
+    if linux.get("seccomp") is not None:
+        from pyrunc import seccomp
+
+        filt = seccomp.compile(linux["seccomp"])
+        if not nnp:
+            plan.add("process", "seccomp_load", (filt.bpf, filt.flags, filt.notify),
+                     f"load the seccomp filter while CAP_SYS_ADMIN is held: {filt.describe()}", "linux.seccomp")
     caps = proc.get("capabilities")
     top = capabilities.last_cap()
     sets = capabilities.masks(caps, top) if caps is not None else None
@@ -74,11 +302,23 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int) -> None:
     if "umask" in user:
         plan.add("process", "umask", (user["umask"],), f"umask({user['umask']:04o})", "process.user.umask")
     cwd = proc.get("cwd") or "/"
+    if not cwd.startswith("/"):
+        raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
     plan.add("process", "chdir", (cwd,), f"chdir({cwd})", "process.cwd")
-    if proc.get("noNewPrivileges"):
+    if nnp:
         plan.add("process", "no_new_privs", (), "prctl(PR_SET_NO_NEW_PRIVS, 1)", "process.noNewPrivileges")
     env = list(proc.get("env") or [])
     path = env_value(env, "PATH") or DEFAULT_PATH
     plan.add("process", "lookup", (args[0], path), f"look up {args[0]} in PATH", "process.args[0]")
-    plan.add("start", "execve", (args, env, 3 + preserve_fds),
-             f"execve({args[0]}, {args}) with fds 0-{2 + preserve_fds} kept", "process.args")
+    if for_exec:
+        plan.add("process", "clear_pdeathsig", (), "prctl(PR_SET_PDEATHSIG, 0): the process outlives `exec -d`")
+    keep = max(preserve_fds, listen_fds)
+    text = f"execve({args[0]}, {args}) with fds 0-{2 + keep} kept"
+    if listen_fds:
+        text += f", LISTEN_FDS={listen_fds} LISTEN_PID=<its pid>"
+    last_filter = None
+    if filt is not None and nnp:
+        last_filter = (filt.bpf, filt.flags, filt.notify)
+        text = f"load the seccomp filter ({filt.describe()}), then {text}"
+    plan.add("start", "execve", (args, env, 3 + keep, listen_fds, last_filter), text,
+             "process.args" + (",linux.seccomp" if last_filter else ""))

@@ -8,6 +8,8 @@ The protocol, in order (runtime -> init unless marked <-):
   <- pty + fd       (process.terminal) the master of the container's terminal
   <- hooks          run prestart and createRuntime now
   hooks-done        they succeeded
+  <- seccomp + fd   (SCMP_ACT_NOTIFY) the filter's listener, for the agent at listenerPath
+  seccomp-done      the agent has it (also on the start socket and in `exec`)
   <- ready          the container is created; the init waits for start
   created | start   `create` has recorded the state (the init then waits on start.sock) |
                     `run` starts the program at once
@@ -125,15 +127,24 @@ class _in_dir:
             os.close(self.fd)
 
 
-def start(state_dir: str) -> str | None:
-    """Release a created container's init; None once it has exec'd, else its error."""
+def start(state_dir: str, on_seccomp=None) -> str | None:
+    """Release a created container's init; None once it has exec'd, else its error.
+    `on_seccomp(fd)` takes the listener fd of a filter loaded right before execve."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
         with _in_dir(state_dir) as prefix:
             sock.connect(prefix + START_SOCKET)
         os.unlink(os.path.join(state_dir, START_SOCKET))
         sock.send(b"start")
-        data = sock.recv(65536)
+        while True:
+            data, ancdata, _, _ = sock.recvmsg(65536, 64)
+            fds = fds_received(ancdata)
+            if data != b"seccomp" or not fds or on_seccomp is None:
+                for fd in fds:
+                    os.close(fd)
+                break
+            on_seccomp(fds[0])
+            sock.send(b"seccomp-done")
     finally:
         sock.close()
     if not data:

@@ -180,3 +180,346 @@ int pyr_bpf(int cmd, void *attr, unsigned int size)
 {
     return (int)syscall(SYS_bpf, cmd, attr, size);
 }
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+struct pyr_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+int pyr_open_tree(int dirfd, const char *path, unsigned int flags)
+{
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+int pyr_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                   unsigned int flags)
+{
+    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
+
+int pyr_mount_setattr(int dirfd, const char *path, unsigned int flags, unsigned long long attr_set,
+                      unsigned long long attr_clr, unsigned long long propagation, int userns_fd)
+{
+    struct pyr_mount_attr attr = {
+        .attr_set = attr_set,
+        .attr_clr = attr_clr,
+        .propagation = propagation,
+        .userns_fd = userns_fd < 0 ? 0 : (uint64_t)userns_fd,
+    };
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+int pyr_spawn_userns(void)
+{
+    pid_t parent = getpid();
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid != 0)
+        return (int)pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(0);
+    for (;;)
+        pause();
+}
+
+/* ---- the container process: exe hiding, namespace joins, seccomp, scheduling ---- */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/stat.h>
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+#ifndef MFD_ALLOW_SEALING
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+#ifndef SYS_seccomp
+#define SYS_seccomp 317
+#endif
+
+struct pyr_mm_map {
+    uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+    uint64_t arg_start, arg_end, env_start, env_end;
+    uint64_t *auxv;
+    uint32_t auxv_size, exe_fd;
+};
+
+struct pyr_range {
+    unsigned long start, end;
+    int prot;
+};
+
+/* Replace one private file mapping by an anonymous one with the same bytes and protection. */
+static int anonymize(const struct pyr_range *r)
+{
+    size_t size = r->end - r->start;
+    void *addr = (void *)r->start;
+    if (!(r->prot & PROT_READ) && mprotect(addr, size, r->prot | PROT_READ) < 0)
+        return -1;
+    void *copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copy == MAP_FAILED)
+        return -1;
+    memcpy(copy, addr, size);
+    if (mprotect(copy, size, r->prot) < 0 ||
+        mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, addr) == MAP_FAILED) {
+        int saved = errno;
+        munmap(copy, size);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* The mm fields PR_SET_MM_MAP must be given back unchanged, from /proc/self/stat. */
+static int read_mm_map(struct pyr_mm_map *map)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long long f[52] = {0};
+    int field = 2;
+    p++;
+    while (*p && field < 51) {
+        while (*p == ' ')
+            p++;
+        field++;
+        f[field] = strtoull(p, &p, 10);
+        if (field == 3) /* the state letter */
+            while (*p && *p != ' ')
+                p++;
+    }
+    if (field < 51) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(map, 0, sizeof(*map));
+    map->start_code = f[26];
+    map->end_code = f[27];
+    map->start_stack = f[28];
+    map->start_data = f[45];
+    map->end_data = f[46];
+    map->start_brk = f[47];
+    map->arg_start = f[48];
+    map->arg_end = f[49];
+    map->env_start = f[50];
+    map->env_end = f[51];
+    map->brk = (uint64_t)syscall(SYS_brk, 0);
+    return 0;
+}
+
+int pyr_hide_exe(void)
+{
+    struct stat exe;
+    char exe_path[4096], line[4096 + 256], proc[64];
+    struct pyr_range ranges[32];
+    int nranges = 0;
+    unsigned int mm_size = 0;
+
+    if (prctl(PR_SET_MM, 15 /* PR_SET_MM_MAP_SIZE */, (unsigned long)&mm_size, 0, 0) < 0 ||
+        mm_size != sizeof(struct pyr_mm_map)) {
+        errno = EINVAL;
+        return -1;
+    }
+    ssize_t len = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+    if (len < 0 || stat("/proc/self/exe", &exe) < 0)
+        return -1;
+    exe_path[len] = 0;
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps)
+        return -1;
+    while (fgets(line, sizeof(line), maps)) {
+        unsigned long start, end, inode;
+        char perms[8];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %lu %n", &start, &end, perms, &inode, &path_at) < 4)
+            continue;
+        char *path = line + path_at;
+        path[strcspn(path, "\n")] = 0;
+        if (inode != exe.st_ino || strcmp(path, exe_path) != 0)
+            continue;
+        if (nranges == 32) {
+            fclose(maps);
+            errno = E2BIG;
+            return -1;
+        }
+        ranges[nranges].start = start;
+        ranges[nranges].end = end;
+        ranges[nranges].prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                               (perms[2] == 'x' ? PROT_EXEC : 0);
+        nranges++;
+    }
+    fclose(maps);
+    for (int i = 0; i < nranges; i++)
+        if (anonymize(&ranges[i]) < 0)
+            return -1;
+
+    int memfd = (int)syscall(SYS_memfd_create, "pyrunc-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (memfd < 0 && errno == EINVAL)
+        memfd = (int)syscall(SYS_memfd_create, "pyrunc-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (memfd < 0)
+        return -1;
+    /* exe_file must not be open for writing: seal it, then keep only a read-only descriptor. */
+    fchmod(memfd, 0555);
+    fcntl(memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", memfd);
+    int ro = open(proc, O_RDONLY | O_CLOEXEC);
+    int saved = errno;
+    close(memfd);
+    if (ro < 0) {
+        errno = saved;
+        return -1;
+    }
+    struct pyr_mm_map map;
+    int rc = read_mm_map(&map);
+    if (rc == 0) {
+        map.exe_fd = (uint32_t)ro;
+        rc = prctl(PR_SET_MM, 14 /* PR_SET_MM_MAP */, (unsigned long)&map, sizeof(map), 0);
+    }
+    saved = errno;
+    close(ro);
+    errno = saved;
+    return rc;
+}
+
+int pyr_join_namespaces(const int *fds, const int *types, int n)
+{
+    int retry[16], nretry = 0, user = -1;
+    if (n > 16) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (types[i] == CLONE_NEWUSER) {
+            user = i;
+            continue;
+        }
+        if (setns(fds[i], types[i]) < 0) {
+            if (errno != EPERM)
+                return -1;
+            retry[nretry++] = i;
+        }
+    }
+    if (user >= 0 && setns(fds[user], CLONE_NEWUSER) < 0)
+        return -1;
+    for (int i = 0; i < nretry; i++)
+        if (setns(fds[retry[i]], types[retry[i]]) < 0)
+            return -1;
+    return 0;
+}
+
+struct pyr_sock_fprog {
+    unsigned short len;
+    const void *filter;
+};
+
+int pyr_seccomp_load(const void *insns, unsigned int count, unsigned int flags)
+{
+    struct pyr_sock_fprog prog = {.len = (unsigned short)count, .filter = insns};
+    if (count == 0 || count > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
+}
+
+/* Send `fd` with the payload "seccomp" and wait for the runtime's one-message answer. */
+static int hand_over_listener(int sock, int fd)
+{
+    char payload[] = "seccomp", answer[64];
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = payload, .iov_len = sizeof(payload) - 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof(control)};
+    memset(control, 0, sizeof(control));
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+        return -1;
+    ssize_t n;
+    do {
+        n = read(sock, answer, sizeof(answer));
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        errno = n == 0 ? EPIPE : errno;
+        return -1;
+    }
+    return 0;
+}
+
+int pyr_exec_seccomp(const char *path, char *const argv[], char *const envp[], int first_cloexec,
+                     const void *insns, unsigned int count, unsigned int flags, int notify_sock)
+{
+    int fd = pyr_seccomp_load(insns, count, flags);
+    if (fd < 0)
+        return -1;
+    if (fd > 0) {
+        int rc = notify_sock >= 0 ? hand_over_listener(notify_sock, fd) : (errno = EBADF, -1);
+        int saved = errno;
+        close(fd);
+        if (rc < 0) {
+            errno = saved;
+            return -1;
+        }
+    }
+    return pyr_exec(path, argv, envp, first_cloexec);
+}
+
+struct pyr_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+    uint32_t sched_util_min, sched_util_max;
+};
+
+int pyr_sched_setattr(unsigned int policy, unsigned long long flags, int nice, unsigned int priority,
+                      unsigned long long runtime, unsigned long long deadline, unsigned long long period)
+{
+    struct pyr_sched_attr attr = {
+        .size = sizeof(attr), .sched_policy = policy, .sched_flags = flags, .sched_nice = nice,
+        .sched_priority = priority, .sched_runtime = runtime, .sched_deadline = deadline,
+        .sched_period = period,
+    };
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+
+int pyr_ioprio_set(int ioprio) { return (int)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, ioprio); }
+
+int pyr_personality(unsigned long persona) { return personality(persona); }

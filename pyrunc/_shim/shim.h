@@ -78,3 +78,69 @@ int pyr_prctl(int option, unsigned long arg2, unsigned long arg3);
  * returns what the command returns (a new fd for BPF_PROG_LOAD). cgroup v2 has no file for device
  * rules, only an eBPF program to load and attach (pyrunc/cgroups/bpf.py builds it). */
 int pyr_bpf(int cmd, void *attr, unsigned int size);
+
+/* open_tree(2): an O_PATH-like fd for the mount tree at `path` (relative to `dirfd`). With
+ * OPEN_TREE_CLONE (1) in `flags` the tree is a detached copy, recursive with AT_RECURSIVE
+ * (0x8000): a bind mount that mount_setattr can change before anything sees it, and that
+ * move_mount attaches wherever an fd points, with no path resolution in between. */
+int pyr_open_tree(int dirfd, const char *path, unsigned int flags);
+
+/* move_mount(2): attach or move the mount `from_path` (relative to `from_dirfd`, "" with
+ * MOVE_MOUNT_F_EMPTY_PATH 0x4) onto `to_path` (relative to `to_dirfd`, "" with
+ * MOVE_MOUNT_T_EMPTY_PATH 0x40). */
+int pyr_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                   unsigned int flags);
+
+/* mount_setattr(2) with struct mount_attr {attr_set, attr_clr, propagation, userns_fd}: changes
+ * only the MOUNT_ATTR_* bits named, so flags the kernel locked in a user namespace need not be
+ * repeated; with AT_RECURSIVE (0x8000) in `flags` on every mount of the tree (the `r*` options);
+ * with MOUNT_ATTR_IDMAP (0x100000) in `attr_set` idmaps a detached mount through the user
+ * namespace `userns_fd`. */
+int pyr_mount_setattr(int dirfd, const char *path, unsigned int flags, unsigned long long attr_set,
+                      unsigned long long attr_clr, unsigned long long propagation, int userns_fd);
+
+/* Start a child in a new user namespace that runs no code but pause() until it is killed (and
+ * gets SIGKILL when the caller dies). The caller writes its /proc/<pid>/uid_map and gid_map,
+ * opens /proc/<pid>/ns/user (the user namespace an idmapped mount needs), then kills and reaps
+ * it. The child never returns into Python. Returns its pid. */
+int pyr_spawn_userns(void);
+
+/* Detach /proc/self/exe from the host's interpreter (the CVE-2019-5736 class): a container
+ * process with CAP_SYS_PTRACE in the host's user namespace passes the ptrace check even on a
+ * non-dumpable process, and could open /proc/<init>/exe, a host file, and later write to it.
+ * Every private mapping of the executable is replaced by an anonymous copy with the same
+ * content and protection (no code of the executable runs meanwhile: this is C in another
+ * object, and `main` never gets control back), then PR_SET_MM_MAP points exe_file at a sealed,
+ * empty, read-only memfd. Needs CAP_SYS_ADMIN. Returns 0, or -1 (errno EINVAL when the kernel
+ * lacks PR_SET_MM_MAP, the caller may then rely on non-dumpable alone). */
+int pyr_hide_exe(void);
+
+/* Join `n` namespaces (fds[i] of CLONE_NEW* type types[i]) in the order the kernel accepts:
+ * every non-user namespace, then the user namespace, then again those that failed with EPERM
+ * before it. Must be called single-threaded, unshared fs (a fork child). A joined pid
+ * namespace applies to children only. Returns 0 or -1 with errno of the failing setns. */
+int pyr_join_namespaces(const int *fds, const int *types, int n);
+
+/* seccomp(SECCOMP_SET_MODE_FILTER, flags) with the `count` struct sock_filter instructions at
+ * `insns` (compiled at create time, pyrunc/seccomp.py). Returns the listener fd when `flags`
+ * has SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0. Needs no_new_privs or CAP_SYS_ADMIN. */
+int pyr_seccomp_load(const void *insns, unsigned int count, unsigned int flags);
+
+/* The last step when the filter comes last (noNewPrivileges): pyr_seccomp_load, and when that
+ * gives a listener fd, send it over `notify_sock` (payload "seccomp", one SCM_RIGHTS fd) and
+ * wait for one message back (the runtime has handed it to the seccomp agent), close it; then
+ * as pyr_exec. No interpreter code runs under the filter unless this fails. Only returns on
+ * failure. */
+int pyr_exec_seccomp(const char *path, char *const argv[], char *const envp[], int first_cloexec,
+                     const void *insns, unsigned int count, unsigned int flags, int notify_sock);
+
+/* sched_setattr(2) on the calling thread (process.scheduler): Python has no wrapper and
+ * os.sched_setscheduler cannot set flags, nice together with a policy, or deadline values. */
+int pyr_sched_setattr(unsigned int policy, unsigned long long flags, int nice, unsigned int priority,
+                      unsigned long long runtime, unsigned long long deadline, unsigned long long period);
+
+/* ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio) (process.ioPriority): no libc or Python wrapper. */
+int pyr_ioprio_set(int ioprio);
+
+/* personality(2) (linux.personality); returns the previous persona. */
+int pyr_personality(unsigned long persona);

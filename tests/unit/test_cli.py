@@ -94,9 +94,9 @@ def test_config_load_reports_invalid_json_and_unsupported(tmp_path):
     with pytest.raises(PyruncError, match="line 2 column"):
         config.load(str(tmp_path))
     cfg = default_config()
-    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW"}
+    cfg["process"]["commandLine"] = "sh"  # Windows only
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(PyruncError, match=r"^unsupported: linux.seccomp$"):
+    with pytest.raises(PyruncError, match=r"^unsupported: process.commandLine$"):
         config.load(str(tmp_path))
 
 
@@ -111,5 +111,7 @@ def test_features_lists_only_what_is_implemented(capsys):
     assert cli.main(["features"]) == 0
     feats = json.loads(capsys.readouterr().out)
     assert feats["ociVersionMax"] == "1.3.0"
-    assert feats["linux"]["seccomp"]["enabled"] is False
+    seccomp = feats["linux"]["seccomp"]
+    assert seccomp["enabled"] is True and "SCMP_ACT_NOTIFY" in seccomp["actions"]
+    assert "SCMP_CMP_MASKED_EQ" in seccomp["operators"] and "SCMP_ARCH_X86_64" in seccomp["archs"]
     assert "time" in feats["linux"]["namespaces"]

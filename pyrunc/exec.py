@@ -1,0 +1,375 @@
+"""`pyrunc exec`: run another process in a running container, confined like its init.
+
+    runtime: check the container, build the process (--process F, or the config kept at create
+             plus the flags), plan it; protect_exe (non-dumpable, exe detached from the host's
+             interpreter); execCPUAffinity.initial; open /proc/<init>/ns/*; setns(pid) for the
+             children only; fork
+    child:   enter the container's cgroups (write 0 to cgroup.procs), execCPUAffinity.final,
+             join the other namespaces in one shim call (user last), [terminal], then the
+             process phase of process.py (rlimits ... seccomp ... caps, user), execve
+    runtime: relays pty / seccomp listener fds, learns of the exec by EOF on the close-on-exec
+             socket (or the child's one-line error), writes --pid-file, then either leaves (-d:
+             the process is reparented to the caller's subreaper) or waits and exits with its
+             status. Failures exit 255 with `exec failed: ...`, as runc does.
+The runtime joins only the pid namespace (pid_for_children), so the process is its own child
+and no second fork is needed.
+"""
+
+import os
+
+from pyrunc import OCI_VERSION, capabilities, config, console, executor, init, jsonio, native, process, sync
+from pyrunc.errors import PyruncError
+from pyrunc.kernel import LinuxKernel
+from pyrunc.state import Container, proc_start_time
+from pyrunc.steps import Plan
+
+SIGKILL = 9
+# /proc/<pid>/ns name -> CLONE_NEW* flag, in the order they are opened.
+NAMESPACES = (("user", native.CLONE_NEWUSER), ("mnt", native.CLONE_NEWNS), ("pid", native.CLONE_NEWPID),
+              ("net", native.CLONE_NEWNET), ("ipc", native.CLONE_NEWIPC), ("uts", native.CLONE_NEWUTS),
+              ("cgroup", native.CLONE_NEWCGROUP), ("time", native.CLONE_NEWTIME))
+EXIT_FAILED = 255
+
+
+class Request:
+    """The command line of `exec` (see cli.COMMANDS)."""
+
+    def __init__(self, args) -> None:
+        self.command = list(args.positional[1:])
+        self.process_file = args.process
+        self.detach = bool(args.detach)
+        self.tty = bool(args.tty)
+        self.pid_file = args.pid_file
+        self.console_socket = os.path.abspath(args.console_socket) if args.console_socket else None
+        self.env = list(args.env or [])
+        self.cwd = args.cwd
+        self.user = args.user
+        self.additional_gids = [g for v in (args.additional_gids or []) for g in v.split(",") if g]
+        self.caps = list(args.cap or [])
+        self.no_new_privs = bool(args.no_new_privs)
+        self.preserve_fds = args.preserve_fds
+        self.apparmor = args.apparmor
+        self.process_label = args.process_label
+        if args.cgroup:
+            raise PyruncError("unsupported: --cgroup (exec into a sub-cgroup)")
+
+
+def build_process(req: Request, kept: dict) -> dict:
+    """runc's getProcess: --process is authoritative; otherwise the container's process with
+    the arguments and flags applied."""
+    if req.process_file:
+        try:
+            with open(req.process_file, encoding="utf-8") as f:
+                proc = jsonio.loads(f.read())
+        except OSError as e:
+            raise PyruncError(f"open {req.process_file}: {(e.strerror or '').lower()}") from None
+        except ValueError as e:
+            raise PyruncError(f"{req.process_file}: invalid JSON: {e}") from None
+        if not isinstance(proc, dict):
+            raise PyruncError(f"{req.process_file}: must be a JSON object")
+        config.check_supported(proc, config.SUPPORTED["process"], "process")
+        return proc
+    if not req.command:
+        raise PyruncError("exec: no command given (nor --process)")
+    proc = jsonio.loads(jsonio.dumps(kept.get("process") or {}))  # a deep copy
+    proc["args"] = req.command
+    proc["terminal"] = req.tty
+    proc.pop("consoleSize", None)
+    if req.cwd:
+        proc["cwd"] = req.cwd
+    proc["env"] = list(proc.get("env") or []) + req.env
+    if req.no_new_privs:
+        proc["noNewPrivileges"] = True
+    if req.apparmor:
+        proc["apparmorProfile"] = req.apparmor
+    if req.process_label:
+        proc["selinuxLabel"] = req.process_label
+    user = proc.setdefault("user", {"uid": 0, "gid": 0})
+    if req.user:
+        uid, _, gid = req.user.partition(":")
+        try:
+            user["uid"] = int(uid)
+            if gid:
+                user["gid"] = int(gid)
+        except ValueError:
+            raise PyruncError(f"--user {req.user}: expected uid[:gid] as numbers") from None
+    if req.additional_gids:
+        try:
+            user["additionalGids"] = list(user.get("additionalGids") or []) + [int(g) for g in req.additional_gids]
+        except ValueError:
+            raise PyruncError(f"--additional-gids: {','.join(req.additional_gids)}: not numbers") from None
+    if req.caps:
+        caps = proc.setdefault("capabilities", {})
+        for name in req.caps:
+            capabilities.mask([name], "--cap", capabilities.last_cap())
+            for s in ("bounding", "effective", "permitted"):
+                caps[s] = list(caps.get(s) or []) + [name]
+            if caps.get("inheritable") is not None:  # ambient needs inheritable (runc does the same)
+                caps["ambient"] = list(caps.get("ambient") or []) + [name]
+    return proc
+
+
+class ExecRuntime:
+    """The runtime's steps of an exec, before the fork."""
+
+    def __init__(self, pid_ns_fd: int) -> None:
+        self.pid_ns_fd = pid_ns_fd
+
+    def protect_exe(self, hide: bool) -> None:
+        native.prctl(4, 0)  # PR_SET_DUMPABLE
+        if hide:
+            native.hide_exe()
+
+    def set_affinity(self, cpus: frozenset) -> None:
+        os.sched_setaffinity(0, cpus)
+
+    def join_pid_namespace(self) -> None:
+        native.setns(self.pid_ns_fd, native.CLONE_NEWPID)
+
+
+class ExecKernel(LinuxKernel):
+    """The exec'd process's steps: LinuxKernel's process ops plus joining a running container."""
+
+    def __init__(self, channel, ns_fds: list[tuple[int, int]]) -> None:
+        super().__init__(channel, {}, None, None)
+        self.join_fds = ns_fds
+
+    def enter_cgroups(self, dirs: tuple[str, ...]) -> None:
+        for d in dirs:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write("0")
+
+    def set_affinity(self, cpus: frozenset) -> None:
+        os.sched_setaffinity(0, cpus)
+
+    def join_namespaces(self) -> None:
+        fds = [fd for fd, _ in self.join_fds]
+        try:
+            native.join_namespaces(fds, [flag for _, flag in self.join_fds])
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def exec_terminal(self, size: tuple[int, int] | None) -> None:
+        """A pty from the container's devpts: the master to the runtime, the slave our stdio."""
+        master, slave, _ = console.open_terminal(size)
+        try:
+            self.channel.send_fds("pty", [master])
+        finally:
+            os.close(master)
+        self.channel.expect("pty-done")
+        console.become_terminal_session(slave)
+
+
+def _same_ns(pid: int, name: str) -> bool:
+    try:
+        a, b = os.stat(f"/proc/{pid}/ns/{name}"), os.stat(f"/proc/self/ns/{name}")
+    except FileNotFoundError:
+        return True  # the kernel lacks this kind
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
+              listen_fds: int) -> Plan:
+    """Pure: the steps of one exec (shown by --debug)."""
+    plan = Plan()
+    # Any process of a container without its own user namespace may have been given
+    # CAP_SYS_PTRACE (by another exec): detach the exe whenever non-dumpable is not enough.
+    hide = "user" not in joins
+    plan.add("runtime", "protect_exe", (hide,), "prctl(PR_SET_DUMPABLE, 0)" + (
+        "; /proc/self/exe becomes a sealed memfd, not the host's interpreter" if hide else ""))
+    affinity = proc.get("execCPUAffinity") or {}
+    if affinity.get("initial"):
+        cpus = process.parse_cpus(affinity["initial"], "process.execCPUAffinity.initial")
+        plan.add("runtime", "set_affinity", (cpus,), f"sched_setaffinity({affinity['initial']}) before the cgroup",
+                 "process.execCPUAffinity.initial")
+    if "pid" in joins:
+        plan.add("runtime", "join_pid_namespace", (), "setns(/proc/<init>/ns/pid): the process is born in it")
+    plan.add("clone", "fork", (), "fork: the process, a child of the runtime")
+    dirs = tuple(sorted(set(cgroup_dirs.values())))
+    if dirs:
+        plan.add("namespaces", "enter_cgroups", (dirs,),
+                 "echo 0 > " + " ".join(f"{d}/cgroup.procs" for d in dirs), "state.cgroups")
+    if affinity.get("final"):
+        cpus = process.parse_cpus(affinity["final"], "process.execCPUAffinity.final")
+        plan.add("namespaces", "set_affinity", (cpus,), f"sched_setaffinity({affinity['final']}) in the cgroup",
+                 "process.execCPUAffinity.final")
+    others = [n for n in joins if n != "pid"]
+    if others:
+        plan.add("namespaces", "join_namespaces", (),
+                 "setns " + ", ".join(f"/proc/<init>/ns/{n}" for n in others) + " (user last)")
+    if proc.get("selinuxLabel") or proc.get("apparmorProfile"):
+        from pyrunc import lsm  # imported here, in the runtime: the child finds it loaded
+
+        for kind, field in (("selinux", "selinuxLabel"), ("apparmor", "apparmorProfile")):
+            if proc.get(field):
+                lsm.check(kind, f"process.{field}")
+        lsm.plan_exec_labels(plan, proc)
+    if proc.get("terminal"):
+        size = proc.get("consoleSize")
+        rows_cols = (size.get("height", 0), size.get("width", 0)) if size else None
+        plan.add("pivot", "exec_terminal", (rows_cols,),
+                 "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
+    cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
+    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True)
+    return plan
+
+
+def _check_terminal(terminal: bool, console_socket: str | None, detached: bool) -> None:
+    if terminal and detached and not console_socket:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")
+    if console_socket and not terminal:
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+
+
+def run(root: str, cid: str, args, log=None) -> int:
+    """The exec command; runc's exit codes: the process's status, or 255 when exec fails."""
+    try:
+        return _run(root, cid, Request(args), log)
+    except PyruncError as e:
+        raise PyruncError(f"exec failed: {e.message}", EXIT_FAILED) from None
+
+
+def _run(root: str, cid: str, req: Request, log) -> int:
+    c = Container(root, cid)
+    if not c.exists():
+        raise PyruncError(f"container {cid} does not exist")
+    c.read()
+    status = c.status()
+    if status not in ("created", "running"):
+        raise PyruncError(f"cannot exec in a {status} container")
+    kept = c.record.get("exec") or {}
+    proc = build_process(req, kept)
+    terminal = bool(proc.get("terminal"))
+    _check_terminal(terminal, req.console_socket, req.detach)
+    try:
+        preserve = int(req.preserve_fds or 0)
+    except ValueError:
+        raise PyruncError(f"invalid --preserve-fds: {req.preserve_fds}") from None
+    listen = process.listen_fds_from_env()
+    process.check_kept_fds(max(preserve, listen))
+    init_pid = c.record["pid"]
+    joins = [name for name, _ in NAMESPACES if not _same_ns(init_pid, name)]
+    if status == "created" and "user" not in joins and process.exe_reachable(proc, False):
+        try:
+            exposed = not os.readlink(f"/proc/{init_pid}/exe").startswith("/memfd:pyrunc-init")
+        except OSError:
+            exposed = False
+        if exposed:  # its config has no CAP_SYS_PTRACE, so create did not detach it
+            raise PyruncError("cannot give CAP_SYS_PTRACE to a process of a created container: its waiting "
+                              "init is still a copy of the runtime")
+    plan = plan_exec(proc, kept, c.record.get("cgroups") or {}, joins, preserve, listen)
+
+    flags = dict(NAMESPACES)
+    ns_fds = [(os.open(f"/proc/{init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), flags[n]) for n in joins]
+    pid = 0
+    parent = child = None
+    try:
+        if (proc_start_time(init_pid) or (0, ""))[0] != c.record.get("start_time"):
+            raise PyruncError("cannot exec in a stopped container")  # the init went away meanwhile
+        pid_fds = [fd for fd, f in ns_fds if f == native.CLONE_NEWPID]
+        executor.run(plan.phases["runtime"], ExecRuntime(pid_fds[0] if pid_fds else -1), log)
+        for fd in pid_fds:  # the child joins the others
+            os.close(fd)
+        ns_fds = [(fd, f) for fd, f in ns_fds if f != native.CLONE_NEWPID]
+        parent, child = sync.socketpair()
+        if log:
+            log(plan.phases["clone"][0].log_line())
+        pid = native.clone(0, child.fileno(), SIGKILL)
+        if pid == 0:
+            try:
+                parent.close()
+                own = (child.fileno(), *(fd for fd, _ in ns_fds), getattr(getattr(log, "__self__", None), "fd", -1))
+                process.close_inherited_fds(process.first_cloexec(plan), own)
+                init.main(plan, ExecKernel(child, ns_fds), log)
+            finally:
+                os._exit(1)
+        child.close()
+        child = None
+        master = _drive(parent, pid, req, c, kept, terminal)
+    except BaseException:
+        if pid:
+            _kill_and_reap(pid)
+        raise
+    finally:
+        for fd, _ in ns_fds:
+            os.close(fd)
+        for ch in (parent, child):
+            if ch is not None:
+                ch.close()
+    if req.pid_file:
+        from pyrunc.lifecycle import write_pid_file
+
+        write_pid_file(req.pid_file, pid)
+    if req.detach:
+        if master >= 0:
+            os.close(master)
+        return 0
+    return _wait(pid, master)
+
+
+def _drive(parent: sync.Channel, pid: int, req: Request, c: Container, kept: dict, terminal: bool) -> int:
+    """Until the process has exec'd (EOF) or failed; returns the pty master when we keep it."""
+    master = -1
+    while True:
+        tag, payload = parent.recv()
+        if tag == "":
+            return master
+        if tag == "error":
+            raise PyruncError(payload)
+        if tag == "pty":
+            master = parent.fds.pop(0)
+            if req.console_socket:
+                try:
+                    console.send_to_socket(req.console_socket, master)
+                finally:
+                    os.close(master)
+                    master = -1
+            parent.send("pty-done")
+        elif tag == "seccomp":
+            from pyrunc import seccomp
+
+            r = c.record
+            state = {"ociVersion": OCI_VERSION, "id": c.id, "status": "running", "pid": r["pid"],
+                     "bundle": r.get("bundle", ""), "annotations": r.get("annotations") or {}}
+            seccomp.handover(kept.get("seccomp") or {}, parent.fds.pop(0), pid, state)
+            parent.send("seccomp-done")
+        else:
+            raise PyruncError(f"sync: unexpected {tag} from the exec'd process")
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _wait(pid: int, master: int) -> int:
+    """Foreground: forward signals, relay the terminal, return the exit status (128+N if killed)."""
+    import _signal
+
+    def forward(signum: int, _frame: object) -> None:
+        if signum == 28 and master >= 0:  # SIGWINCH
+            console.resize_from(0, master)
+            return
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (1, 2, 3, 10, 12, 15, 28):
+        _signal.signal(signum, forward)
+    if master >= 0:
+        console.relay(master, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
+        os.close(master)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+

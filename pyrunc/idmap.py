@@ -1,0 +1,79 @@
+"""Idmapped bind mounts (`idmap`, `ridmap`, mounts[].uidMappings/gidMappings).
+
+mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN over the source's filesystem and a mount
+nobody has seen yet, so the runtime makes them, with the host's privileges, before it clones
+the init: a detached copy of the source (open_tree OPEN_TREE_CLONE), idmapped through a user
+namespace that holds the mount's maps (a paused child in a new user namespace whose maps the
+runtime writes, as runc and crun do), with the mount's flags set. The init inherits the fds
+(clone copies the fd table) and attaches each with move_mount in config order; the runtime
+closes its copies after clone. A file owned by `containerID` on disk is seen as `hostID`.
+
+Imported only for a config with such a mount.
+"""
+
+import os
+
+from pyrunc import native
+
+PREPARED: dict[str, int] = {}  # mounts[i] -> the detached tree's fd
+_USERNS: dict[tuple[str, str], int] = {}
+
+
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())  # the kernel takes a map in one write
+    finally:
+        os.close(fd)
+
+
+def userns_fd(uid_lines: str, gid_lines: str) -> int:
+    """An fd of a user namespace with these maps (one per distinct pair of maps)."""
+    key = (uid_lines, gid_lines)
+    if key in _USERNS:
+        return _USERNS[key]
+    pid = native.spawn_userns()
+    try:
+        _write(f"/proc/{pid}/uid_map", uid_lines)
+        _write(f"/proc/{pid}/gid_map", gid_lines)
+        fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    _USERNS[key] = fd
+    return fd
+
+
+def prepare(key: str, source: str, recursive: bool, idmap_recursive: bool, attrs: tuple, uid_lines: str,
+            gid_lines: str) -> int:
+    """The detached, idmapped copy of `source` for mounts[i] `key`; returns its fd."""
+    ns = userns_fd(uid_lines, gid_lines)
+    flags = native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC | (native.AT_RECURSIVE if recursive else 0)
+    tree = native.open_tree(native.AT_FDCWD, source, flags)
+    try:
+        native.mount_setattr(tree, idmap_recursive, 0x100000, 0, 0, ns)  # MOUNT_ATTR_IDMAP
+        for rec, attr_set, attr_clr in attrs:
+            native.mount_setattr(tree, rec, attr_set, attr_clr)
+    except BaseException:
+        os.close(tree)
+        raise
+    PREPARED[key] = tree
+    return tree
+
+
+def close_all() -> None:
+    """In the runtime after clone: the init has its own copies of the fds."""
+    for fd in list(PREPARED.values()) + list(_USERNS.values()):
+        os.close(fd)
+    PREPARED.clear()
+    _USERNS.clear()
+
+
+def kept_fds() -> tuple[int, ...]:
+    """What the init keeps of the fds it inherits: the prepared mounts (not the user namespaces)."""
+    return tuple(PREPARED.values())
+
+
+def take(key: str) -> int:
+    """In the init: the fd prepared for `key`."""
+    return PREPARED.pop(key)

@@ -1,0 +1,258 @@
+"""The init's filesystem operations: the kernel side of mounts.py and devices.py.
+
+LinuxKernel inherits these; each method is one step `op`. Paths inside the container go
+through paths.open_in_root (openat2 RESOLVE_IN_ROOT), and what is created is created with
+*at() calls on the fds found that way. Bind mounts are detached copies (open_tree) attached
+with move_mount onto an fd, so no path is resolved again after the check; a new filesystem is
+mounted through /proc/self/fd/N, the magic link of such an fd.
+"""
+
+import errno
+import os
+import stat
+
+from pyrunc import native, paths
+from pyrunc.mounts import ATTR_RDONLY, MNT_DETACH, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE
+
+MS_MOVE = 0x2000
+_CLONE = native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_KINDS = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device", stat.S_IFIFO: "fifo",
+          stat.S_IFDIR: "directory", stat.S_IFREG: "regular file", stat.S_IFLNK: "symlink",
+          stat.S_IFSOCK: "socket"}
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    try:
+        native.mount(source, target, fstype, flags, data)
+    except OSError as e:
+        if e.errno == errno.ENODEV and fstype:
+            raise OSError(errno.ENODEV, f"unknown filesystem type {fstype!r} (see /proc/filesystems)") from None
+        raise
+
+
+def _attach(tree: int, rootfs: str, dest: str) -> None:
+    """move_mount the detached `tree` onto `dest`, made (file or directory, as the tree's root) if missing."""
+    kind = "dir" if stat.S_ISDIR(os.fstat(tree).st_mode) else "file"
+    fd = paths.open_in_root(rootfs, dest, create=kind)
+    try:
+        native.move_mount(tree, fd)
+    finally:
+        os.close(fd)
+
+
+def _node_text(st: os.stat_result) -> str:
+    kind = _KINDS.get(stat.S_IFMT(st.st_mode), "file")
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        kind += f" {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    return kind
+
+
+def _same_node(st: os.stat_result, fmt: int, major: int, minor: int) -> bool:
+    if stat.S_IFMT(st.st_mode) != fmt:
+        return False
+    return fmt == stat.S_IFIFO or st.st_rdev == os.makedev(major, minor)
+
+
+class MountOps:
+    """Mounts, device nodes and links of the rootfs, pivot_root, masks, labels."""
+
+    # -- mounts ----------------------------------------------------------------------------
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+        native.mount(source, target, fstype, flags, data)
+
+    def mount_at(self, source: str | None, rootfs: str, dest: str, fstype: str | None, flags: int,
+                 data: str | None) -> None:
+        """mount(2) onto `dest` resolved inside the rootfs (created as a directory if missing)."""
+        fd = paths.open_in_root(rootfs, dest, create="dir")
+        try:
+            _mount(source, paths.fd_path(fd), fstype, flags, data)
+        finally:
+            os.close(fd)
+
+    def mount_copy_up(self, source: str, rootfs: str, dest: str, fstype: str, flags: int, data: str | None) -> None:
+        """tmpcopyup: the new tmpfs starts with a copy of what the image has at `dest`."""
+        fd = paths.open_in_root(rootfs, dest, create="dir")
+        try:
+            below = os.open(paths.fd_path(fd), _DIR_FLAGS)  # stays on the directory the tmpfs covers
+            try:
+                _mount(source, paths.fd_path(fd), fstype, flags & ~MS_RDONLY, data)
+                top_path = paths.open_in_root(rootfs, dest)
+                try:
+                    top = os.open(paths.fd_path(top_path), _DIR_FLAGS)
+                    try:
+                        from pyrunc import copyup  # loaded by the planner
+
+                        copyup.copy_tree(below, top)
+                    finally:
+                        os.close(top)
+                    if flags & MS_RDONLY:
+                        native.mount(None, paths.fd_path(top_path), None, MS_REMOUNT | flags, data)
+                finally:
+                    os.close(top_path)
+            finally:
+                os.close(below)
+        finally:
+            os.close(fd)
+
+    def bind_mount(self, source: str, rootfs: str, dest: str, recursive: bool, attrs: tuple) -> None:
+        """A detached copy of `source` (with its submounts if `recursive`), `attrs` applied as
+        (AT_RECURSIVE?, MOUNT_ATTR set, clear) in order, attached at `dest`."""
+        tree = native.open_tree(native.AT_FDCWD, source, _CLONE | (native.AT_RECURSIVE if recursive else 0))
+        try:
+            for rec, attr_set, attr_clr in attrs:
+                native.mount_setattr(tree, rec, attr_set, attr_clr)
+            _attach(tree, rootfs, dest)
+        finally:
+            os.close(tree)
+
+    def attach_mount(self, key: str, rootfs: str, dest: str, source: str) -> None:
+        """Attach the idmapped copy of `source` the runtime prepared for `key` (pyrunc/idmap.py)."""
+        from pyrunc import idmap  # loaded by the runtime, which prepared the mount
+
+        tree = idmap.take(key)
+        try:
+            _attach(tree, rootfs, dest)
+        finally:
+            os.close(tree)
+
+    def setattr(self, rootfs: str, dest: str, recursive: bool, attr_set: int, attr_clr: int) -> None:
+        """mount_setattr on the mount at `dest` (and every mount below it if `recursive`)."""
+        fd = paths.open_in_root(rootfs, dest)
+        try:
+            native.mount_setattr(fd, recursive, attr_set, attr_clr)
+        finally:
+            os.close(fd)
+
+    # -- /dev ------------------------------------------------------------------------------
+    def mknod(self, rootfs: str, path: str, fmt: int, major: int, minor: int, mode: int, uid: int,
+              gid: int) -> None:
+        """A device node (or fifo) at `path`; one already there must be the same device."""
+        dirfd, name = paths.open_parent_in_root(rootfs, path)
+        try:
+            try:
+                os.mknod(name, fmt | mode, os.makedev(major, minor), dir_fd=dirfd)
+            except FileExistsError:
+                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                if not _same_node(st, fmt, major, minor):
+                    raise OSError(errno.EEXIST, f"a {_node_text(st)} is already there") from None
+                return
+            os.chmod(name, mode, dir_fd=dirfd, follow_symlinks=False)  # mknod applied the umask
+            if uid or gid:
+                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+        finally:
+            os.close(dirfd)
+
+    def check_device(self, rootfs: str, path: str, fmt: int, major: int, minor: int) -> None:
+        """With /dev bind-mounted from the config nothing is made in it: the node must be there."""
+        try:
+            fd = paths.open_in_root(rootfs, path)
+        except FileNotFoundError:
+            raise OSError(errno.ENOENT, "not in the bind-mounted /dev") from None
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not _same_node(st, fmt, major, minor):
+            raise OSError(errno.EEXIST, f"a {_node_text(st)} is already there")
+
+    def bind_device(self, rootfs: str, path: str) -> None:
+        """In a user namespace mknod is refused: the host's node at the same path instead."""
+        self.bind_mount(path, rootfs, path, False, ())
+
+    def symlink(self, rootfs: str, target: str, path: str) -> None:
+        dirfd, name = paths.open_parent_in_root(rootfs, path)
+        try:
+            os.symlink(target, name, dir_fd=dirfd)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(dirfd)
+
+    # -- the new root ----------------------------------------------------------------------
+    def pivot_root(self, rootfs: str) -> None:
+        """pivot_root(".", "."): the old root ends up mounted over the new one. `.` is the new
+        root after the call, so the old one is reached through an fd opened before (as runc
+        does): made rslave (its unmount must not propagate to the host) and detached, without
+        touching the propagation of the container's own mounts."""
+        old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.chdir(rootfs)
+            native.pivot_root(".", ".")
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
+        native.mount(None, ".", None, MS_SLAVE | MS_REC, None)
+        native.umount2(".", MNT_DETACH)
+        os.chdir("/")
+
+    def move_root(self, rootfs: str) -> None:
+        os.chdir(rootfs)
+        native.mount(rootfs, "/", None, MS_MOVE, None)
+        os.chroot(".")
+        os.chdir("/")
+
+    def mask_path(self, path: str, data: str | None = None) -> None:
+        """After pivot_root: an empty read-only tmpfs over a directory, /dev/null over anything
+        else; a path the image does not have is left alone."""
+        try:
+            fd = paths.open_in_root("/", path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                native.mount("tmpfs", paths.fd_path(fd), "tmpfs", MS_RDONLY, data)
+                return
+            null = paths.open_in_root("/", "/dev/null")
+            try:
+                st = os.fstat(null)
+                if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
+                    raise OSError(errno.EINVAL, f"/dev/null is a {_node_text(st)}, not the null device")
+                tree = native.open_tree(null, "", _CLONE | native.AT_EMPTY_PATH)
+            finally:
+                os.close(null)
+            try:
+                native.move_mount(tree, fd)
+            finally:
+                os.close(tree)
+        finally:
+            os.close(fd)
+
+    def readonly_path(self, path: str) -> None:
+        """After pivot_root: `path` and every mount below it read-only (`/` alone for root.readonly)."""
+        if path == "/":
+            fd = os.open("/", paths.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                native.mount_setattr(fd, False, ATTR_RDONLY, 0)
+            finally:
+                os.close(fd)
+            return
+        try:
+            fd = paths.open_in_root("/", path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            tree = native.open_tree(fd, "", _CLONE | native.AT_EMPTY_PATH | native.AT_RECURSIVE)
+            try:
+                native.mount_setattr(tree, True, ATTR_RDONLY, 0)
+                native.move_mount(tree, fd)
+            finally:
+                os.close(tree)
+        finally:
+            os.close(fd)
+
+    # -- security labels (pyrunc/lsm.py, loaded by the planner when a config has one) -------
+    def check_lsm(self, lsm: str, fields: str) -> None:
+        from pyrunc import lsm as lsm_module
+
+        lsm_module.check(lsm, fields)
+
+    def set_exec_label(self, lsm: str, label: str) -> None:
+        from pyrunc import lsm as lsm_module
+
+        lsm_module.set_exec_label(lsm, label)
+
+    def set_file_label(self, rootfs: str, dest: str, label: str) -> None:
+        from pyrunc import lsm as lsm_module
+
+        lsm_module.set_file_label(rootfs, dest, label)

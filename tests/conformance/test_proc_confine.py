@@ -1,0 +1,353 @@
+"""The process confined as config.json says: capabilities, no_new_privs, rlimits, oom_score_adj,
+sysctl, seccomp (errno and a notify listener), personality, scheduler, I/O priority, CPU affinity."""
+
+import ctypes
+import errno
+import json
+import os
+import socket
+import struct
+import threading
+
+import pytest
+
+from .bundle import proc_status
+
+pytestmark = pytest.mark.root
+CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
+            "CAP_SETUID": 7, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13, "CAP_SYS_CHROOT": 18,
+            "CAP_AUDIT_WRITE": 29}
+APPLETS = ("id", "grep", "mkdir", "chmod", "stat", "sort", "tail", "uname", "ls", "cat", "sleep", "true")
+
+
+@pytest.fixture
+def container(container):
+    """conftest's factory, with the busybox applets these tests use linked in the rootfs."""
+    def make(*args):
+        c = container(*args)
+        for name in APPLETS:
+            path = c.rootfs / "bin" / name
+            if not path.is_symlink() and not path.exists():
+                path.symlink_to("busybox")
+        return c
+
+    make.dir = container.dir
+    return make
+
+
+def mask(*names):
+    return f"{sum(1 << CAP_BITS[n] for n in names):016x}"
+
+
+def run_ok(c, **kw):
+    r = c.run(**kw)
+    assert r.rc == 0, r
+    return r.out
+
+
+def refused(c, *words):
+    r = c.run()
+    c.assert_refused(r, one_line=True)
+    for word in words:
+        assert word in r.err, r
+    return r
+
+
+# -- capabilities and no_new_privs -----------------------------------------------------------
+
+def test_all_five_capability_sets_as_root(container):
+    c = container("cat", "/proc/self/status")
+    c.config["process"]["capabilities"] = {
+        "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+        "effective": ["CAP_CHOWN", "CAP_KILL"],
+        "inheritable": ["CAP_NET_RAW"],
+        "ambient": ["CAP_NET_RAW"],
+    }
+    s = proc_status(run_ok(c))
+    assert s["CapBnd"] == mask("CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID")
+    assert s["CapInh"] == mask("CAP_NET_RAW")
+    assert s["CapAmb"] == mask("CAP_NET_RAW")
+    # root execve: permitted = effective = (inheritable | bounding) & ... as the kernel computes for uid 0
+    assert int(s["CapPrm"], 16) & int(mask("CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"), 16)
+
+
+def test_ambient_capabilities_survive_the_user_switch(container):
+    c = container("cat", "/proc/self/status")
+    c.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    c.config["process"]["capabilities"] = {k: ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"] for k in
+                                           ("bounding", "permitted", "effective", "inheritable", "ambient")}
+    s = proc_status(run_ok(c))
+    want = mask("CAP_NET_BIND_SERVICE", "CAP_NET_RAW")
+    assert (s["Uid"].split()[0], s["CapAmb"], s["CapEff"], s["CapPrm"]) == ("1000", want, want, want)
+
+
+def test_non_root_without_ambient_has_no_capabilities(container):
+    c = container("cat", "/proc/self/status")
+    c.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    s = proc_status(run_ok(c))
+    assert (s["CapEff"], s["CapPrm"], s["CapAmb"]) == ("0" * 16,) * 3
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_no_new_privileges(container, nnp):
+    c = container("cat", "/proc/self/status")
+    c.config["process"]["noNewPrivileges"] = nnp
+    assert proc_status(run_ok(c))["NoNewPrivs"] == ("1" if nnp else "0")
+
+
+def test_unknown_capability_is_refused(container, rt):
+    rt.lacks("refusing unknown capability names (it warns and goes on)")
+    c = container("true")
+    c.config["process"]["capabilities"]["bounding"].append("CAP_BOGUS")
+    refused(c, "CAP_BOGUS")
+
+
+def test_exec_cap_and_no_new_privs(container, rt):
+    c = container("sleep", "1000")
+    c.config["process"]["noNewPrivileges"] = False
+    c.started()
+    r = rt("exec", "--cap", "CAP_CHOWN", "--no-new-privs", c.id, "cat", "/proc/self/status")
+    assert r.rc == 0, r
+    s = proc_status(r.out)
+    assert int(s["CapEff"], 16) & 1 and s["NoNewPrivs"] == "1"
+    if rt.name == "pyrunc":  # runc 1.1.5 warns and goes on
+        r = rt("exec", "--cap", "CAP_BOGUS", c.id, "true")
+        assert r.rc != 0 and "CAP_BOGUS" in r.err, r
+    c.kill("KILL")
+
+
+# -- rlimits and oom_score_adj ---------------------------------------------------------------
+
+def test_rlimits(container):
+    c = container("cat", "/proc/self/limits")
+    c.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024},
+                                      {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                                      {"type": "RLIMIT_NPROC", "soft": 100, "hard": 200}]
+    limits = {line[:26].strip(): line[26:].split()[:2] for line in run_ok(c).splitlines()[1:]}
+    assert limits["Max open files"] == ["512", "1024"]
+    assert limits["Max core file size"] == ["0", "0"]
+    assert limits["Max processes"] == ["100", "200"]
+
+
+@pytest.mark.parametrize("rlimit, word", [({"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}, "RLIMIT_BOGUS"),
+                                          ({"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}, "")])
+def test_bad_rlimits_are_refused(container, rlimit, word):
+    c = container("true")
+    c.config["process"]["rlimits"] = [rlimit]
+    refused(c, word)
+
+
+def test_duplicate_rlimit_is_refused(container, rt):
+    rt.lacks("refusing duplicated rlimits")
+    c = container("true")
+    c.config["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}] * 2
+    refused(c, "RLIMIT_CORE")
+
+
+def test_oom_score_adj(container):
+    c = container("cat", "/proc/self/oom_score_adj")
+    c.config["process"]["oomScoreAdj"] = 123
+    assert run_ok(c) == "123\n"
+
+
+# -- sysctl ----------------------------------------------------------------------------------
+
+def test_namespaced_sysctls(container):
+    c = container("sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni /proc/sys/fs/mqueue/msg_max")
+    c.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234", "fs.mqueue.msg_max": "20"}
+    before = open("/proc/sys/kernel/shmmni").read()
+    assert run_ok(c).split() == ["1", "1234", "20"]
+    assert open("/proc/sys/kernel/shmmni").read() == before
+
+
+@pytest.mark.parametrize("key, drop", [("vm.swappiness", None), ("net.ipv4.ip_forward", "network"),
+                                       ("kernel.shmmni", "ipc")])
+def test_sysctls_outside_a_namespace_are_refused(container, key, drop):
+    c = container("true")
+    if drop:
+        c.drop_namespace(drop)
+    c.config["linux"]["sysctl"] = {key: "1"}
+    before = open("/proc/sys/" + key.replace(".", "/")).read()
+    refused(c, key)
+    assert open("/proc/sys/" + key.replace(".", "/")).read() == before
+
+
+# -- seccomp ---------------------------------------------------------------------------------
+
+def seccomp_config(c, nnp=True, **extra):
+    c.mount("/scratch", "tmpfs", "tmpfs")
+    c.config["process"]["noNewPrivileges"] = nnp
+    c.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
+                     {"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO",
+                      "args": [{"index": 1, "value": 0o700, "op": "SCMP_CMP_EQ"}]}],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_blocks_with_the_configured_errno(container, nnp):
+    c = container("sh", "-c", "touch /scratch/f && echo touched; mkdir /scratch/d; chmod 700 /scratch/f; "
+                  "chmod 600 /scratch/f && echo chmod-600")
+    seccomp_config(c, nnp)
+    r = c.run()
+    assert r.rc == 0, r
+    assert "touched" in r.out and "chmod-600" in r.out, r
+    assert "Function not implemented" in r.err, r  # mkdir: ENOSYS
+    assert "Operation not permitted" in r.err, r  # chmod 700: the default errno, EPERM
+
+
+def test_seccomp_applies_to_exec(container, rt):
+    c = container("sleep", "1000")
+    seccomp_config(c)
+    c.started()
+    r = rt("exec", c.id, "mkdir", "/scratch/d")
+    assert r.rc != 0 and "Function not implemented" in r.err, r
+    c.kill("KILL")
+
+
+@pytest.mark.parametrize("change, word", [
+    (lambda s: s["syscalls"][0].update(action="SCMP_ACT_BOGUS"), "SCMP_ACT_BOGUS"),
+    (lambda s: s["syscalls"][1]["args"][0].update(op="SCMP_CMP_BOGUS"), "SCMP_CMP_BOGUS"),
+    (lambda s: s["syscalls"][1]["args"][0].update(index=9), "index"),
+    (lambda s: s.update(architectures=["SCMP_ARCH_BOGUS"]), "SCMP_ARCH_BOGUS"),
+    (lambda s: s["syscalls"][0].update(action="SCMP_ACT_ALLOW", errnoRet=5), "errnoRet"),
+])
+def test_malformed_seccomp_is_refused(container, rt, change, word):
+    if word == "errnoRet":
+        rt.lacks("refusing errnoRet on an action without one")
+    c = container("true")
+    seccomp_config(c)
+    change(c.config["linux"]["seccomp"])
+    r = c.run()
+    c.assert_refused(r)
+    if rt.name == "pyrunc":
+        assert word in r.err and len(r.err.strip().splitlines()) == 1, r
+
+
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100
+SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101
+
+
+class Agent(threading.Thread):
+    """A seccomp agent: takes the state + fd from the listener socket, answers one notification
+    with EXDEV."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(1)
+        self.server.settimeout(30)
+        self.state, self.fds, self.syscall, self.error = None, [], None, None
+        self.start()
+
+    def run(self):
+        try:
+            conn, _ = self.server.accept()
+            with conn:
+                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+                while True:  # until the JSON is whole (runc 1.1.5 keeps the connection open)
+                    try:
+                        self.state = json.loads(data)
+                        break
+                    except ValueError:
+                        data += conn.recv(65536)
+            self.fds = fds
+            buf = bytearray(80)
+            import fcntl
+
+            fcntl.ioctl(fds[0], SECCOMP_IOCTL_NOTIF_RECV, buf)
+            notif_id, _pid, _flags, nr = struct.unpack_from("=QIIi", buf)
+            self.syscall = nr
+            fcntl.ioctl(fds[0], SECCOMP_IOCTL_NOTIF_SEND, bytearray(struct.pack("=Qqii", notif_id, 0,
+                                                                                 -errno.EXDEV, 0)))
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        finally:
+            self.server.close()
+
+
+@pytest.mark.parametrize("nnp, how", [(True, "run"), (False, "run"), (True, "create+start"), (False, "create+start")])
+def test_seccomp_notify_listener(container, nnp, how):
+    c = container("sh", "-c", "mkdir /scratch/d; echo done")
+    seccomp_config(c, nnp)
+    path = container.dir / "agent.sock"
+    sc = c.config["linux"]["seccomp"]
+    sc["syscalls"] = [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    sc["listenerPath"] = str(path)
+    sc["listenerMetadata"] = "hello agent"
+    agent = Agent(path)
+    if how == "run":
+        r = c.run()
+        out, err = r.out, r.err
+    else:
+        c.started()
+        out, err = c.finish(), c.stderr.read_text()
+    agent.join(10)
+    assert agent.error is None, agent.error
+    assert out == "done\n", (out, err)
+    assert "Invalid cross-device link" in err, err  # the agent's answer
+    st = agent.state
+    assert st["fds"] == ["seccompFd"] and st["metadata"] == "hello agent" and st["pid"] > 0, st
+    assert st["state"]["id"] == c.id and st["state"]["bundle"] == str(c.bundle), st
+    assert agent.syscall in (83, 258), agent.syscall  # mkdir, mkdirat on x86_64
+    for fd in agent.fds:
+        os.close(fd)
+
+
+def test_seccomp_notify_without_listener_is_refused(container):
+    c = container("true")
+    seccomp_config(c)
+    c.config["linux"]["seccomp"]["syscalls"] = [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+    c.config["linux"]["seccomp"]["listenerPath"] = str(container.dir / "nobody.sock")
+    r = c.run()
+    c.assert_refused(r)
+
+
+# -- personality, scheduler, I/O priority, CPU affinity (runc 1.2+) --------------------------------
+
+def test_personality_linux32(container, rt):
+    rt.lacks("linux.personality")
+    c = container("uname", "-m")
+    c.config["linux"]["personality"] = {"domain": "LINUX32"}
+    assert run_ok(c).strip() in ("i686", "i386", "armv8l")
+
+
+def test_scheduler(container, rt):
+    rt.lacks("process.scheduler")
+    c = container("cat", "/proc/self/stat")
+    c.config["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+    fields = run_ok(c).rsplit(")", 1)[1].split()
+    assert (fields[16], fields[38]) == ("7", "3")  # nice (field 19), policy (field 41): SCHED_BATCH
+
+
+def test_io_priority(container, rt):
+    rt.lacks("process.ioPriority")
+    c = container("sleep", "1000")
+    c.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+    pid = c.started()
+    libc = ctypes.CDLL(None, use_errno=True)
+    ioprio = libc.syscall(252, 1, pid)  # ioprio_get(IOPRIO_WHO_PROCESS, pid)
+    assert (ioprio >> 13, ioprio & 0xFF) == (2, 6)
+    c.kill("KILL")
+
+
+def test_exec_cpu_affinity(container, rt):
+    rt.lacks("process.execCPUAffinity")
+    if len(os.sched_getaffinity(0)) < 2 or 1 not in os.sched_getaffinity(0):
+        pytest.skip("needs CPUs 0 and 1")
+    c = container("sleep", "1000")
+    init = c.started()
+    process = dict(c.config["process"], args=["grep", "Cpus_allowed_list", "/proc/self/status"],
+                   execCPUAffinity={"initial": "0", "final": "1"})
+    path = container.dir / "process.json"
+    path.write_text(json.dumps(process))
+    r = rt("exec", "--process", path, c.id)
+    assert r.rc == 0, r
+    assert r.out.split() == ["Cpus_allowed_list:", "1"]
+    assert os.sched_getaffinity(init) == os.sched_getaffinity(0), "the init is not affected"
+    c.kill("KILL")
