@@ -4,6 +4,7 @@ import os
 import sys
 
 from pyrunc import lifecycle
+from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.state import DEFAULT_ROOT, Container, list_ids
 
@@ -51,18 +52,28 @@ def _bundle_and_id(args) -> tuple[str, str]:
 
 
 def create(g, args, logger) -> int:
-    from pyrunc import create as creating
+    ctx = _ctx(g, logger)
+    ctx.grace_pid = grace.start()  # first, before the imports: see cgroups/grace.py
+    try:
+        from pyrunc import create as creating
 
-    bundle, cid = _bundle_and_id(args)
-    creating.create(_ctx(g, logger), cid, bundle, _options(args), args.pid_file)
+        bundle, cid = _bundle_and_id(args)
+        creating.create(ctx, cid, bundle, _options(args), args.pid_file)
+    finally:
+        grace.finish(ctx.grace_pid)
     return 0
 
 
 def run(g, args, logger) -> int:
-    from pyrunc import create as creating
+    ctx = _ctx(g, logger)
+    ctx.grace_pid = grace.start()
+    try:
+        from pyrunc import create as creating
 
-    bundle, cid = _bundle_and_id(args)
-    return creating.run(_ctx(g, logger), cid, bundle, _options(args), args.pid_file, bool(args.detach))
+        bundle, cid = _bundle_and_id(args)
+        return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach))
+    finally:
+        grace.finish(ctx.grace_pid)
 
 
 def start(g, args, logger) -> int:

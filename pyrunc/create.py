@@ -9,6 +9,7 @@ import os
 import sys
 
 from pyrunc import cgroups, config, console, executor, hooks, init, native, sync
+from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import (
@@ -181,6 +182,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops.pid = pid
         undo.append(lambda: _kill_and_reap(ops.pid))
         _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
+        grace.finish(ctx.grace_pid)
+        ctx.grace_pid = 0
         if terminal:
             master = parent.fds.pop(0)
             undo.append(lambda: os.close(master))

@@ -192,3 +192,8 @@ def ioprio_set(ioprio: int) -> None:
 
 def personality(persona: int) -> int:
     return _check(lib.pyr_personality(persona), "personality")
+
+
+def write_async(path: str, data: str) -> int:
+    """The pid of a task writing `data` to `path` while the caller goes on (see shim.h)."""
+    return _check(lib.pyr_write_async(path.encode(), data.encode()), f"write {path}")

@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,16 +93,19 @@ class Runtime:
         return f"bench-{self.name}-{os.getpid()}-{self.count}"
 
     def timed(self, *args: str) -> tuple[bool, float]:
-        """Run one command as a fresh process with stdio on /dev/null: (succeeded, milliseconds)."""
+        """Run one command as a fresh process with stdio on /dev/null: (succeeded, milliseconds).
+
+        The wait blocks in waitpid: Popen.wait(timeout=...) polls with sleeps that double up to
+        50 ms, which rounds every measurement up to 31.5 or 63.5 ms. A timer kills a hung call."""
         start = time.perf_counter()
-        try:
-            rc = subprocess.call(
-                self.cmd(*args), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
-                preexec_fn=self.preexec, timeout=CALL_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            rc = -1
-        return rc == 0, (time.perf_counter() - start) * 1000
+        proc = subprocess.Popen(self.cmd(*args), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
+                                preexec_fn=self.preexec)
+        watchdog = threading.Timer(CALL_TIMEOUT_S, proc.kill)
+        watchdog.start()
+        rc = proc.wait()
+        elapsed = (time.perf_counter() - start) * 1000
+        watchdog.cancel()
+        return rc == 0, elapsed
 
     def output(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run one untimed command, capturing its output."""

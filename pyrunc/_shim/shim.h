@@ -144,3 +144,11 @@ int pyr_ioprio_set(int ioprio);
 
 /* personality(2) (linux.personality); returns the previous persona. */
 int pyr_personality(unsigned long persona);
+
+/* Start a short-lived task sharing our memory (CLONE_VM, its own small stack) that writes
+ * `data` to the file `path` and exits; returns its pid at once (reap it with waitpid). The
+ * runtime uses it to write its own pid into the cgroup.procs of the cgroup it is already in:
+ * a no-op migration that makes the kernel start the RCU grace period every first cgroup
+ * migration waits for (8-20 ms here), while the runtime goes on with its own work. No
+ * Python runs in the task, so it needs no interpreter state. */
+int pyr_write_async(const char *path, const char *data);

@@ -1,0 +1,52 @@
+"""Start the kernel's cgroup-migration grace period at once, so it passes while pyrunc works.
+
+The first write to any cgroup.procs after an idle spell waits an RCU grace period (8-20 ms on
+this kernel: cgroup_threadgroup_rwsem enters rcu_sync), and the rwsem is global, so the
+migrations that follow within a grace period are fast. Measured here, that wait was over
+half of a `create` (the init was ready 3 ms after clone, then waited 16 ms for its cgroups).
+runc hides it behind its init's start-up; pyrunc instead starts it first thing in create and
+run: a task of the shim writes the runtime's own pid into the cgroup it is already in (a
+no-op migration) while the runtime loads its modules and plans. The container's cgroups are
+created meanwhile only once the kernel lets go of cgroup_mutex, which that write holds.
+"""
+
+import os
+
+ROOT = "/sys/fs/cgroup"
+
+
+def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
+    """cgroup.procs of the cgroup this process is in, in the first hierarchy that has one."""
+    for line in self_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        controllers, path = parts[1], parts[2]
+        for d in (("unified", "") if not controllers else (controllers.removeprefix("name="),)):
+            candidate = os.path.normpath(f"{root}/{d}/{path}") + "/cgroup.procs"
+            if os.path.exists(candidate):
+                return candidate
+    return None
+
+
+def start() -> int:
+    """The pid of the task making the no-op migration, or 0 when there is nothing to write."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            procs = own_procs_file(f.read())
+        if procs is None:
+            return 0
+        from pyrunc import native
+
+        return native.write_async(procs, "0")
+    except OSError:
+        return 0
+
+
+def finish(pid: int) -> None:
+    """Reap the task (long gone by the time the container's init is in its cgroups)."""
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
