@@ -4,7 +4,6 @@ import os
 import sys
 
 from pyrunc import lifecycle
-from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.state import DEFAULT_ROOT, Container, list_ids
 
@@ -52,6 +51,8 @@ def _bundle_and_id(args) -> tuple[str, str]:
 
 
 def create(g, args, logger) -> int:
+    from pyrunc.cgroups import grace
+
     ctx = _ctx(g, logger)
     ctx.grace_pid = grace.start()  # first, before the imports: see cgroups/grace.py
     try:
@@ -65,6 +66,8 @@ def create(g, args, logger) -> int:
 
 
 def run(g, args, logger) -> int:
+    from pyrunc.cgroups import grace
+
     ctx = _ctx(g, logger)
     ctx.grace_pid = grace.start()
     try:

@@ -35,6 +35,8 @@ class RuntimeOps:
         self.state_dir = state_dir
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
+        self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
+        self.ctx: Context | None = None  # holds grace_pid: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
@@ -52,7 +54,9 @@ class RuntimeOps:
         self.start_listener = self.channel.listen(self.state_dir)
 
     def unshare_time(self, offsets: str) -> None:
-        """The new time namespace is for children: write offsets before the init exists."""
+        """The new time namespace is for children: write offsets before the init exists. The
+        kernel wants the caller alone in its memory, so the grace-period task is waited for."""
+        self.alone()
         self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
         native.unshare(native.CLONE_NEWTIME)
         if offsets:
@@ -86,8 +90,15 @@ class RuntimeOps:
     def maps_written(self) -> None:
         self.channel.send_byte()
 
+    def alone(self) -> None:
+        """Wait for the grace-period task: some syscalls want no other task in our memory."""
+        if self.ctx is not None:
+            grace.finish(self.ctx.grace_pid)
+            self.ctx.grace_pid = 0
+
     def create_cgroups(self) -> None:
-        self.cgroups_created = cgroups.create(self.cgroup_plan)
+        self.cgroups_created[:] = cgroups.create(self.cgroup_plan)
+        self.cgroups_made()
 
     def enter_cgroup(self, path: str) -> None:
         with open(os.path.join(path, "cgroup.procs"), "w") as f:
@@ -154,6 +165,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         parent, child = sync.socketpair()
         undo.append(parent.close)
         ops = RuntimeOps(parent, c.dir, p.cgroups)
+        ops.ctx = ctx
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
         c.record = {  # saved before clone too, so that `delete` can clean up after a crashed create
@@ -167,6 +179,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "exec": exec_record(p.cfg),
         }
         c.save()
+        ops.cgroups_made = c.save
         clone_step = p.plan.phases["clone"][0]
         if ctx.log:
             ctx.log(clone_step.log_line())
@@ -182,8 +195,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops.pid = pid
         undo.append(lambda: _kill_and_reap(ops.pid))
         _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
-        grace.finish(ctx.grace_pid)
-        ctx.grace_pid = 0
+        ops.alone()
         if terminal:
             master = parent.fds.pop(0)
             undo.append(lambda: os.close(master))
@@ -237,7 +249,18 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
 
 
 def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
-    """The runtime's side of the sync protocol, until the init reports ready."""
+    """The runtime's side of the sync protocol, until the init reports ready. When a step of
+    the runtime's fails because the init has already given up, the init's reason is reported."""
+    try:
+        _drive(plan, ns, ops, cfg, state_for_hooks, log, first)
+    except PyruncError:
+        reason = ops.channel.pending_error()
+        if reason:
+            raise PyruncError(reason) from None
+        raise
+
+
+def _drive(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
     parent_steps = plan.phases["parent"]
     map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")]
     other_steps = [s for s in parent_steps if s not in map_steps]

@@ -27,9 +27,6 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
           cgroup_actions: tuple[str, ...] = ()) -> tuple[Plan, Namespaces]:
     """`cgroup_dirs` and `cgroup_actions` come from the cgroups planner (paths_for, describe)."""
     plan = Plan()
-    if cgroup_dirs:
-        plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
-                 cgroup_actions)
     linux = cfg.get("linux") or {}
     ns = Namespaces(linux)
     if not ns.has("mount"):
@@ -38,7 +35,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
     ns.plan(plan)
     process.plan_protect(plan, cfg, bool(ns.new & 0x10000000))  # CLONE_NEWUSER; the last step before clone
-    plan_parent(plan, linux, ns, cgroup_dirs)
+    plan_parent(plan, linux, ns, cgroup_dirs, cgroup_actions)
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
@@ -69,11 +66,17 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
     process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds)
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
+    if plan.has("await_parent"):
+        plan.add("parent", "cgroups_placed", (), "tell the init it is in its cgroups")
     return plan, ns
 
 
-def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str]) -> None:
-    """What the runtime does to the new init from outside: id maps, then its cgroups."""
+def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str],
+                cgroup_actions: tuple[str, ...]) -> None:
+    """What the runtime does to the new init from outside: id maps, then its cgroups. They are
+    made after clone: the kernel may hold cgroup_mutex for a grace period (cgroups/grace.py),
+    and the init can set up most of its namespaces meanwhile; it waits for them only where it
+    needs them (a cgroup namespace or mount)."""
     if ns.new & 0x10000000:  # CLONE_NEWUSER
         for kind in ("gid", "uid"):
             lines = id_map_text(linux.get(f"{kind}Mappings") or [])
@@ -82,7 +85,8 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
             plan.add("parent", "write_id_map", (kind, lines),
                      f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings")
         plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")
+    if cgroup_dirs:
+        plan.add("parent", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
+                 cgroup_actions)
     for path in cgroup_dirs.values():
         plan.add("parent", "enter_cgroup", (path,), f"echo <pid> > {path}/cgroup.procs", "linux.cgroupsPath")
-    if ns.new & 0x02000000:  # CLONE_NEWCGROUP
-        plan.add("parent", "cgroups_placed", (), "tell the init it is in its cgroups")

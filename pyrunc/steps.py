@@ -52,5 +52,8 @@ class Plan:
             details: tuple[str, ...] = ()) -> None:
         self.phases[phase].append(Step(phase, op, args, text, source, details))
 
+    def has(self, op: str) -> bool:
+        return any(s.op == op for steps in self.phases.values() for s in steps)
+
     def steps(self) -> list[tuple[str, Step]]:
         return [(p, s) for p in self.PHASES for s in self.phases[p]]

@@ -76,6 +76,21 @@ class Channel:
         tag, _, payload = data.decode(errors="replace").partition(" ")
         return tag, payload
 
+    def pending_error(self) -> str | None:
+        """The init's error message if it sent one before going away (read without waiting)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                tag, payload = self.recv()
+                if tag == "error":
+                    return payload
+                if tag == "":
+                    return None
+        except OSError:
+            return None
+        finally:
+            self.sock.setblocking(True)
+
     def expect(self, tag: str) -> str:
         """Wait for `tag`; the init exits quietly when the runtime has gone away."""
         got, payload = self.recv()

@@ -10,14 +10,18 @@ import os
 import time
 
 from pyrunc.cgroups import fs, v1, v2
-from pyrunc.cgroups.planner import CgroupPlan
-from pyrunc.cgroups.resources import on_missing, refuse
 from pyrunc.errors import PyruncError, os_error
+
+TYPE_CHECKING = False  # typing itself is not imported on the hot path
+if TYPE_CHECKING:
+    from pyrunc.cgroups.planner import CgroupPlan
 
 SIGKILL = 9  # not signal.SIGKILL: importing signal costs an enum import on the hot path
 
 
 def _apply(writes: list[tuple[str, str, str, str]]) -> None:
+    from pyrunc.cgroups.resources import on_missing, refuse  # create only: delete loads less
+
     for d, name, value, json_path in writes:
         try:
             fs.write(f"{d}/{name}", value)
@@ -50,7 +54,7 @@ def _check_reused(paths: dict[str, str]) -> None:
         raise PyruncError(f"cgroup {d} is frozen")
 
 
-def create(plan: CgroupPlan) -> list[str]:
+def create(plan: "CgroupPlan") -> list[str]:
     """Make the cgroups and configure them. Returns the directories it made, outermost first:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises."""
     created: list[str] = []
@@ -84,9 +88,9 @@ def create(plan: CgroupPlan) -> list[str]:
     return created
 
 
-def enter(target: CgroupPlan | dict[str, str], pid: int) -> None:
+def enter(target: "CgroupPlan | dict[str, str]", pid: int) -> None:
     """Move `pid` (a whole process) into the container's cgroup in every hierarchy."""
-    paths = target.dirs if isinstance(target, CgroupPlan) else target
+    paths = target if isinstance(target, dict) else target.dirs
     value = str(pid)
     for d in paths.values():
         try:

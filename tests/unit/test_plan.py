@@ -71,7 +71,7 @@ def test_cgroup_namespace_waits_for_placement():
     plan = plan_of(with_ns({"type": "cgroup"}), {"memory": "/sys/fs/cgroup/memory/pyrunc/x"})
     names = ops(plan, "namespaces")
     assert names.index("await_parent") < names.index("unshare")
-    assert ops(plan, "parent") == ["enter_cgroup", "cgroups_placed"]
+    assert ops(plan, "parent") == ["create_cgroups", "enter_cgroup", "cgroups_placed"]
 
 
 def test_time_namespace_offsets_are_written_by_the_runtime_before_clone():
