@@ -79,9 +79,6 @@ class LinuxKernel(MountOps):
             os.close(fd)
 
     # -- the process -----------------------------------------------------------------------
-    def set_dumpable(self, value: int) -> None:
-        _prctl.prctl(_prctl.PR_SET_DUMPABLE, value)
-
     def setrlimit(self, res: int, soft: int, hard: int) -> None:
         native.setrlimit(res, soft, hard)
 
