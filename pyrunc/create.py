@@ -47,6 +47,7 @@ class RuntimeOps:
         interpreter (process.plan_protect)."""
         native.prctl(4, 0)  # PR_SET_DUMPABLE
         if hide:
+            self.alone()  # it remaps this process's memory: no other task may share it
             native.hide_exe()
 
     def listen_start(self) -> None:
@@ -68,6 +69,7 @@ class RuntimeOps:
         its fd and attaches it (pyrunc/idmap.py)."""
         from pyrunc import idmap
 
+        self.alone()
         idmap.prepare(*args)
         self._idmapped = True
 
