@@ -1,15 +1,19 @@
-"""Writes the `pyrunc` command as a launcher that starts the venv's interpreter with -I -S.
+"""Writes the `pyrunc` command: a small C launcher (pyrunc/_shim/launcher.c) that starts the
+venv's interpreter with -I -S, or, without a C compiler, an equivalent Python script.
 
 Site processing costs about 2 ms on every command, and pip's console script needs it to
-find site-packages; this launcher puts the package's own directory on sys.path instead.
-Run as `python -m pyrunc.launcher PATH` after `pip install`. cli.run() leaves through
-os._exit: tearing the interpreter down costs milliseconds and nothing needs it.
+find site-packages; the launcher puts the package's own directory on sys.path instead. The C
+version also starts the kernel's cgroup grace period before the interpreter starts for
+`create` and `run` (see launcher.c). Run as `python -m pyrunc.launcher PATH` after
+`pip install`. cli.run() leaves through os._exit: tearing the interpreter down costs
+milliseconds and nothing needs it.
 """
 
 import os
+import subprocess
 import sys
 
-TEMPLATE = """#!{python} -IS
+SCRIPT = """#!{python} -IS
 import sys
 sys.path.insert(0, {libdir!r})
 from pyrunc.cli import run
@@ -20,9 +24,15 @@ run()
 def write(path: str) -> None:
     """Replace `path` with the launcher for this interpreter and this installed package."""
     libdir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_shim", "launcher.c")
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(TEMPLATE.format(python=sys.executable, libdir=libdir))
+    compiler = os.environ.get("CC", "cc")
+    built = os.path.exists(source) and "'" not in libdir and subprocess.run(
+        [compiler, "-O2", "-Wall", "-o", tmp, f'-DPYTHON="{sys.executable}"', f'-DLIBDIR="{libdir}"', source],
+        check=False).returncode == 0
+    if not built:
+        with open(tmp, "w") as f:
+            f.write(SCRIPT.format(python=sys.executable, libdir=libdir))
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
 

@@ -30,7 +30,12 @@ def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
 
 
 def start() -> int:
-    """The pid of the task making the no-op migration, or 0 when there is nothing to write."""
+    """The pid of the task making the no-op migration, or 0 when there is nothing to write.
+    The C launcher (pyrunc/_shim/launcher.c) has usually started it already, before the
+    interpreter, and passes its pid in PYRUNC_GRACE_PID."""
+    started = os.environ.pop("PYRUNC_GRACE_PID", "")
+    if started.isdigit():
+        return int(started)
     try:
         with open("/proc/self/cgroup") as f:
             procs = own_procs_file(f.read())
@@ -44,8 +49,12 @@ def start() -> int:
 
 
 def finish(pid: int) -> None:
-    """Reap the task (long gone by the time the container's init is in its cgroups)."""
+    """End and reap the task (the launcher's repeats its migration until it is told to stop)."""
     if pid:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
