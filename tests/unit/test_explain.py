@@ -91,7 +91,29 @@ def variants() -> dict[str, dict]:
                                                  {"allow": True, "type": "c", "major": 1, "minor": 3,
                                                   "access": "rw"}]}
 
+    def devices(cfg: dict) -> None:
+        cfg["linux"]["devices"] = [
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666, "uid": 0, "gid": 0},
+            {"path": "/dev/loop9", "type": "b", "major": 7, "minor": 9},
+            {"path": "/dev/myfifo", "type": "p"},
+        ]
+        cfg["linux"]["resources"]["devices"].append({"allow": True, "type": "c", "major": 10, "minor": 229,
+                                                     "access": "rwm"})
+
+    def seccomp(cfg: dict) -> None:
+        cfg["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_NE"}]},
+            ],
+        }
+
     variant("all-namespaces", all_namespaces)
+    variant("devices", devices)
+    variant("seccomp", seccomp)
     variant("joined-namespaces", joined)
     variant("mounts", mounts)
     variant("process", process)
