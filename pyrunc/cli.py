@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
     "state": ("<container-id>", {}, "print the state of a container as JSON"),
     "kill": ("<container-id> [signal]", {"--all": ("all", False), "-a": ("all", False)},
              "send a signal (default SIGTERM) to the container's init"),
+    "pause": ("<container-id>", {}, "freeze every process of the container (runc's, not the spec's)"),
+    "resume": ("<container-id>", {}, "thaw a paused container"),
     "delete": ("<container-id>", {"--force": ("force", False), "-f": ("force", False)},
                "delete a stopped container (--force: kill it first)"),
     "list": ("", {"--format": ("format", True), "-f": ("format", True), "--quiet": ("quiet", False),

@@ -115,6 +115,16 @@ def kill(g, args, logger) -> int:
     return 0
 
 
+def pause(g, args, logger) -> int:
+    lifecycle.pause(_existing(g, _one_id(args)), True)
+    return 0
+
+
+def resume(g, args, logger) -> int:
+    lifecycle.pause(_existing(g, _one_id(args)), False)
+    return 0
+
+
 def delete(g, args, logger) -> int:
     lifecycle.delete(_ctx(g, logger), _one_id(args), bool(args.force))
     return 0

@@ -87,8 +87,18 @@ def run_poststart(c: Container) -> None:
             raise
 
 
+def pause(c: Container, frozen: bool) -> None:
+    """pause/resume (runc's, not the spec's): freeze or thaw the container's cgroup."""
+    status = c.status()
+    if frozen and status != "running":
+        raise PyruncError(f"container not running: {status}")
+    if not frozen and status != "paused":
+        raise PyruncError(f"container not paused: {status}")
+    cgroups.freeze(c.record.get("cgroups") or {}, frozen)
+
+
 def kill(c: Container, sig: int, all_processes: bool = False) -> None:
-    if c.status() not in ("created", "running"):
+    if c.status() not in ("created", "running", "paused"):
         raise PyruncError("container not running")
     pids = cgroups.pids(c.record.get("cgroups") or {}) if all_processes else [c.record["pid"]]
     for pid in pids or [c.record["pid"]]:
@@ -122,10 +132,12 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
         raise PyruncError(f"container {cid} does not exist")
     c.load()
     status = c.status()
-    if status == "running" and not force:
+    if status in ("running", "paused") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
-    if status in ("created", "running"):
+    if status in ("created", "running", "paused"):
         os.kill(c.record["pid"], SIGKILL)
+        if status == "paused":
+            cgroups.freeze(c.record.get("cgroups") or {}, False)  # a frozen process dies once thawed
         wait_gone(c.record["pid"])
     destroy(c)
 

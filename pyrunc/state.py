@@ -144,6 +144,11 @@ class Container:
             return "stopped"
         if os.path.exists(os.path.join(self.dir, START_SOCKET)):
             return "created"
+        if self.record.get("cgroups"):
+            from pyrunc import cgroups
+
+            if cgroups.frozen(self.record["cgroups"]):
+                return "paused"  # not in the spec's list; runc reports it and clients rely on it
         return "running"
 
     def oci_state(self) -> dict:
@@ -153,7 +158,7 @@ class Container:
         return {
             "ociVersion": OCI_VERSION,
             "id": self.id,
-            "pid": r.get("pid", 0) if status in ("created", "running") else 0,
+            "pid": r.get("pid", 0) if status in ("created", "running", "paused") else 0,
             "status": status,
             "bundle": r.get("bundle", ""),
             "rootfs": r.get("rootfs", ""),
