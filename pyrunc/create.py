@@ -17,6 +17,7 @@ from pyrunc.lifecycle import (
     Context,
     destroy,
     hook_state,
+    kill_and_reap,
     run_poststart,
     run_poststop,
     write_pid_file,
@@ -110,14 +111,6 @@ class RuntimeOps:
         self.channel.send("cgroups")
 
 
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
-
-
 class Prepared:
     """Everything decided before anything is done: the config, cgroups and the plan."""
 
@@ -195,7 +188,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             ops.start_listener.close()
         ops.after_clone()
         ops.pid = pid
-        undo.append(lambda: _kill_and_reap(ops.pid))
+        undo.append(lambda: kill_and_reap(ops.pid))
         _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
         ops.alone()
         if terminal:

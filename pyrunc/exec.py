@@ -20,6 +20,7 @@ import os
 from pyrunc import OCI_VERSION, capabilities, config, console, executor, init, jsonio, native, process, sync
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
+from pyrunc.lifecycle import kill_and_reap
 from pyrunc.state import Container, proc_start_time
 from pyrunc.steps import Plan
 
@@ -289,7 +290,7 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         master = _drive(parent, pid, req, c, kept, terminal)
     except BaseException:
         if pid:
-            _kill_and_reap(pid)
+            kill_and_reap(pid)
         raise
     finally:
         for fd, _ in ns_fds:
@@ -336,14 +337,6 @@ def _drive(parent: sync.Channel, pid: int, req: Request, c: Container, kept: dic
             parent.send("seccomp-done")
         else:
             raise PyruncError(f"sync: unexpected {tag} from the exec'd process")
-
-
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
 
 
 def _wait(pid: int, master: int) -> int:

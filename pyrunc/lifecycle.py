@@ -108,6 +108,15 @@ def kill(c: Container, sig: int, all_processes: bool = False) -> None:
             pass
 
 
+def kill_and_reap(pid: int) -> None:
+    """SIGKILL a child of ours and wait for it (undoing a half-made process)."""
+    try:
+        os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
 def wait_gone(pid: int) -> None:
     """Wait until a process we may not be the parent of has exited."""
     import select

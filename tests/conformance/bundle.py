@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 BUSYBOX = "/bin/busybox"
-APPLETS = "cat echo env hostname kill ls readlink sh sleep touch true".split()
+APPLETS = ("cat chmod echo env grep hostname id kill ls mkdir printf pwd readlink sh sleep sort stat tail test "
+           "touch true uname").split()
 CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 

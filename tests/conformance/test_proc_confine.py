@@ -17,22 +17,6 @@ pytestmark = pytest.mark.root
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
             "CAP_SETUID": 7, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_RAW": 13, "CAP_SYS_CHROOT": 18,
             "CAP_AUDIT_WRITE": 29}
-APPLETS = ("id", "grep", "mkdir", "chmod", "stat", "sort", "tail", "uname", "ls", "cat", "sleep", "true")
-
-
-@pytest.fixture
-def container(container):
-    """conftest's factory, with the busybox applets these tests use linked in the rootfs."""
-    def make(*args):
-        c = container(*args)
-        for name in APPLETS:
-            path = c.rootfs / "bin" / name
-            if not path.is_symlink() and not path.exists():
-                path.symlink_to("busybox")
-        return c
-
-    make.dir = container.dir
-    return make
 
 
 def mask(*names):

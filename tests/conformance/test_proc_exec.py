@@ -11,22 +11,6 @@ from .bundle import alive, ns_inode, wait_for
 
 pytestmark = pytest.mark.root
 NAMESPACES = ("pid", "mnt", "net", "ipc", "uts", "cgroup", "user")
-APPLETS = ("id", "grep", "mkdir", "chmod", "stat", "sort", "tail", "uname", "ls", "cat", "sleep", "true")
-
-
-@pytest.fixture
-def container(container):
-    """conftest's factory, with the busybox applets these tests use linked in the rootfs."""
-    def make(*args):
-        c = container(*args)
-        for name in APPLETS:
-            path = c.rootfs / "bin" / name
-            if not path.is_symlink() and not path.exists():
-                path.symlink_to("busybox")
-        return c
-
-    make.dir = container.dir
-    return make
 
 
 def running(container, *args):
