@@ -61,7 +61,7 @@ def create(g, args, logger) -> int:
         bundle, cid = _bundle_and_id(args)
         creating.create(ctx, cid, bundle, _options(args), args.pid_file)
     finally:
-        grace.finish(ctx.grace_pid)
+        grace.finish(ctx.grace_pid, wait=False)
     return 0
 
 
@@ -76,7 +76,7 @@ def run(g, args, logger) -> int:
         bundle, cid = _bundle_and_id(args)
         return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach))
     finally:
-        grace.finish(ctx.grace_pid)
+        grace.finish(ctx.grace_pid, wait=False)
 
 
 def start(g, args, logger) -> int:

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The command word after runc-style global flags; flags that take a separate value skip it. */
@@ -73,6 +74,10 @@ static void start_grace_period(void)
          * grace period only, and the runtime's own comes some 20 ms later. The runtime kills
          * this child once its init is placed; 0.25 s is the most it can last. */
         int fd = open(procs, O_WRONLY | O_CLOEXEC);
+        /* Hold none of the caller's files (a pipe it waits on, say) while it lives. */
+        for (int other = 0; other < fd; other++)
+            close(other);
+        syscall(SYS_close_range, fd + 1, ~0U, 0);
         for (int i = 0; fd >= 0 && i < 60; i++) {
             if (write(fd, "0", 1) < 0)
                 _exit(1);

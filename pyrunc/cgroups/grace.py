@@ -48,14 +48,16 @@ def start() -> int:
         return 0
 
 
-def finish(pid: int) -> None:
-    """End and reap the task (the launcher's repeats its migration until it is told to stop)."""
+def finish(pid: int, wait: bool = True) -> None:
+    """End and reap the task (the launcher's repeats its migration until it is told to stop).
+    Without `wait` (a command failing early) it may still be in its first, unkillable write:
+    it is then left to finish on its own rather than delaying the error by a grace period."""
     if pid:
         try:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(pid, 0)
+            os.waitpid(pid, 0 if wait else os.WNOHANG)
         except ChildProcessError:
             pass
