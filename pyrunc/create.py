@@ -100,6 +100,7 @@ class RuntimeOps:
             self.ctx.grace_pid = 0
 
     def create_cgroups(self) -> None:
+        self.alone()  # its repeated migrations would contend with these writes; one suffices now
         self.cgroups_created[:] = cgroups.create(self.cgroup_plan)
         self.cgroups_made()
 
@@ -163,7 +164,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops.ctx = ctx
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
-        c.record = {  # saved before clone too, so that `delete` can clean up after a crashed create
+        c.record = {  # saved as soon as the cgroups exist, so that `delete` can clean up after a crash
             "bundle": p.bundle,
             "rootfs": p.rootfs,
             "created": rfc3339_now(),
@@ -173,8 +174,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg),
         }
-        c.save()
-        ops.cgroups_made = c.save
+        ops.cgroups_made = lambda: c.save(durable=False)
         clone_step = p.plan.phases["clone"][0]
         if ctx.log:
             ctx.log(clone_step.log_line())
