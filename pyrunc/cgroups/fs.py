@@ -58,14 +58,11 @@ def makedirs(path: str, stop: str, created: list[str]) -> None:
 def procs(path: str) -> list[int]:
     """Every pid in the cgroup at `path` and the cgroups below it; [] when it is gone."""
     out: list[int] = []
-    try:
-        out += [int(p) for p in read(f"{path}/cgroup.procs").split()]
-        with os.scandir(path) as it:
-            subdirs = [e.path for e in it if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return out
-    for sub in subdirs:
-        out += procs(sub)
+    for d in (path, *subdirs_bottom_up(path)):
+        try:
+            out += [int(p) for p in read(f"{d}/cgroup.procs").split()]
+        except FileNotFoundError:
+            pass
     return out
 
 
