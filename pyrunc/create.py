@@ -8,7 +8,7 @@ mount namespace or changes user, an import could read the container's files or f
 import os
 import sys
 
-from pyrunc import cgroups, config, console, executor, hooks, init, native, sync
+from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, sync
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
@@ -45,7 +45,7 @@ class RuntimeOps:
 
     def protect_exe(self, hide: bool) -> None:
         """Inherited by the init: non-dumpable, and with `hide` /proc/<pid>/exe not the host's
-        interpreter (process.plan_protect)."""
+        interpreter (process.plan_protect; without `hide` the launcher has sealed it)."""
         native.prctl(4, 0)  # PR_SET_DUMPABLE
         if hide:
             self.alone()  # it remaps this process's memory: no other task may share it
@@ -123,6 +123,7 @@ class Prepared:
                                     systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
         opts.bundle = self.bundle
+        opts.exe_sealed = exeseal.sealed()
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
         self.annotations = self.cfg.get("annotations") or {}
 

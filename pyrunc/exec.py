@@ -1,8 +1,8 @@
 """`pyrunc exec`: run another process in a running container, confined like its init.
 
     runtime: check the container, build the process (--process F, or the config kept at create
-             plus the flags), plan it; protect_exe (non-dumpable, exe detached from the host's
-             interpreter); execCPUAffinity.initial; open /proc/<init>/ns/*; setns(pid) for the
+             plus the flags), plan it; protect_exe (non-dumpable, exe sealed by the launcher or detached from
+             host's interpreter); execCPUAffinity.initial; open /proc/<init>/ns/*; setns(pid) for the
              children only; fork
     child:   enter the container's cgroups (write 0 to cgroup.procs), execCPUAffinity.final,
              join the other namespaces in one shim call (user last), [terminal], then the
@@ -17,7 +17,7 @@ and no second fork is needed.
 
 import os
 
-from pyrunc import OCI_VERSION, capabilities, config, console, executor, init, jsonio, native, process, sync
+from pyrunc import OCI_VERSION, capabilities, config, console, executor, exeseal, init, jsonio, native, process, sync
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
@@ -171,14 +171,11 @@ def _same_ns(pid: int, name: str) -> bool:
 
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
-              listen_fds: int) -> Plan:
+              listen_fds: int, exe_sealed: bool = False) -> Plan:
     """Pure: the steps of one exec (shown by --debug)."""
     plan = Plan()
-    # Any process of a container without its own user namespace may have been given
-    # CAP_SYS_PTRACE (by another exec): detach the exe whenever non-dumpable is not enough.
-    hide = "user" not in joins
-    plan.add("runtime", "protect_exe", (hide,), "prctl(PR_SET_DUMPABLE, 0)" + (
-        "; /proc/self/exe becomes a sealed memfd, not the host's interpreter" if hide else ""))
+    plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
+             + process.exeseal_text(exe_sealed))
     affinity = proc.get("execCPUAffinity") or {}
     if affinity.get("initial"):
         cpus = process.parse_cpus(affinity["initial"], "process.execCPUAffinity.initial")
@@ -251,15 +248,7 @@ def _run(root: str, cid: str, req: Request, log) -> int:
     process.check_kept_fds(max(preserve, listen))
     init_pid = c.record["pid"]
     joins = [name for name, _ in NAMESPACES if not _same_ns(init_pid, name)]
-    if status == "created" and "user" not in joins and process.exe_reachable(proc, False):
-        try:
-            exposed = not os.readlink(f"/proc/{init_pid}/exe").startswith("/memfd:pyrunc-init")
-        except OSError:
-            exposed = False
-        if exposed:  # its config has no CAP_SYS_PTRACE, so create did not detach it
-            raise PyruncError("cannot give CAP_SYS_PTRACE to a process of a created container: its waiting "
-                              "init is still a copy of the runtime")
-    plan = plan_exec(proc, kept, c.record.get("cgroups") or {}, joins, preserve, listen)
+    plan = plan_exec(proc, kept, c.record.get("cgroups") or {}, joins, preserve, listen, exeseal.sealed())
 
     flags = dict(NAMESPACES)
     ns_fds = [(os.open(f"/proc/{init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), flags[n]) for n in joins]

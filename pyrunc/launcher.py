@@ -21,18 +21,19 @@ run()
 """
 
 
-def write(path: str) -> None:
-    """Replace `path` with the launcher for this interpreter and this installed package."""
-    libdir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def write(path: str, python: str = sys.executable, libdir: str = "", compiled: bool = True) -> None:
+    """Replace `path` with the launcher for `python` and the package in `libdir` (this one's by
+    default); the Python script instead of the C launcher without a compiler or `compiled`."""
+    libdir = libdir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_shim", "launcher.c")
     tmp = path + ".tmp"
     compiler = os.environ.get("CC", "cc")
-    built = os.path.exists(source) and "'" not in libdir and subprocess.run(
-        [compiler, "-O2", "-Wall", "-o", tmp, f'-DPYTHON="{sys.executable}"', f'-DLIBDIR="{libdir}"', source],
+    built = compiled and os.path.exists(source) and "'" not in libdir and subprocess.run(
+        [compiler, "-O2", "-Wall", "-o", tmp, f'-DPYTHON="{python}"', f'-DLIBDIR="{libdir}"', source],
         check=False).returncode == 0
     if not built:
         with open(tmp, "w") as f:
-            f.write(SCRIPT.format(python=sys.executable, libdir=libdir))
+            f.write(SCRIPT.format(python=python, libdir=libdir))
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
 

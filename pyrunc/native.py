@@ -150,14 +150,15 @@ def spawn_userns() -> int:
     return _check(lib.pyr_spawn_userns(), "clone(CLONE_NEWUSER)")
 
 
-def hide_exe() -> bool:
-    """/proc/self/exe stops naming the host's interpreter (see shim.h); False when the kernel
-    lacks PR_SET_MM_MAP and only non-dumpable protects the process."""
-    if lib.pyr_hide_exe() < 0:
-        if ffi.errno == 22:  # EINVAL
-            return False
-        _check(-1, "hide the runtime's executable")
-    return True
+def hide_exe() -> None:
+    """/proc/self/exe stops naming the host's interpreter (see shim.h). A kernel without
+    PR_SET_MM_MAP fails: non-dumpable alone does not stop an entrypoint of /proc/self/exe."""
+    _check(lib.pyr_hide_exe(), "detach /proc/self/exe from the interpreter")
+
+
+def statfs_type(path: str) -> int:
+    """The magic number of the file system `path` is on (statfs f_type)."""
+    return _check(lib.pyr_statfs_type(path.encode()), path=path)
 
 
 def join_namespaces(fds: list[int], types: list[int]) -> None:

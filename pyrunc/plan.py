@@ -14,8 +14,10 @@ class Options:
     """What the command line adds to the config."""
 
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
-                 console_socket: str | None = None, listen_fds: int = 0, bundle: str = "") -> None:
+                 console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
+                 exe_sealed: bool = False) -> None:
         self.no_pivot = no_pivot
+        self.exe_sealed = exe_sealed  # a host fact: the interpreter runs from a sealed view (exeseal.py)
         self.bundle = bundle  # relative bind mount sources are relative to it
         self.listen_fds = listen_fds  # LISTEN_FDS handed on to the container (socket activation)
         self.preserve_fds = preserve_fds
@@ -34,7 +36,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
     ns.plan(plan)
-    process.plan_protect(plan, cfg, bool(ns.new & 0x10000000))  # CLONE_NEWUSER; the last step before clone
+    process.plan_protect(plan, opts.exe_sealed)  # the last step before clone
     plan_parent(plan, linux, ns, cgroup_dirs, cgroup_actions)
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET

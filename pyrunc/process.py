@@ -8,8 +8,8 @@ the ambient set; no_new_privs; and with no_new_privs the filter last, in the sam
 execve. The executable is looked up before `start`, so a missing program fails `create`.
 
 No path back to the host: the init (and an exec'd process) is a copy of the runtime until
-execve. It is made non-dumpable and its /proc/self/exe is detached from the host's interpreter
-before anything of the container can see it (protect_exe), and every fd but stdio, the
+execve. It is non-dumpable, its /proc/self/exe cannot be opened for writing (the launcher's
+sealed view of the interpreter, or a memfd: protect_exe), and every fd but stdio, the
 preserved ones and LISTEN_FDS is close-on-exec at execve.
 """
 
@@ -96,27 +96,21 @@ def exec_record(cfg: dict) -> dict:
     return record
 
 
-def exe_reachable(proc: dict, own_user_ns: bool) -> bool:
-    """Can a process of the container pass the ptrace check on a non-dumpable copy of the runtime
-    (and so open its /proc/<pid>/exe)? Only with CAP_SYS_PTRACE in the host's user namespace, the
-    one the runtime's memory belongs to: no user namespace of the container's own, and SYS_PTRACE
-    in the bounding set (or no process.capabilities: everything kept)."""
-    if own_user_ns:
-        return False
-    caps = proc.get("capabilities")
-    return caps is None or "CAP_SYS_PTRACE" in (caps.get("bounding") or [])
-
-
-def plan_protect(plan: Plan, cfg: dict, own_user_ns: bool) -> None:
+def plan_protect(plan: Plan, exe_sealed: bool) -> None:
     """The runtime, before clone (as runc's nsexec): the init inherits it, so it never shows up
-    in a namespace of the container as a dumpable copy of the host's interpreter. Detaching
-    /proc/self/exe copies the interpreter's mappings (~4 ms for a static libpython): done only
-    when non-dumpable is not enough (exe_reachable)."""
-    hide = exe_reachable(cfg.get("process") or {}, own_user_ns)
-    text = "prctl(PR_SET_DUMPABLE, 0)"
-    if hide:
-        text += "; /proc/self/exe becomes a sealed memfd, not the host's interpreter (CAP_SYS_PTRACE, no user ns)"
-    plan.add("runtime", "protect_exe", (hide,), text + "; the init inherits it until execve")
+    in a namespace of the container as a dumpable copy of the host's interpreter, nor as one
+    whose /proc/<pid>/exe could be opened for writing: an entrypoint of /proc/self/exe needs no
+    ptrace to reach it (CVE-2019-5736). The launcher normally runs the interpreter from a sealed
+    read-only view (exeseal.py); otherwise /proc/self/exe is detached here, at the price of
+    copying the interpreter's mappings (~4 ms for a static libpython)."""
+    plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); " + exeseal_text(exe_sealed)
+             + "; the init inherits it until execve")
+
+
+def exeseal_text(exe_sealed: bool) -> str:
+    if exe_sealed:
+        return "/proc/self/exe is the launcher's read-only overlayfs view of the interpreter"
+    return "/proc/self/exe becomes a sealed, empty memfd, not the host's interpreter"
 
 
 def plan_sysctl(plan: Plan, cfg: dict, has_ns, joined: dict) -> None:

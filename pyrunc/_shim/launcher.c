@@ -1,5 +1,15 @@
 /* The `pyrunc` command: a few hundred bytes of C in front of the Python interpreter.
  *
+ * For the commands that make processes inside a container (create, run, exec) and for explain,
+ * which shows what they do, the interpreter is executed from a sealed view of itself: a
+ * detached, lower-only overlayfs whose top layer is the interpreter's directory (runc's
+ * exeseal). A container process that reaches the runtime's /proc/<pid>/exe (an entrypoint of
+ * /proc/self/exe, a #!/proc/self/exe script, ptrace rights on a waiting init) finds a file no
+ * one can open for writing: an overlay without an upper layer is read-only in its superblock,
+ * and no mount flag undoes that (CVE-2019-5736). Where overlayfs cannot be mounted the
+ * interpreter is executed as it is, and the runtime detaches /proc/self/exe itself
+ * (pyrunc/exeseal.py).
+ *
  * For `create` and `run` it first forks a child that writes "0" into the cgroup.procs of the
  * cgroup it is already in: a no-op migration that makes the kernel start the RCU grace period
  * every first cgroup migration waits for (8-25 ms here, see pyrunc/cgroups/grace.py). It then
@@ -15,6 +25,16 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#define FSOPEN_CLOEXEC 0x1
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#define FSMOUNT_CLOEXEC 0x1
+#define MOUNT_ATTR_RDONLY 0x1
+#define MOUNT_ATTR_NOSUID 0x2
+#define MOUNT_ATTR_NODEV 0x4
+
+extern char **environ;
 
 /* The command word after runc-style global flags; flags that take a separate value skip it. */
 static const char *command_of(int argc, char **argv)
@@ -91,10 +111,66 @@ static void start_grace_period(void)
     }
 }
 
+/* Append `dir` to `out` as an overlayfs lowerdir entry: ':' and '\\' are escaped. */
+static int append_lowerdir(char *out, size_t size, const char *dir)
+{
+    size_t n = strlen(out);
+    for (const char *c = dir; *c; c++) {
+        if (n + 3 >= size)
+            return -1;
+        if (*c == ':' || *c == '\\')
+            out[n++] = '\\';
+        out[n++] = *c;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* An O_PATH fd of `python` seen through a detached read-only overlayfs with two lower layers,
+ * its own directory on top and `spare` (any other directory, not nested with it) below: overlayfs
+ * needs two lower layers to mount without an upper one. -1 when the kernel or the caller's
+ * privileges do not allow it. */
+static int sealed_interpreter(const char *python, const char *spare)
+{
+    char real[4096], lower[8400] = "";
+    if (!realpath(python, real))
+        return -1;
+    char *slash = strrchr(real, '/');
+    if (!slash || slash == real)
+        return -1;
+    *slash = '\0';
+    size_t dlen = strlen(real), slen = strlen(spare);
+    if (strncmp(real, spare, dlen < slen ? dlen : slen) == 0)
+        return -1; /* one contains the other: overlayfs refuses overlapping layers */
+    if (append_lowerdir(lower, sizeof(lower), real) < 0)
+        return -1;
+    strcat(lower, ":"); /* append_lowerdir left room for it */
+    if (append_lowerdir(lower, sizeof(lower), spare) < 0)
+        return -1;
+    int ctx = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+    if (ctx < 0)
+        return -1;
+    int fd = -1;
+    if (syscall(SYS_fsconfig, ctx, FSCONFIG_SET_STRING, "lowerdir", lower, 0) == 0) {
+        syscall(SYS_fsconfig, ctx, FSCONFIG_SET_STRING, "xino", "off", 0); /* only quiets the kernel log */
+        if (syscall(SYS_fsconfig, ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
+            int mnt = (int)syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC,
+                                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+            if (mnt >= 0) {
+                fd = openat(mnt, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                close(mnt);
+            }
+        }
+    }
+    close(ctx);
+    return fd;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = command_of(argc, argv);
-    if (strcmp(cmd, "create") == 0 || strcmp(cmd, "run") == 0)
+    int create = strcmp(cmd, "create") == 0 || strcmp(cmd, "run") == 0;
+    if (create)
         start_grace_period();
     char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)
@@ -105,6 +181,11 @@ int main(int argc, char **argv)
     args[3] = "import sys; sys.path.insert(0, '" LIBDIR "'); from pyrunc.cli import run; run()";
     for (int i = 1; i < argc; i++)
         args[3 + i] = argv[i];
+    if (create || strcmp(cmd, "exec") == 0 || strcmp(cmd, "explain") == 0) {
+        int sealed = sealed_interpreter(PYTHON, LIBDIR);
+        if (sealed >= 0)
+            syscall(SYS_execveat, sealed, "", args, environ, AT_EMPTY_PATH);
+    }
     execv(PYTHON, args);
     perror("pyrunc: exec " PYTHON);
     return 127;

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -575,4 +576,12 @@ int pyr_write_async(const char *path, const char *data)
     strcpy(write_async_job.path, path);
     strcpy(write_async_job.data, data);
     return clone(write_async_task, write_async_job.stack + WRITE_ASYNC_STACK, CLONE_VM | SIGCHLD, &write_async_job);
+}
+
+long long pyr_statfs_type(const char *path)
+{
+    struct statfs st;
+    if (statfs(path, &st) < 0)
+        return -1;
+    return (long long)st.f_type;
 }

@@ -152,3 +152,7 @@ int pyr_personality(unsigned long persona);
  * migration waits for (8-20 ms here), while the runtime goes on with its own work. No
  * Python runs in the task, so it needs no interpreter state. */
 int pyr_write_async(const char *path, const char *data);
+
+/* statfs(2) of `path`: its file system's magic number (f_type), e.g. to tell that /proc/self/exe
+ * is on the launcher's read-only overlayfs. */
+long long pyr_statfs_type(const char *path);

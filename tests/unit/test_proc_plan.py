@@ -237,13 +237,11 @@ def test_listen_fds_only_when_listen_pid_is_the_runtime():
 
 
 def test_the_runtime_protects_itself_last_before_clone():
+    """Whatever the capabilities: detach /proc/self/exe unless the launcher sealed the interpreter."""
     plan = plan_of(cfg_with())
     assert ops(plan, "runtime")[-1] == "protect_exe"
-    assert step(plan, "protect_exe").args == (False,), "default caps: non-dumpable is enough"
-    caps = cfg_with()
-    caps["process"]["capabilities"]["bounding"].append("CAP_SYS_PTRACE")
-    assert step(plan_of(caps), "protect_exe").args == (True,)
-    assert process.exe_reachable({}, own_user_ns=False) and not process.exe_reachable({}, own_user_ns=True)
+    assert step(plan, "protect_exe").args == (True,), "not sealed: /proc/self/exe is detached"
+    assert step(plan_of(cfg_with(), exe_sealed=True), "protect_exe").args == (False,)
 
 
 def test_parse_cpus():
@@ -291,14 +289,14 @@ def test_exec_plan_order():
                 execCPUAffinity={"initial": "0", "final": "0-1"})
     plan = execmod.plan_exec(proc, kept, {"": "/sys/fs/cgroup/box"}, ["user", "mnt", "pid", "net"], 0, 0)
     assert ops(plan, "runtime") == ["protect_exe", "set_affinity", "join_pid_namespace"]
-    assert step(plan, "protect_exe").args == (False,), "a user namespace of its own: non-dumpable is enough"
+    assert step(plan, "protect_exe").args == (True,), "not sealed: detached, user namespace or not"
     assert ops(plan, "namespaces") == ["enter_cgroups", "set_affinity", "join_namespaces"]
     assert ops(plan, "pivot") == ["exec_terminal"]
     names = ops(plan, "process")
     assert names.index("set_user") < names.index("lookup") < names.index("clear_pdeathsig")
     assert step(plan, "execve").args[4] is not None, "no_new_privs: the filter comes with execve"
-    plan = execmod.plan_exec(dict(proc, terminal=False), kept, {}, ["mnt"], 0, 0)
-    assert step(plan, "protect_exe").args == (True,)
+    plan = execmod.plan_exec(dict(proc, terminal=False), kept, {}, ["mnt"], 0, 0, exe_sealed=True)
+    assert step(plan, "protect_exe").args == (False,)
 
 
 # -- ps ---------------------------------------------------------------------------------------
