@@ -1,8 +1,9 @@
 """Reading a bundle's config.json: parse, validate, and refuse what pyrunc does not apply.
 
-A field pyrunc does not implement fails with `unsupported: <json path>`; it is never
-silently ignored. SUPPORTED lists every field that is applied: a dict maps keys to their
-own tables, a one-element list applies its table to every item, True accepts the value
+A field the spec defines that pyrunc does not implement fails with `unsupported: <json path>`;
+it is never silently ignored. A property the spec does not define is ignored, as config.md
+requires, and `--debug` names it. SUPPORTED lists every field that is applied: a dict maps keys
+to their own tables, a one-element list applies its table to every item, True accepts the value
 whole, and "*" in a dict accepts any key.
 """
 
@@ -61,8 +62,21 @@ SUPPORTED: dict = {
 }
 
 
+ignored: list[str] = []  # unknown properties met by this process, for --debug
+
+
+def unknown(path: str) -> None:
+    """A field pyrunc does not apply: `unsupported: <path>` when the spec defines it (the schema,
+    read only on this path, says so); else an unknown property, ignored and remembered."""
+    from pyrunc import validate
+
+    if validate.spec_defines(path):
+        raise unsupported(path)
+    ignored.append(path)
+
+
 def check_supported(value: object, table: object = SUPPORTED, path: str = "") -> None:
-    """Raise `unsupported: <path>` for the first field that SUPPORTED does not list."""
+    """unknown() for every field that SUPPORTED does not list."""
     if table is True:
         return
     if isinstance(table, list) and isinstance(value, list):
@@ -73,8 +87,9 @@ def check_supported(value: object, table: object = SUPPORTED, path: str = "") ->
             sub = table.get(key, table.get("*"))
             where = f"{path}.{key}" if path else key
             if sub is None:
-                raise unsupported(where)
-            check_supported(item, sub, where)
+                unknown(where)
+            else:
+                check_supported(item, sub, where)
 
 
 def load(bundle: str) -> dict:

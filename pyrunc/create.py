@@ -122,6 +122,9 @@ class Prepared:
         self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, cgroups.detect(),
                                     systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
+        if ctx.log:
+            for path in config.ignored:
+                ctx.log(f"config: ignoring unknown property {path}")
         opts.bundle = self.bundle
         opts.exe_sealed = exeseal.sealed()
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))

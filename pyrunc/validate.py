@@ -18,6 +18,7 @@ DOCUMENTS = {
 }
 
 _validators: dict = {}
+_schemas: dict = {}  # schema/'s documents by file name, once loaded
 
 
 def check_config(cfg: dict) -> None:
@@ -93,21 +94,71 @@ def schema_dir() -> str:
     raise PyruncError(f"schema files not found in {os.path.join(package, 'schema')}")
 
 
+def _documents() -> dict:
+    """Every schema in schema/, by file name, loaded once."""
+    if not _schemas:
+        import json
+        import os
+
+        directory = schema_dir()
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".json"):
+                with open(os.path.join(directory, name), encoding="utf-8") as f:
+                    _schemas[name] = json.load(f)
+    return _schemas
+
+
+def spec_defines(json_path: str) -> bool:
+    """Does the config schema define the field at `json_path` (`linux.resources.memory.kernel`)?
+    The slow path of config.unknown: only a field pyrunc does not apply gets here."""
+    import re
+
+    documents = _documents()
+
+    def expand(node: dict, doc: str) -> list[tuple[dict, str]]:
+        """The node with its $ref followed and its allOf/anyOf/oneOf branches."""
+        while isinstance(node, dict) and "$ref" in node:
+            name, _, pointer = node["$ref"].partition("#")
+            doc = name or doc
+            node = documents[doc]
+            for part in filter(None, pointer.split("/")):
+                node = node[part]
+        if not isinstance(node, dict):
+            return []
+        out = [(node, doc)]
+        for key in ("allOf", "anyOf", "oneOf"):
+            for branch in node.get(key) or []:
+                out += expand(branch, doc)
+        return out
+
+    parts = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", json_path)]
+    nodes = expand(documents[DOCUMENTS["config"][0]], DOCUMENTS["config"][0])
+    for part in parts:
+        found: list[tuple[dict, str]] = []
+        for node, doc in nodes:
+            if isinstance(part, int):
+                subs = [node["items"]] if isinstance(node.get("items"), dict) else []
+            else:
+                subs = [node["properties"][part]] if part in (node.get("properties") or {}) else []
+                subs += [v for k, v in (node.get("patternProperties") or {}).items() if re.search(k, part)]
+                if not subs and isinstance(node.get("additionalProperties"), dict):
+                    subs = [node["additionalProperties"]]
+            for sub in subs:
+                found += expand(sub, doc)
+        if not found:
+            return False
+        nodes = found
+    return True
+
+
 def _validator(kind: str) -> object:
     """A jsonschema validator for a root schema, its relative $refs resolved within schema/ (no network)."""
     if kind in _validators:
         return _validators[kind]
-    import json
-    import os
-
     import jsonschema
 
+    documents = _documents()
     directory = schema_dir()
-    documents = {}
-    for name in sorted(os.listdir(directory)):
-        if name.endswith(".json"):
-            with open(os.path.join(directory, name), encoding="utf-8") as f:
-                documents[name] = json.load(f)
     root = documents[DOCUMENTS[kind][0]]
     cls = jsonschema.validators.validator_for(root)
     try:

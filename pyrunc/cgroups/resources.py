@@ -7,6 +7,7 @@ A field the host cannot apply, or this module does not implement, is refused: ne
 """
 
 
+from pyrunc import config
 from pyrunc.errors import PyruncError, unsupported
 
 # (directory, file, value, json path)
@@ -36,7 +37,7 @@ def refuse(json_path: str, why: str) -> PyruncError:
 def _unknown(obj: dict, known: frozenset[str], path: str) -> None:
     for key in obj:
         if key not in known:
-            raise unsupported(f"{path}.{key}")
+            config.unknown(f"{path}.{key}")
 
 
 def _obj(value: object, path: str) -> dict:

@@ -215,12 +215,22 @@ def test_zero_means_unset_as_in_runc():
     assert writes_of(cgroups.plan({"resources": res}, "c1", v1_layout())) == []
 
 
+def test_unknown_resource_properties_are_ignored():
+    """config.md: unknown properties are ignored; intelRdt belongs to linux, not linux.resources."""
+    from pyrunc import config
+
+    config.ignored.clear()
+    res = {"memory": {"limit": 1 << 20, "bogus": 1}, "intelRdt": {}}
+    assert writes_of(cgroups.plan({"resources": res}, "c1", v1_layout()))
+    assert sorted(config.ignored) == ["linux.resources.intelRdt", "linux.resources.memory.bogus"]
+    config.ignored.clear()
+
+
 @pytest.mark.parametrize("res, message", [
     ({"memory": {"kernel": 1 << 20}}, "unsupported: linux.resources.memory.kernel"),
     ({"memory": {"limit": -2}}, r"linux.resources.memory.limit: -2 is out of range"),
     ({"memory": {"limit": True}}, "is not an integer"),
     ({"memory": {"swappiness": 101}}, "swappiness: 101 is out of range"),
-    ({"memory": {"bogus": 1}}, "unsupported: linux.resources.memory.bogus"),
     ({"cpu": {"shares": 1}}, r"cpu.shares: 1 is out of range \(2 to 262144\)"),
     ({"cpu": {"quota": 1000, "burst": 2000}}, "burst: 2000 is larger than the quota"),
     ({"cpu": {"idle": 1, "shares": 1024}}, "cannot be set when linux.resources.cpu.idle is 1"),
@@ -241,7 +251,6 @@ def test_zero_means_unset_as_in_runc():
     ({"unified": {"memory.max": "1"}},
      r'unsupported: linux.resources.unified\["memory.max"\]: the memory controller is not available'),
     ({"unified": {"../x": "1"}}, "not a cgroup file name"),
-    ({"intelRdt": {}}, "unsupported: linux.resources.intelRdt"),
     ({"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3}]}, r"devices\[0\].access: cannot be"),
     ({"devices": [{"allow": True, "type": "x", "access": "r"}]}, r"devices\[0\].type: 'x'"),
     ({"devices": [{"allow": True, "access": "rwq"}]}, "not a combination of r, w and m"),

@@ -100,6 +100,28 @@ def test_config_load_reports_invalid_json_and_unsupported(tmp_path):
         config.load(str(tmp_path))
 
 
+def test_config_ignores_what_the_spec_does_not_define(tmp_path):
+    """config.md: unknown properties MUST be ignored; defined ones pyrunc cannot apply are refused."""
+    cfg = default_config()
+    cfg["org.example.extension"] = {"x": 1}
+    cfg["process"]["futureField"] = True
+    cfg["linux"]["namespaces"][0]["futureFlag"] = 1
+    cfg["mounts"][0]["futureOption"] = "y"
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    config.ignored.clear()
+    assert config.load(str(tmp_path))["process"]["futureField"] is True
+    assert sorted(config.ignored) == ["linux.namespaces[0].futureFlag", "mounts[0].futureOption",
+                                      "org.example.extension", "process.futureField"]
+    config.ignored.clear()
+    for path, value in (("linux.intelRdt", {"closID": "x"}), ("linux.netDevices", {}),
+                        ("linux.memoryPolicy", {"mode": "MPOL_DEFAULT"})):
+        cfg = default_config()
+        cfg["linux"][path.split(".")[1]] = value
+        (tmp_path / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(PyruncError, match=rf"^unsupported: {path}"):
+            config.load(str(tmp_path))
+
+
 def test_spec_writes_a_valid_default_and_refuses_to_overwrite(tmp_path):
     assert cli.main(["spec", "--bundle", str(tmp_path)]) == 0
     cfg = config.load(str(tmp_path))
