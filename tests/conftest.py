@@ -115,7 +115,7 @@ def container(rt, request):
     before the test. `container.dir` is the test's scratch directory (removed at the end)."""
     workdir = Path(tempfile.mkdtemp(prefix="w-", dir=rt.base))
     workdir.chmod(0o755)
-    tag = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    tag = hashlib.sha1(f"{os.getpid()} {request.node.nodeid}".encode()).hexdigest()[:8]  # unique per session
     before = Snapshot.take(rt.base, rt.root)
     made = []
 

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 # /proc/self/exe of the process the kernel loaded it for. It appends through /proc/self/fd/<fd>,
 # retrying while the binary is still running somewhere (ETXTBSY), as the published exploit does.
 ATTACK = textwrap.dedent("""\
+    [ -d /scratch ] && exec >> /scratch/out 2>&1
     fd=$1
     [ "$fd" -ge 0 ] 2>/dev/null || { echo "ATTACK: cannot open /proc/self/exe"; exit 1; }
     echo "ATTACK: holding $(readlink /proc/self/fd/$fd)"
@@ -176,6 +177,26 @@ def test_exec_proc_self_exe(container, rt, copies, fake_ld):
         assert_untouched(target, before, [str(r)])
         if variant == "launcher":
             assert "ATTACK: holding" in r.out and "Read-only file system" in r.out, r
+        c.kill("KILL")
+        c.rt = rt
+    control(container, fake_ld, victim_copy(container, next(iter(copies.values()))[1]))
+
+
+def test_start_container_hook_proc_self_exe(container, rt, copies, fake_ld):
+    """CVE-2019-5736 through a hook run in the container's namespaces: a startContainer hook whose path
+    is /proc/self/exe (resolved in the container) executes the runtime's binary there."""
+    for variant, (runtime, target) in copies.items():
+        before = sha(target)
+        c = container("sleep", "1000")
+        c.rt = runtime
+        attack_image(c, fake_ld)
+        c.mount("/scratch", "tmpfs", "tmpfs")
+        c.hook("startContainer", "/proc/self/exe")
+        created, started = c.create(), c.start()
+        seen = runtime("exec", c.id, "cat", "/scratch/out") if started.rc == 0 else started
+        assert_untouched(target, before, [str(created), str(started), str(seen)])
+        if variant == "launcher":
+            assert "ATTACK: holding" in seen.out and "Read-only file system" in seen.out, seen
         c.kill("KILL")
         c.rt = rt
     control(container, fake_ld, victim_copy(container, next(iter(copies.values()))[1]))
