@@ -112,10 +112,11 @@ def session_keyring_name(cid: str) -> str:
 def plan_keyring(plan: Plan, cid: str, own_user_ns: bool) -> None:
     """The init leaves the caller's session keyring (whose keys it would possess) for a new one
     of the container's, as runc's standard init does; `exec` joins it by name. It is made
-    searchable by its owner's uid, or by anyone within a user namespace of the container's own
-    (runc's permissions), so that exec'd processes find it."""
-    who = "others (the container's user namespace)" if own_user_ns else "its uid"
-    search = native.KEY_OTH_SEARCH if own_user_ns else native.KEY_USR_SEARCH
+    searchable by its owner's uid and, within a user namespace of the container's own (whose
+    keyring names no one outside sees), by anyone: runc sets only the latter there, so its exec,
+    by then root of the namespace and so the owner, cannot find it and makes a new one."""
+    who = "its uid and others in the container's user namespace" if own_user_ns else "its uid"
+    search = native.KEY_USR_SEARCH | (native.KEY_OTH_SEARCH if own_user_ns else 0)
     name = session_keyring_name(cid)
     plan.add("namespaces", "join_session_keyring", (name, search),
              f"keyctl(KEYCTL_JOIN_SESSION_KEYRING, {name!r}), searchable by {who}: not the caller's session keyring")

@@ -274,7 +274,7 @@ def test_the_init_joins_a_session_keyring_of_its_own_unless_no_new_keyring():
     cfg = cfg_with()
     cfg["linux"]["namespaces"].append({"type": "user"})
     cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    assert step(plan_of(cfg, container_id="box"), "join_session_keyring").args == ("_ses.box", 0x8)
+    assert step(plan_of(cfg, container_id="box"), "join_session_keyring").args == ("_ses.box", 0x80008)
     assert process.exec_record(cfg, no_new_keyring=True)["noNewKeyring"] is True
 
 
