@@ -139,7 +139,8 @@ class LinuxKernel(MountOps):
             os.umask(old)
 
     def home_from_passwd(self, uid: int) -> None:
-        """HOME for execve, from the container's /etc/passwd (read inside the root)."""
+        """HOME for execve, from the container's /etc/passwd (read inside the root); a file that
+        cannot be read there gives "/", as runc ignores a passwd file it cannot open."""
         self.home = process.passwd_home(paths.read_in_root("/", "/etc/passwd"), uid)
 
     def join_session_keyring(self, name: str, search: int) -> None:

@@ -101,13 +101,13 @@ def open_parent_in_root(rootfs: str, path: str) -> tuple[int, str]:
 
 def read_in_root(rootfs: str, path: str, limit: int = 1 << 22) -> bytes | None:
     """The content of the regular file `path` inside `rootfs` (at most `limit` bytes), or None when
-    it is missing or not a regular file: a FIFO or a device the image put there must not block or
-    feed the reader."""
+    it cannot be opened there (missing, or a magic link on the way) or is not a regular file: a
+    FIFO or a device the image put there must not block or feed the reader."""
     root_fd = os.open(rootfs, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fd = native.openat2(root_fd, path.lstrip("/") or ".", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
                             0, _RESOLVE)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:
         return None
     finally:
         os.close(root_fd)
