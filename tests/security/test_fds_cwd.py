@@ -107,10 +107,11 @@ def test_no_descriptor_of_the_runtime_or_caller_is_a_cwd(container, rt):
 
 
 def test_missing_cwd_is_made_inside_the_root_only(container, rt):
-    """A missing process.cwd is created (as runc does), but inside the root: an image whose /work is a
-    symlink to an absolute path that names a host directory (the test's) must get its cwd made under
-    the rootfs, not on the host. Control: the host's own resolution of the same path (mkdir -p through
-    the symlink) does land in the host directory."""
+    """The symlink-in-the-image class runc guards with securejoin (CVE-2021-30465 raced it for mount
+    destinations), for the cwd: a missing process.cwd is created (as runc does), but inside the root.
+    An image whose /work is a symlink to an absolute path that names a host directory (the test's)
+    must get its cwd made under the rootfs, not on the host. Control: the host's own resolution of the
+    same path (mkdir -p through the symlink) does land in the host directory."""
     outside = container.dir / "outside"
     outside.mkdir()
     before = digest(outside)

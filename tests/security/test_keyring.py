@@ -128,8 +128,9 @@ def keyring_container(container, probe):
 
 
 def test_the_container_does_not_possess_the_callers_keys(container, rt, probe):
-    """Keyring isolation (as runc's `_ses.<id>`; the class of CVE-2016-9962-era key leaks into containers):
-    the container's program tries to read and to overwrite a possessor-only key in the caller's session
+    """No CVE: modelled on runc's fix ad22e23 ("Create a new session key for every container", 2016),
+    which stopped containers sharing the keyring structure of the process that created them. The
+    container's program tries to read and to overwrite a possessor-only key in the caller's session
     keyring. Its session keyring is another (the container's), both attempts fail, and the key on the
     host is unchanged. Control: with --no-new-keyring the same program is in the caller's session keyring,
     reads the secret and overwrites it, which the host sees."""
@@ -153,7 +154,8 @@ def test_the_container_does_not_possess_the_callers_keys(container, rt, probe):
 
 
 def test_an_exec_process_does_not_possess_the_callers_keys(container, rt, probe):
-    """The same attack from a process `exec`'d into a running container by a caller holding the secret:
+    """No CVE (runc ad22e23, its setns init): the same attack from a process `exec`'d into a running
+    container by a caller holding the secret:
     it joins the container's `_ses.<id>`, not the caller's session keyring. Control: in a container
     created with --no-new-keyring, an exec'd process keeps its caller's session keyring and reads the
     secret."""
@@ -178,9 +180,9 @@ def test_an_exec_process_does_not_possess_the_callers_keys(container, rt, probe)
 
 @pytest.mark.parametrize("userns", [False, True], ids=["host-users", "user-namespace"])
 def test_the_init_and_exec_share_the_containers_keyring(container, rt, probe, userns):
-    """What runc's `_ses.<id>` name is for: processes exec'd into the container join the init's session
-    keyring, also from a user namespace of the container's own (where keyring names are the namespace's),
-    and the caller (the host) does not see that keyring as its own."""
+    """No CVE, no attack: the protection must not cost what runc's `_ses.<id>` name is for. Processes
+    exec'd into the container join the init's session keyring, also from a user namespace of the
+    container's own (where keyring names are the namespace's), and it is not the caller's."""
     if userns and rt.name == "runc":
         pytest.skip("runc 1.1 makes `_ses.<id>` searchable by others only, in a user namespace: its exec, by then "
                     "the namespace's root (the owner), cannot find it and makes a new keyring")
