@@ -178,11 +178,11 @@ def test_seccomp_allow_list_without_close_range(container, rt, nnp, close):
     """CVE-2024-21626, the descriptor half: the runtime marks every descriptor but stdio and the preserved
     ones close-on-exec BEFORE it loads the filter (pyrunc used to call close_range after it, and every
     container under such a profile failed with `execve: operation not permitted`). The caller leaks a
-    host directory as fds 3 and 7: the container runs, and neither is open in it nor reachable through
-    /proc/self/fd. With noNewPrivileges the filter is loaded right before execve, so even close need not
-    be allowed; without, the runtime's own code runs under the filter until execve (as runc's does), and
-    that needs close. Control: with --preserve-fds 1 the same directory is fd 3 and the program writes
-    into it."""
+    host directory as fds 3 and 7: the container runs (and so does a process exec'd into it), and
+    neither is open in it nor reachable through /proc/self/fd. With noNewPrivileges the filter is loaded
+    right before execve, so even close need not be allowed; without, the runtime's own code runs under
+    the filter until execve (as runc's does), and that needs close. Control: with --preserve-fds 1 the
+    same directory is fd 3 and the program writes into it."""
     if rt.name == "runc" and not close:
         pytest.skip("runc 1.1 closes its log pipe after loading the filter: a profile without close fails there")
     target = host_dir(container)
@@ -190,21 +190,28 @@ def test_seccomp_allow_list_without_close_range(container, rt, nnp, close):
     allowed = ALLOWED + ["close"] if close else ALLOWED
     script = "ls -l /proc/self/fd; echo pwned > /proc/self/fd/3/escaped-through-fd; echo pwned > /proc/self/fd/7/x"
 
-    def run(*preserve):
-        c = container("sh", "-c", script)
+    def filtered(*args):
+        c = container(*args)
         c.config["process"]["noNewPrivileges"] = nnp
         c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
                                         "architectures": ["SCMP_ARCH_X86_64"],
                                         "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]}
         c.write()
+        return c
+
+    def run(*preserve):
+        c = filtered("sh", "-c", script)
         return with_fd3(rt, target, "run", "--bundle", c.bundle, *preserve, c.id)
 
-    plain = run()
-    fds = {line.split()[-3]: line.split()[-1] for line in plain.stdout.splitlines() if "->" in line}
-    assert {"0", "1", "2"} <= set(fds), plain  # the program ran
-    assert str(target) not in fds.values(), plain.stdout
-    assert set(fds) <= {"0", "1", "2", "3"} and fds.get("3", "/proc").startswith("/proc"), plain.stdout
-    assert digest(target) == before
+    running = filtered("sleep", "1000")
+    running.started()
+    for plain in (run(), with_fd3(rt, target, "exec", running.id, "sh", "-c", script)):
+        fds = {line.split()[-3]: line.split()[-1] for line in plain.stdout.splitlines() if "->" in line}
+        assert {"0", "1", "2"} <= set(fds), plain  # the program ran
+        assert str(target) not in fds.values(), plain.stdout
+        assert set(fds) <= {"0", "1", "2", "3"} and fds.get("3", "/proc").startswith("/proc"), plain.stdout
+        assert digest(target) == before
+    running.kill("KILL")
 
     preserved = run("--preserve-fds", "1")
     fds = {line.split()[-3]: line.split()[-1] for line in preserved.stdout.splitlines() if "->" in line}
