@@ -6,7 +6,7 @@ VENV := .venv
 # build it through pyenv's shim. PYTHON=... overrides.
 PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
-APT_PACKAGES := busybox-static runc libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev
+APT_PACKAGES := busybox-static runc libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
 BUNDLES := hello shell readonly
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
@@ -14,7 +14,8 @@ SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h'
 
 all: install bundles
 
-# Debian packages: busybox for the example rootfs, runc to compare against, headers for the builds.
+# Debian packages: busybox for the example rootfs, runc to compare against, headers and a C
+# compiler for the builds (and for the static probe tests/security/test_keyring.py builds).
 deps: $(VENV)/.apt
 $(VENV)/.apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -127,6 +127,7 @@ class Prepared:
                 ctx.log(f"config: ignoring unknown property {path}")
         opts.bundle = self.bundle
         opts.exe_sealed = exeseal.sealed()
+        opts.container_id = cid
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
         self.annotations = self.cfg.get("annotations") or {}
 
@@ -176,7 +177,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "cgroups": p.cgroup_dirs,
             "cgroups_created": ops.cgroups_created,
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
-            "exec": exec_record(p.cfg),
+            "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
         ops.cgroups_made = lambda: c.save(durable=False)
         clone_step = p.plan.phases["clone"][0]

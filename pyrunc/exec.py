@@ -1,12 +1,13 @@
 """`pyrunc exec`: run another process in a running container, confined like its init.
 
     runtime: check the container, build the process (--process F, or the config kept at create
-             plus the flags), plan it; protect_exe (non-dumpable, exe sealed by the launcher or detached from
-             host's interpreter); execCPUAffinity.initial; open /proc/<init>/ns/*; setns(pid) for the
-             children only; fork
+             plus the flags), plan it; protect_exe (non-dumpable, /proc/self/exe sealed by the
+             launcher or detached); execCPUAffinity.initial; open /proc/<init>/ns/*; setns(pid)
+             for the children only; fork
     child:   enter the container's cgroups (write 0 to cgroup.procs), execCPUAffinity.final,
-             join the other namespaces in one shim call (user last), [terminal], then the
-             process phase of process.py (rlimits ... seccomp ... caps, user), execve
+             join the other namespaces in one shim call (user last), the init's session keyring
+             (unless create had --no-new-keyring), [terminal], then the process phase of
+             process.py (HOME, rlimits ... seccomp ... caps, user, chdir + its check), execve
     runtime: relays pty / seccomp listener fds, learns of the exec by EOF on the close-on-exec
              socket (or the child's one-line error), writes --pid-file, then either leaves (-d:
              the process is reparented to the caller's subreaper) or waits and exits with its
@@ -171,8 +172,9 @@ def _same_ns(pid: int, name: str) -> bool:
 
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
-              listen_fds: int, exe_sealed: bool = False) -> Plan:
-    """Pure: the steps of one exec (shown by --debug)."""
+              listen_fds: int, keyring: str = "", exe_sealed: bool = False) -> Plan:
+    """Pure: the steps of one exec (shown by --debug); `keyring` names the container's session
+    keyring to join ("" with create's --no-new-keyring: the caller's is kept)."""
     plan = Plan()
     plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
              + process.exeseal_text(exe_sealed))
@@ -196,6 +198,9 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
     if others:
         plan.add("namespaces", "join_namespaces", (),
                  "setns " + ", ".join(f"/proc/<init>/ns/{n}" for n in others) + " (user last)")
+    if keyring:
+        plan.add("namespaces", "join_session_keyring", (keyring, 0),
+                 f"keyctl(KEYCTL_JOIN_SESSION_KEYRING, {keyring!r}): the init's, not the caller's")
     if proc.get("selinuxLabel") or proc.get("apparmorProfile"):
         from pyrunc import lsm  # imported here, in the runtime: the child finds it loaded
 
@@ -248,7 +253,8 @@ def _run(root: str, cid: str, req: Request, log) -> int:
     process.check_kept_fds(max(preserve, listen))
     init_pid = c.record["pid"]
     joins = [name for name, _ in NAMESPACES if not _same_ns(init_pid, name)]
-    plan = plan_exec(proc, kept, c.record.get("cgroups") or {}, joins, preserve, listen, exeseal.sealed())
+    keyring = "" if kept.get("noNewKeyring") else process.session_keyring_name(cid)
+    plan = plan_exec(proc, kept, c.record.get("cgroups") or {}, joins, preserve, listen, keyring, exeseal.sealed())
 
     flags = dict(NAMESPACES)
     ns_fds = [(os.open(f"/proc/{init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), flags[n]) for n in joins]

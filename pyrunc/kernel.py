@@ -4,11 +4,12 @@ LinuxKernel does them through the native shim and os; tests can substitute a rec
 Paths inside the container go through paths.open_in_root while the host is still visible.
 """
 
+import errno
 import os
 
 import _prctl
 
-from pyrunc import console, hooks, native
+from pyrunc import console, hooks, native, paths, process
 from pyrunc.errors import PyruncError
 from pyrunc.mountops import MountOps
 
@@ -26,6 +27,7 @@ class LinuxKernel(MountOps):
         self.start_listener = start_listener
         self.ns_fds: dict[str, int] = {}
         self.exec_path = ""
+        self.home: str | None = None  # HOME from the container's /etc/passwd (home_from_passwd)
 
     # -- namespaces ------------------------------------------------------------------------
     def open_namespace(self, kind: str, path: str) -> None:
@@ -108,7 +110,53 @@ class LinuxKernel(MountOps):
         os.umask(value)
 
     def chdir(self, path: str) -> None:
+        """chdir, then getcwd: a cwd outside the root (a magic link such as /proc/self/fd/N to a
+        host directory) has no path from it, and glibc's getcwd fails with ENOENT (runc's check,
+        CVE-2024-21626)."""
         os.chdir(path)
+        try:
+            cwd = os.getcwd()
+        except FileNotFoundError:
+            cwd = ""
+        if not cwd.startswith("/"):
+            raise PyruncError(f"process.cwd {path}: the working directory is outside the container's root "
+                              "-- possible container breakout detected")
+
+    def make_cwd(self, path: str) -> None:
+        """Make a missing cwd inside the root, 0755 whatever the caller's umask. A path that does
+        not resolve inside the root (a magic link on the way) is left to chdir and its check."""
+        try:
+            os.close(paths.open_in_root("/", path))
+            return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        old = os.umask(0o022)
+        try:
+            os.close(paths.open_in_root("/", path, create="dir"))
+        finally:
+            os.umask(old)
+
+    def home_from_passwd(self, uid: int) -> None:
+        """HOME for execve, from the container's /etc/passwd (read inside the root); a file that
+        cannot be read there gives "/", as runc ignores a passwd file it cannot open."""
+        self.home = process.passwd_home(paths.read_in_root("/", "/etc/passwd"), uid)
+
+    def join_session_keyring(self, name: str, search: int) -> None:
+        """Leave the caller's session keyring; `search` (permission bits) is added to a new one.
+        A kernel without keyrings (ENOSYS) is no error, as in runc."""
+        try:
+            serial = native.join_session_keyring(name)
+        except OSError as e:
+            if e.errno == errno.ENOSYS:
+                return
+            raise
+        if search:
+            native.key_setperm(serial, native.key_perm(serial) | search)
+
+    def cloexec_from(self, first: int) -> None:
+        native.cloexec_from(first)
 
     def no_new_privs(self) -> None:
         _prctl.prctl(_prctl.PR_SET_NO_NEW_PRIVS, 1)
@@ -147,15 +195,18 @@ class LinuxKernel(MountOps):
         self.channel.expect_start(self.start_listener)
 
     def execve(self, args: list[str], env: list[str], first_cloexec: int, listen_fds: int = 0,
-               seccomp: tuple | None = None) -> None:
-        """Close-on-exec from `first_cloexec` and exec; with `seccomp` (bpf, flags, notify) the
-        filter is loaded in the same C call (no_new_privs), its listener fd handed to whoever
-        waits for the exec (`start`, `run` or `exec`)."""
+               seccomp: tuple | None = None, marked: bool = False) -> None:
+        """Close-on-exec from `first_cloexec` (unless already `marked`, before a filter) and exec;
+        with `seccomp` (bpf, flags, notify) the filter is loaded in the same C call (no_new_privs),
+        after the marking, its listener fd handed to whoever waits for the exec (`start`, `run`
+        or `exec`)."""
         if listen_fds:
             env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
             env += [f"LISTEN_FDS={listen_fds}", f"LISTEN_PID={os.getpid()}"]
+        if self.home is not None:
+            env = [e for e in env if not e.startswith("HOME=")] + [f"HOME={self.home}"]
         if seccomp is None:
-            native.execve(self.exec_path, args, env, first_cloexec)
+            native.execve(self.exec_path, args, env, -1 if marked else first_cloexec)
             return
         bpf, flags, notify = seccomp
         notify_sock = self.channel.reply.fileno() if notify else -1

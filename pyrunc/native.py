@@ -19,6 +19,9 @@ CLONE_NEWNET = 0x40000000
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_IN_ROOT = 0x10
 
+KEY_USR_SEARCH = 0x00080000  # a key's permission bits (keyctl(2) KEYCTL_SETPERM)
+KEY_OTH_SEARCH = 0x00000008
+
 _NULL = ffi.NULL
 
 
@@ -81,12 +84,33 @@ def link_up(name: str) -> None:
 
 
 def execve(path: str, argv: list[str], env: list[str], first_cloexec: int) -> None:
-    """Close-on-exec every fd from `first_cloexec`, then exec; raises only on failure."""
+    """Close-on-exec every fd from `first_cloexec` (none when -1), then exec; raises only on failure."""
     cargv = [ffi.new("char[]", a.encode()) for a in argv]
     cenv = [ffi.new("char[]", e.encode()) for e in env]
     argv_p = ffi.new("char *[]", cargv + [_NULL])
     env_p = ffi.new("char *[]", cenv + [_NULL])
     _check(lib.pyr_exec(path.encode(), argv_p, env_p, first_cloexec), path=path)
+
+
+def cloexec_from(first: int) -> None:
+    """Mark every fd from `first` on close-on-exec (close_range)."""
+    _check(lib.pyr_cloexec_from(first), "close_range")
+
+
+def join_session_keyring(name: str) -> int:
+    """Leave the session keyring for the keyring `name`, made if missing (see shim.h); its serial."""
+    return _check(lib.pyr_join_session_keyring(name.encode()), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
+
+
+def key_perm(serial: int) -> int:
+    """The permission mask of a key, from KEYCTL_DESCRIBE's "type;uid;gid;perm;description"."""
+    buf = ffi.new("char[]", 4096)
+    _check(lib.pyr_keyctl_describe(serial, buf, 4096), "keyctl(KEYCTL_DESCRIBE)")
+    return int(ffi.string(buf).split(b";")[3], 16)
+
+
+def key_setperm(serial: int, perm: int) -> None:
+    _check(lib.pyr_keyctl_setperm(serial, perm), "keyctl(KEYCTL_SETPERM)")
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:

@@ -10,6 +10,7 @@ O_EXCL|O_NOFOLLOW, which refuses to follow one.
 
 import errno
 import os
+import stat
 
 from pyrunc import native
 
@@ -96,3 +97,27 @@ def open_parent_in_root(rootfs: str, path: str) -> tuple[int, str]:
         raise OSError(errno.EINVAL, f"{path!r} does not name a file")
     return open_in_root(rootfs, parent or "/", create="dir"), name
 
+
+
+def read_in_root(rootfs: str, path: str, limit: int = 1 << 22) -> bytes | None:
+    """The content of the regular file `path` inside `rootfs` (at most `limit` bytes), or None when
+    it cannot be opened there (missing, or a magic link on the way) or is not a regular file: a
+    FIFO or a device the image put there must not block or feed the reader."""
+    root_fd = os.open(rootfs, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = native.openat2(root_fd, path.lstrip("/") or ".", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
+                            0, _RESOLVE)
+    except OSError:
+        return None
+    finally:
+        os.close(root_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while size < limit and (chunk := os.read(fd, min(65536, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

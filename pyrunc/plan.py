@@ -15,10 +15,12 @@ class Options:
 
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
                  console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
-                 exe_sealed: bool = False) -> None:
+                 no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False) -> None:
         self.no_pivot = no_pivot
         self.exe_sealed = exe_sealed  # a host fact: the interpreter runs from a sealed view (exeseal.py)
         self.bundle = bundle  # relative bind mount sources are relative to it
+        self.container_id = container_id  # names the container's session keyring
+        self.no_new_keyring = no_new_keyring
         self.listen_fds = listen_fds  # LISTEN_FDS handed on to the container (socket activation)
         self.preserve_fds = preserve_fds
         self.wait_for_start = wait_for_start
@@ -46,6 +48,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
             if not ns.has("uts"):
                 raise PyruncError(f"{field}: setting it needs a uts namespace")
             plan.add("namespaces", op, (cfg[field],), f"{op}({cfg[field]!r})", field)
+    if not opts.no_new_keyring:
+        process.plan_keyring(plan, opts.container_id, bool(ns.new & 0x10000000))  # CLONE_NEWUSER
     mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs, ns, opts.bundle)
     devices.plan_devices(plan, cfg, rootfs, bool(ns.has("user")))
     hooks = cfg.get("hooks") or {}
@@ -55,6 +59,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("rootfs", "run_hooks", ("createContainer",), "run the createContainer hooks",
                  "hooks.createContainer")
     mounts.plan_pivot(plan, rootfs, opts.no_pivot)
+    process.plan_cwd(plan, cfg)
     proc = cfg.get("process") or {}
     if proc.get("terminal"):
         size = proc.get("consoleSize")

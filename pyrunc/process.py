@@ -8,14 +8,20 @@ the ambient set; no_new_privs; and with no_new_privs the filter last, in the sam
 execve. The executable is looked up before `start`, so a missing program fails `create`.
 
 No path back to the host: the init (and an exec'd process) is a copy of the runtime until
-execve. It is non-dumpable, its /proc/self/exe cannot be opened for writing (the launcher's
-sealed view of the interpreter, or a memfd: protect_exe), and every fd but stdio, the
-preserved ones and LISTEN_FDS is close-on-exec at execve.
+execve. It is non-dumpable and its /proc/self/exe cannot be opened for writing (the launcher's
+sealed view of the interpreter, or a memfd: protect_exe); it closes every fd of the caller but
+stdio, the preserved ones and LISTEN_FDS first, and marks its own close-on-exec before a seccomp
+filter is loaded (which need not allow close_range); after chdir, the cwd must be inside the
+root (CVE-2024-21626). It leaves the caller's session keyring for one of the container's.
+
+Defaults as runc where the spec is silent: a missing cwd is made (inside the root), HOME comes
+from the container's /etc/passwd when process.env has none. Where the spec speaks, it wins: an
+unset process.user.umask leaves the caller's umask (config.md), where runc sets 0022.
 """
 
 import os
 
-from pyrunc import capabilities
+from pyrunc import capabilities, native
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
@@ -85,15 +91,54 @@ def close_inherited_fds(first_kept_out: int, keep: tuple[int, ...]) -> None:
                 pass
 
 
-def exec_record(cfg: dict) -> dict:
-    """What `exec` needs from config.json, kept in the state at create: later edits of the
-    bundle's config must not change the container."""
+def exec_record(cfg: dict, no_new_keyring: bool = False) -> dict:
+    """What `exec` needs from config.json and create's flags, kept in the state at create:
+    later edits of the bundle's config must not change the container."""
     linux = cfg.get("linux") or {}
     record = {"process": cfg.get("process") or {}}
     for key in ("seccomp", "personality"):
         if key in linux:
             record[key] = linux[key]
+    if no_new_keyring:
+        record["noNewKeyring"] = True
     return record
+
+
+def session_keyring_name(cid: str) -> str:
+    """runc's name for a container's session keyring: `exec` joins the init's by it."""
+    return f"_ses.{cid}"
+
+
+def plan_keyring(plan: Plan, cid: str, own_user_ns: bool) -> None:
+    """The init leaves the caller's session keyring (whose keys it would possess) for a new one
+    of the container's, as runc's standard init does; `exec` joins it by name. It is made
+    searchable by its owner's uid and, within a user namespace of the container's own (whose
+    keyring names no one outside sees), by anyone: runc sets only the latter there, so its exec,
+    by then root of the namespace and so the owner, cannot find it and makes a new one."""
+    who = "its uid and others in the container's user namespace" if own_user_ns else "its uid"
+    search = native.KEY_USR_SEARCH | (native.KEY_OTH_SEARCH if own_user_ns else 0)
+    name = session_keyring_name(cid)
+    plan.add("namespaces", "join_session_keyring", (name, search),
+             f"keyctl(KEYCTL_JOIN_SESSION_KEYRING, {name!r}), searchable by {who}: not the caller's session keyring")
+
+
+def passwd_home(passwd: bytes | None, uid: int) -> str:
+    """The home directory of the first /etc/passwd entry with this uid, else "/" (runc's default
+    when HOME is not in process.env)."""
+    for line in (passwd or b"").decode(errors="replace").splitlines():
+        fields = line.strip().split(":")
+        if len(fields) >= 6 and fields[2].isdigit() and int(fields[2]) == uid:
+            return fields[5] or "/"
+    return "/"
+
+
+def plan_cwd(plan: Plan, cfg: dict) -> None:
+    """A missing process.cwd is made inside the root, before it can be made read-only (runc's
+    MkdirAll in its jail, but never through a symlink or magic link leading out of it)."""
+    cwd = (cfg.get("process") or {}).get("cwd") or "/"
+    if cwd.startswith("/") and cwd.strip("/"):
+        plan.add("pivot", "make_cwd", (cwd,), f"mkdir -p {cwd} inside the root (0755) when it is missing",
+                 "process.cwd")
 
 
 def plan_protect(plan: Plan, exe_sealed: bool) -> None:
@@ -247,6 +292,12 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     if not args:
         raise PyruncError("config.json: process.args must not be empty")
     linux = cfg.get("linux") or {}
+    env = list(proc.get("env") or [])
+    user = proc.get("user") or {}
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    if not env_value(env, "HOME"):
+        plan.add("process", "home_from_passwd", (uid,),
+                 f"HOME is not set: uid {uid}'s home directory in the container's /etc/passwd, else /", "process.env")
     _plan_rlimits(plan, proc)
     if "oomScoreAdj" in proc:
         plan.add("process", "write_file", ("/proc/self/oom_score_adj", str(proc["oomScoreAdj"])),
@@ -258,12 +309,16 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     if linux.get("personality"):
         _plan_personality(plan, linux["personality"])
     nnp = bool(proc.get("noNewPrivileges"))
+    first_kept_out = 3 + max(preserve_fds, listen_fds)
     filt = None
     if linux.get("seccomp") is not None:
         from pyrunc import seccomp
 
         filt = seccomp.compile(linux["seccomp"])
         if not nnp:
+            plan.add("process", "cloexec_from", (first_kept_out,),
+                     f"close_range({first_kept_out}, ~0, CLOSE_RANGE_CLOEXEC) before the filter, which need not "
+                     "allow it", "linux.seccomp")
             plan.add("process", "seccomp_load", (filt.bpf, filt.flags, filt.notify),
                      f"load the seccomp filter while CAP_SYS_ADMIN is held: {filt.describe()}", "linux.seccomp")
     caps = proc.get("capabilities")
@@ -274,8 +329,6 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
         plan.add("process", "drop_bounding", (drop, top),
                  f"drop from the bounding set all but: {capabilities.names(sets['bounding'])}",
                  "process.capabilities.bounding")
-    user = proc.get("user") or {}
-    uid, gid = user.get("uid", 0), user.get("gid", 0)
     groups = tuple(user.get("additionalGids") or ())
     plan.add("process", "set_user", (uid, gid, groups, sets is not None),
              f"setgroups({list(groups)}), setresgid({gid}), setresuid({uid})", "process.user")
@@ -298,21 +351,21 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     cwd = proc.get("cwd") or "/"
     if not cwd.startswith("/"):
         raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
-    plan.add("process", "chdir", (cwd,), f"chdir({cwd})", "process.cwd")
+    plan.add("process", "chdir", (cwd,), f"chdir({cwd}), then getcwd: it must be inside the root", "process.cwd")
     if nnp:
         plan.add("process", "no_new_privs", (), "prctl(PR_SET_NO_NEW_PRIVS, 1)", "process.noNewPrivileges")
-    env = list(proc.get("env") or [])
     path = env_value(env, "PATH") or DEFAULT_PATH
     plan.add("process", "lookup", (args[0], path), f"look up {args[0]} in PATH", "process.args[0]")
     if for_exec:
         plan.add("process", "clear_pdeathsig", (), "prctl(PR_SET_PDEATHSIG, 0): the process outlives `exec -d`")
-    keep = max(preserve_fds, listen_fds)
-    text = f"execve({args[0]}, {args}) with fds 0-{2 + keep} kept"
+    text = f"execve({args[0]}, {args}) with fds 0-{first_kept_out - 1} kept"
     if listen_fds:
         text += f", LISTEN_FDS={listen_fds} LISTEN_PID=<its pid>"
     last_filter = None
     if filt is not None and nnp:
         last_filter = (filt.bpf, filt.flags, filt.notify)
-        text = f"load the seccomp filter ({filt.describe()}), then {text}"
-    plan.add("start", "execve", (args, env, 3 + keep, listen_fds, last_filter), text,
+        text = (f"close_range({first_kept_out}, ~0, CLOSE_RANGE_CLOEXEC), load the seccomp filter "
+                f"({filt.describe()}), then {text}")
+    marked = filt is not None and not nnp  # by cloexec_from, before the filter: execve must not try again
+    plan.add("start", "execve", (args, env, first_kept_out, listen_fds, last_filter, marked), text,
              "process.args" + (",linux.seccomp" if last_filter else ""))

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
@@ -118,12 +119,32 @@ int pyr_link_up(const char *name)
     return rc;
 }
 
+int pyr_cloexec_from(int first)
+{
+    return (int)syscall(SYS_close_range, (unsigned int)first, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
 int pyr_exec(const char *path, char *const argv[], char *const envp[], int first_cloexec)
 {
-    if (syscall(SYS_close_range, (unsigned int)first_cloexec, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    if (first_cloexec >= 0 && pyr_cloexec_from(first_cloexec) < 0)
         return -1;
     execve(path, argv, envp);
     return -1;
+}
+
+int pyr_join_session_keyring(const char *name)
+{
+    return (int)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
+}
+
+int pyr_keyctl_describe(int serial, char *buf, unsigned int len)
+{
+    return (int)syscall(SYS_keyctl, KEYCTL_DESCRIBE, serial, buf, (unsigned long)len);
+}
+
+int pyr_keyctl_setperm(int serial, unsigned int perm)
+{
+    return (int)syscall(SYS_keyctl, KEYCTL_SETPERM, serial, (unsigned long)perm);
 }
 
 int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard)
@@ -486,6 +507,8 @@ static int hand_over_listener(int sock, int fd)
 int pyr_exec_seccomp(const char *path, char *const argv[], char *const envp[], int first_cloexec,
                      const void *insns, unsigned int count, unsigned int flags, int notify_sock)
 {
+    if (pyr_cloexec_from(first_cloexec) < 0)
+        return -1;
     int fd = pyr_seccomp_load(insns, count, flags);
     if (fd < 0)
         return -1;
@@ -498,7 +521,8 @@ int pyr_exec_seccomp(const char *path, char *const argv[], char *const envp[], i
             return -1;
         }
     }
-    return pyr_exec(path, argv, envp, first_cloexec);
+    execve(path, argv, envp);
+    return -1;
 }
 
 struct pyr_sched_attr {

@@ -47,9 +47,25 @@ int pyr_openat2(int dirfd, const char *path, int flags, int mode, unsigned long 
  * network namespace: enough for `lo` without a netlink library. */
 int pyr_link_up(const char *name);
 
+/* close_range(first, ~0, CLOSE_RANGE_CLOEXEC): no fd from `first` on survives execve. Called
+ * before a seccomp filter is loaded, which need not allow close_range (CVE-2024-21626 class). */
+int pyr_cloexec_from(int first);
+
 /* The last step of a container's init: marks every fd from `first_cloexec` on close-on-exec
- * (close_range), then execve(path, argv, envp). Only returns on failure. */
+ * (pyr_cloexec_from; not when `first_cloexec` is -1: a filter loaded earlier, after the fds
+ * were marked, may forbid it), then execve(path, argv, envp). Only returns on failure. */
 int pyr_exec(const char *path, char *const argv[], char *const envp[], int first_cloexec);
+
+/* keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): the caller leaves its session keyring for the
+ * keyring `name` of its user namespace, made if none is searchable by it. Returns its serial. */
+int pyr_join_session_keyring(const char *name);
+
+/* keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description" of key `serial` into `buf` (`len`
+ * bytes, NUL-terminated when it fits). Returns the length the description needs. */
+int pyr_keyctl_describe(int serial, char *buf, unsigned int len);
+
+/* keyctl(KEYCTL_SETPERM): the permission mask of key `serial`. */
+int pyr_keyctl_setperm(int serial, unsigned int perm);
 
 /* prlimit(2) on the calling process: `resource` is a separate extension module whose
  * loading costs more than the call. RLIM_INFINITY is ~0ULL. */
@@ -129,8 +145,9 @@ int pyr_seccomp_load(const void *insns, unsigned int count, unsigned int flags);
 /* The last step when the filter comes last (noNewPrivileges): pyr_seccomp_load, and when that
  * gives a listener fd, send it over `notify_sock` (payload "seccomp", one SCM_RIGHTS fd) and
  * wait for one message back (the runtime has handed it to the seccomp agent), close it; then
- * as pyr_exec. No interpreter code runs under the filter unless this fails. Only returns on
- * failure. */
+ * execve. The fds from `first_cloexec` on are marked close-on-exec first, before the filter,
+ * which need not allow close_range. No interpreter code runs under the filter unless this
+ * fails. Only returns on failure. */
 int pyr_exec_seccomp(const char *path, char *const argv[], char *const envp[], int first_cloexec,
                      const void *insns, unsigned int count, unsigned int flags, int notify_sock);
 

@@ -65,7 +65,9 @@ def test_debug_steps_are_explains_steps(bundle: Path, rt, tmp_path):
             entry = json.loads(line)
             assert entry["level"] == "debug", entry
             phase, _, text = entry["msg"].partition(": ")
-            logged.append((phase, text.replace(f"/pyrunc/{cid}", f"/pyrunc/{bundle.name}")))
+            for per_id in ("/pyrunc/", "'_ses."):  # the cgroup path and the session keyring name the id
+                text = text.replace(f"{per_id}{cid}", f"{per_id}{bundle.name}")
+            logged.append((phase, text))
         assert steps_by_process(logged) == expected
     finally:
         rt("delete", "--force", cid)

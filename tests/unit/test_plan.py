@@ -33,7 +33,7 @@ def test_default_config_clones_all_namespaces_at_once():
                 native.CLONE_NEWNS):
         assert flags & bit
     assert not flags & native.CLONE_NEWUSER
-    assert ops(plan, "namespaces") == ["link_up", "sethostname"]
+    assert ops(plan, "namespaces") == ["link_up", "sethostname", "join_session_keyring"]
 
 
 def test_user_namespace_maps_are_written_gid_first_then_released():

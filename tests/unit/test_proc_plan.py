@@ -148,7 +148,7 @@ def test_rlimits_scheduler_ioprio_personality_come_before_the_user_switch():
     cfg["linux"]["personality"] = {"domain": "LINUX32"}
     plan = plan_of(cfg)
     names = ops(plan, "process")
-    assert names[:5] == ["setrlimit", "write_file", "sched_setattr", "ioprio_set", "personality"]
+    assert names[:6] == ["home_from_passwd", "setrlimit", "write_file", "sched_setattr", "ioprio_set", "personality"]
     assert names.index("personality") < names.index("set_user")
     assert step(plan, "sched_setattr").args == (3, 1, 5, 0, 0, 0, 0)
     assert step(plan, "ioprio_set").args == (3 << 13 | 7,)
@@ -223,9 +223,59 @@ def test_sysctl_in_the_hosts_own_joined_namespace_is_refused():
 
 def test_preserved_and_listen_fds_stay_open_across_execve():
     plan = plan_of(cfg_with(), preserve_fds=1, listen_fds=2)
-    args, env, first_cloexec, listen, filt = step(plan, "execve").args
-    assert first_cloexec == 5 and listen == 2 and filt is None
+    args, env, first_cloexec, listen, filt, marked = step(plan, "execve").args
+    assert first_cloexec == 5 and listen == 2 and filt is None and not marked
     assert process.first_cloexec(plan) == 5
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_fds_are_marked_close_on_exec_before_the_filter(nnp):
+    """CVE-2024-21626: a filter need not allow close_range, so the marking comes first: in the
+    execve call before its filter (no_new_privs), or as a step before seccomp_load."""
+    cfg = cfg_with(noNewPrivileges=nnp)
+    cfg["linux"]["seccomp"] = SECCOMP
+    plan = plan_of(cfg, preserve_fds=2)
+    names = ops(plan, "process")
+    execve = step(plan, "execve")
+    if nnp:
+        assert "cloexec_from" not in names and execve.args[4] is not None and not execve.args[5]
+        assert execve.text.index("close_range(5") < execve.text.index("load the seccomp filter")
+    else:
+        assert names.index("cloexec_from") + 1 == names.index("seccomp_load")
+        assert step(plan, "cloexec_from").args == (5,)
+        assert execve.args[4] is None and execve.args[5], "execve must not call close_range under the filter"
+
+
+def test_home_is_looked_up_only_when_the_env_has_none():
+    assert step(plan_of(cfg_with(user={"uid": 7, "gid": 7})), "home_from_passwd").args == (7,)
+    assert "home_from_passwd" not in ops(plan_of(cfg_with(env=["HOME=/data"])))
+    assert "home_from_passwd" in ops(plan_of(cfg_with(env=["HOME=/data", "HOME="]))), "empty is unset (runc)"
+    passwd = b"root:x:0:0:root:/root:/bin/sh\n# comment\nbad line\napp:x:1000:1000::/home/app:/bin/sh\nnohome:x:5:5::\n"
+    assert process.passwd_home(passwd, 1000) == "/home/app"
+    assert process.passwd_home(passwd, 0) == "/root"
+    assert process.passwd_home(passwd, 5) == "/"
+    assert process.passwd_home(passwd, 4242) == "/" and process.passwd_home(None, 0) == "/"
+
+
+def test_a_missing_cwd_is_made_after_pivot_before_the_root_is_read_only():
+    cfg = cfg_with(cwd="/work/dir")
+    cfg["root"]["readonly"] = True
+    names = ops(plan_of(cfg), "pivot")
+    assert names.index("pivot_root") < names.index("make_cwd") < len(names) - 1
+    assert step(plan_of(cfg), "make_cwd").args == ("/work/dir",)
+    assert names[-1] == "readonly_path"
+    assert "make_cwd" not in ops(plan_of(cfg_with(cwd="/")))
+
+
+def test_the_init_joins_a_session_keyring_of_its_own_unless_no_new_keyring():
+    plan = plan_of(cfg_with(), container_id="box")
+    assert step(plan, "join_session_keyring").args == ("_ses.box", 0x80000)
+    assert "join_session_keyring" not in ops(plan_of(cfg_with(), container_id="box", no_new_keyring=True))
+    cfg = cfg_with()
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    assert step(plan_of(cfg, container_id="box"), "join_session_keyring").args == ("_ses.box", 0x80008)
+    assert process.exec_record(cfg, no_new_keyring=True)["noNewKeyring"] is True
 
 
 def test_listen_fds_only_when_listen_pid_is_the_runtime():
@@ -291,6 +341,9 @@ def test_exec_plan_order():
     assert ops(plan, "runtime") == ["protect_exe", "set_affinity", "join_pid_namespace"]
     assert step(plan, "protect_exe").args == (True,), "not sealed: detached, user namespace or not"
     assert ops(plan, "namespaces") == ["enter_cgroups", "set_affinity", "join_namespaces"]
+    keyring = execmod.plan_exec(proc, kept, {}, ["mnt"], 0, 0, "_ses.box")
+    assert ops(keyring, "namespaces")[-1] == "join_session_keyring"
+    assert step(keyring, "join_session_keyring").args == ("_ses.box", 0), "the init's keyring is joined as it is"
     assert ops(plan, "pivot") == ["exec_terminal"]
     names = ops(plan, "process")
     assert names.index("set_user") < names.index("lookup") < names.index("clear_pdeathsig")
