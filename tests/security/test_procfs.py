@@ -259,3 +259,30 @@ def test_console_is_the_pty_not_what_dev_pts_n_names(container):
     finally:
         os.close(master)
         os.close(slave)
+
+
+# -- the trusted handle where it is harder to reach -----------------------------------------------
+
+def test_sysctl_from_an_init_in_a_user_namespace(container):
+    """Not an attack: a sysctl written through the runtime's procfs handle (the host's /proc)
+    by an init in its own user namespace reaches the container's network namespace."""
+    c = container("cat", "/proc/sys/net/ipv4/ip_forward")
+    c.user_namespace()
+    c.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    r = c.run()
+    assert r.rc == 0 and r.out == "1\n", r
+
+
+def test_oom_score_adj_of_an_exec_process(container, rt):
+    """Not an attack: an exec'd process writes its oomScoreAdj (--process) through the handle."""
+    import json
+
+    rt.lacks("oomScoreAdj for exec --process (it keeps the container's)")
+    c = container("sleep", "1000")
+    c.started()
+    proc = dict(c.config["process"], args=["cat", "/proc/self/oom_score_adj"], oomScoreAdj=7)
+    path = container.dir / "process.json"
+    path.write_text(json.dumps(proc))
+    r = rt("exec", "--process", path, c.id)
+    assert r.rc == 0 and r.out == "7\n", r
+    c.kill("KILL")
