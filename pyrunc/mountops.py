@@ -79,26 +79,39 @@ def _plain_dir(rootfs: str, dest: str, fstype: str | None) -> None:
         os.close(fd)
 
 
+_proc_dirs: dict[str, tuple[int, int] | None] = {}  # rootfs -> (st_dev, st_ino) of its /proc directory
+
+
+def _proc_dir(rootfs: str) -> tuple[int, int] | None:
+    """The rootfs's own /proc directory. Only a procfs may cover it later (and is recognised as
+    one), so it is looked up once, again only after a mount over the rootfs's `/`."""
+    if rootfs not in _proc_dirs:
+        try:
+            fd = paths.open_in_root(rootfs, "/proc")
+        except (FileNotFoundError, NotADirectoryError):
+            _proc_dirs[rootfs] = None
+        else:
+            try:
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            _proc_dirs[rootfs] = (st.st_dev, st.st_ino)
+    return _proc_dirs[rootfs]
+
+
 def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
     """Where `fd` (the resolved destination) really is: /proc takes only a procfs (`is_proc`),
     and nothing lands inside a procfs but PROC_FILE_MOUNTS."""
     path = clean(dest)
+    if path == "/":
+        _proc_dirs.pop(rootfs, None)
     if path in PROC_FILE_MOUNTS:
         return
     st = os.fstat(fd)
     on_proc = native.fstatfs_type(fd) == native.PROC_SUPER_MAGIC
     at_proc = on_proc and st.st_ino == native.PROC_ROOT_INO
     if not at_proc and stat.S_ISDIR(st.st_mode):
-        try:
-            proc = paths.open_in_root(rootfs, "/proc")
-        except (FileNotFoundError, NotADirectoryError):
-            proc = -1
-        if proc >= 0:
-            try:
-                pst = os.fstat(proc)
-            finally:
-                os.close(proc)
-            at_proc = (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino)
+        at_proc = _proc_dir(rootfs) == (st.st_dev, st.st_ino)
     if at_proc and not is_proc:
         via = f" (the destination {path} leads there)" if path != "/proc" else ""
         raise OSError(errno.EPERM, f'"/proc" cannot be mounted because it is not of type proc{via}')
