@@ -428,7 +428,8 @@ def plan_cgroup_mount(plan: Plan, dest: str, flags: int, where: str, rootfs: str
 def plan_pivot(plan: Plan, rootfs: str, no_pivot: bool) -> None:
     """Make the rootfs `/`, the old root detached (or moved over with --no-pivot)."""
     if no_pivot:
-        plan.add("pivot", "move_root", (rootfs,), f"mount --move {rootfs} / && chroot . (--no-pivot)", "root.path")
+        plan.add("pivot", "move_root", (rootfs,), "umount -l every procfs and sysfs outside the rootfs, then "
+                 f"mount --move {rootfs} / && chroot . (--no-pivot)", "root.path")
     else:
         plan.add("pivot", "pivot_root", (rootfs,), f"pivot_root {rootfs} (old root detached)", "root.path")
 
