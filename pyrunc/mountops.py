@@ -112,11 +112,12 @@ def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
     at_proc = on_proc and st.st_ino == native.PROC_ROOT_INO
     if not at_proc and stat.S_ISDIR(st.st_mode):
         at_proc = _proc_dir(rootfs) == (st.st_dev, st.st_ino)
+    # The step's text names the destination; the executor lowercases these reasons.
     if at_proc and not is_proc:
-        via = f" (the destination {path} leads there)" if path != "/proc" else ""
+        via = " (the destination resolves to /proc)" if path != "/proc" else ""
         raise OSError(errno.EPERM, f'"/proc" cannot be mounted because it is not of type proc{via}')
     if on_proc and not at_proc:
-        raise OSError(errno.EPERM, f'"{path}" cannot be mounted because it is inside /proc')
+        raise OSError(errno.EPERM, "the destination cannot be mounted because it is inside /proc")
 
 
 def _attach(tree: int, rootfs: str, dest: str) -> None:
