@@ -132,3 +132,41 @@ MOUNTINFO = """\
 def test_no_pivot_detaches_whole_procfs_and_sysfs_outside_the_rootfs():
     assert _proc_sys_mounts(MOUNTINFO, "/bundle/rootfs") == ["/proc", "/sys", "/my dir/proc",
                                                                  "/bundle/rootfs-other/sys"]
+
+
+def test_kernel_guard_follows_the_destination_into_proc(tmp_path):
+    """mountops checks where a destination really leads (no root needed: nothing is mounted)."""
+    from pyrunc import mountops, paths
+
+    (tmp_path / "proc/sys").mkdir(parents=True)
+    (tmp_path / "evil").symlink_to("/proc")
+    (tmp_path / "data").mkdir()
+    rootfs = str(tmp_path)
+
+    def guard(dest, is_proc=False):
+        fd = paths.open_in_root(rootfs, dest)
+        try:
+            mountops._proc_guard(rootfs, dest, fd, is_proc)
+        finally:
+            os.close(fd)
+
+    with pytest.raises(OSError, match="not of type proc \\(the destination resolves to /proc\\)"):
+        guard("/evil")
+    with pytest.raises(OSError, match="not of type proc$"):
+        guard("/proc")
+    guard("/evil", is_proc=True)
+    guard("/evil/sys")  # a directory of the image: only a mounted procfs makes it "inside /proc"
+    guard("/data")
+
+
+@pytest.mark.parametrize("fstype, dest", [("proc", "/proc"), ("sysfs", "/sys"), ("tmpfs", "/proc"),
+                                          ("proc", "/mnt/p")])
+def test_kernel_refuses_a_symlinked_proc_or_sys(tmp_path, fstype, dest):
+    from pyrunc import mountops
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "mnt").mkdir()
+    (tmp_path / dest.lstrip("/")).symlink_to("/data")
+    with pytest.raises(OSError, match=f"{dest} in the rootfs is a symlink"):
+        mountops._plain_dir(str(tmp_path), dest, fstype)
+    mountops._plain_dir(str(tmp_path), "/data", "tmpfs")  # other mounts are not concerned
