@@ -4,6 +4,7 @@ foreground, relay it to its own stdio.
 """
 
 import _socket
+import errno
 import os
 
 from pyrunc import native, paths
@@ -24,11 +25,14 @@ def open_terminal(size: tuple[int, int] | None) -> tuple[int, int]:
 
 def mount_console(slave: int) -> None:
     """/dev/console is the container's own terminal, never the host's: a detached bind mount of
-    the slave's own fd (open_tree), moved onto the fd of /dev/console (CVE-2025-52565)."""
+    the slave's own fd (open_tree), moved onto the fd of /dev/console, which may not lead into
+    procfs (CVE-2025-52565)."""
     tree = native.open_tree(slave, "", native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC | native.AT_EMPTY_PATH)
     try:
         fd = paths.open_in_root("/", "/dev/console", create="file")
         try:
+            if native.fstatfs_type(fd) == native.PROC_SUPER_MAGIC:
+                raise OSError(errno.EPERM, "/dev/console leads into procfs: refused")
             native.move_mount(tree, fd)
         finally:
             os.close(fd)

@@ -182,6 +182,42 @@ def test_masks_are_not_redirected_through_the_container_proc(container):
     assert r.out.splitlines() == ["/decoy", "end"], r
 
 
+def test_masks_refuse_a_dev_null_that_is_not_the_null_device(container):
+    """CVE-2025-31133: masking a file bind-mounts the container's /dev/null over it. With a /dev
+    the config binds from a directory whose `null` is a link to /owned/file (a host file the test
+    owns, bound at /owned), a runtime that trusts the path binds that file over /proc/kcore and
+    the other masked files: the container writes the host file through them (with
+    /proc/sys/kernel/core_pattern as the link's target, the host's). Refused with one line; the
+    host file keeps its content. Control: inside the container /dev/null leads to the file."""
+    owned = container.dir / "owned"
+    owned.mkdir()
+    target = owned / "file"
+    target.write_text("host-marker\n")
+    dev = container.dir / "dev"
+    dev.mkdir()
+    (dev / "null").symlink_to("/owned/file")
+
+    def bundle(*args):
+        c = container(*args)
+        c.config["mounts"][1] = {"destination": "/dev", "type": "bind", "source": str(dev), "options": ["rbind"]}
+        c.bind(owned, "/owned")
+        return c
+
+    ctl = bundle("cat", "/dev/null")
+    ctl.config["linux"]["maskedPaths"] = []
+    r = ctl.run()
+    assert r.rc == 0 and r.out == "host-marker\n", r
+
+    c = bundle("sh", "-c", "echo pwned > /proc/timer_list")
+    vulnerable(c.rt, "CVE-2025-31133", "it bind-mounts /dev/null by path over masked files")
+    before = digest(target)
+    r = c.run()
+    assert digest(target) == before, r
+    c.assert_refused(r, one_line=True)
+    if c.rt.name == "pyrunc":
+        assert "not the null device" in r.err, r
+
+
 # -- --no-pivot (runc's msMoveRoot) -----------------------------------------------------------------
 
 MOUNT_PROC = "unshare -mrfp sh -c 'mount -t proc proc /mnt && echo mounted || echo refused'"
