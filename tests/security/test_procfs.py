@@ -97,6 +97,15 @@ def test_lxcfs_style_files_inside_proc_are_allowed(container):
     assert r.out == "fake uptime\nfake meminfo\n"
 
 
+def test_a_procfs_bind_mounted_over_proc_is_allowed(container):
+    """runc allows a bind mount at /proc whose source is a procfs (checked on the detached copy,
+    not the path): here the host's, which the container then sees."""
+    c = container("sh", "-c", "test -d /proc/self/fd && echo ok")
+    c.config["mounts"][0] = {"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind"]}
+    r = c.run()
+    assert r.rc == 0 and r.out == "ok\n", r
+
+
 @pytest.mark.parametrize("name", ["proc", "sys"])
 def test_symlinked_proc_or_sys_is_refused(container, name):
     """CVE-2019-16884 / CVE-2023-28642 class: an image whose /proc (or /sys) is a symlink, here to

@@ -170,3 +170,18 @@ def test_kernel_refuses_a_symlinked_proc_or_sys(tmp_path, fstype, dest):
     with pytest.raises(OSError, match=f"{dest} in the rootfs is a symlink"):
         mountops._plain_dir(str(tmp_path), dest, fstype)
     mountops._plain_dir(str(tmp_path), "/data", "tmpfs")  # other mounts are not concerned
+
+
+def test_lsm_labels_are_written_below_the_handle_only(tmp_path, handle_at):
+    """lsm.set_exec_label goes through procfs.write: a handle on something that is not procfs
+    (here a directory laid out like /proc) is refused before anything is written."""
+    from pyrunc import lsm
+
+    attr = tmp_path / "7/task/7/attr"
+    attr.mkdir(parents=True)
+    (attr / "exec").write_text("")
+    (tmp_path / "thread-self").symlink_to("7/task/7")
+    handle_at(tmp_path)
+    with pytest.raises(OSError, match="not on procfs"):
+        lsm.set_exec_label("selinux", "system_u:system_r:container_t:s0")
+    assert (attr / "exec").read_text() == ""
