@@ -232,8 +232,9 @@ def test_masks_refuse_a_dev_null_that_is_not_the_null_device(container):
 MOUNT_PROC = "unshare -mrfp sh -c 'mount -t proc proc /mnt && echo mounted || echo refused'"
 
 
+@pytest.mark.parametrize("userns", [False, True], ids=["host-userns", "userns"])
 @pytest.mark.parametrize("masked", [True, False], ids=["masked", "control-unmasked"])
-def test_no_pivot_leaves_no_host_procfs_in_the_namespace(container, masked):
+def test_no_pivot_leaves_no_host_procfs_in_the_namespace(container, masked, userns):
     """runc 28a697cc (no CVE; the procfs class): --no-pivot moves the rootfs over the old root
     instead of detaching it, so the host's /proc, whole and unmasked, stays in the container's
     mount namespace. The kernel lets a new user namespace mount procfs only when a fully
@@ -243,6 +244,8 @@ def test_no_pivot_leaves_no_host_procfs_in_the_namespace(container, masked):
     same container without masks, whose own /proc is fully visible, mounts it (the attack works
     where nothing stops it)."""
     c = container("sh", "-c", MOUNT_PROC)
+    if userns:  # the host's /proc is locked there: it is covered, not detached
+        c.user_namespace()
     applets(c, "unshare", "mount")
     (c.rootfs / "mnt").mkdir()
     for kind in ("bounding", "effective", "permitted"):  # Docker's default set has it: map uid 0
