@@ -392,8 +392,9 @@ def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: 
         plan.add("rootfs", "attach_mount", (where, ctx.rootfs, dest, source),
                  f"move_mount the idmapped {source} to {dest}", where)
         return
+    note = " (refused unless the source is a procfs)" if clean(dest) == "/proc" else ""
     plan.add("rootfs", "bind_mount", (source, ctx.rootfs, dest, recursive, tuple(attrs)),
-             f"mount --{verb} {source} {dest}{attrs_text}", where)
+             f"mount --{verb} {source} {dest}{attrs_text}{note}", where)
 
 
 def _maps_text(lines: str) -> str:
