@@ -4,6 +4,7 @@ foreground, relay it to its own stdio.
 """
 
 import _socket
+import errno
 import os
 
 from pyrunc import native, paths
@@ -11,24 +12,32 @@ from pyrunc.errors import PyruncError
 from pyrunc.sync import fds_message
 
 
-def open_terminal(size: tuple[int, int] | None) -> tuple[int, int, str]:
-    """In the init, after pivot_root: (master, slave, slave path) from the container's devpts."""
+def open_terminal(size: tuple[int, int] | None) -> tuple[int, int]:
+    """In the init, after pivot_root: (master, slave) from the container's devpts. The slave is
+    the master's own peer (TIOCGPTPEER), not whatever /dev/pts/N names by then."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    n = native.pty_unlock(master)
-    path = f"/dev/pts/{n}"
-    slave = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    native.pty_unlock(master)
+    slave = native.pty_peer(master, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     if size:
         native.set_winsize(master, *size)
-    return master, slave, path
+    return master, slave
 
 
-def mount_console(slave_path: str) -> None:
-    """/dev/console is the container's own terminal, never the host's."""
-    fd = paths.open_in_root("/", "/dev/console", create="file")
+def mount_console(slave: int) -> None:
+    """/dev/console is the container's own terminal, never the host's: a detached bind mount of
+    the slave's own fd (open_tree), moved onto the fd of /dev/console, which may not lead into
+    procfs (CVE-2025-52565)."""
+    tree = native.open_tree(slave, "", native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC | native.AT_EMPTY_PATH)
     try:
-        native.mount(slave_path, paths.fd_path(fd), None, 0x1000, None)  # MS_BIND
+        fd = paths.open_in_root("/", "/dev/console", create="file")
+        try:
+            if native.fstatfs_type(fd) == native.PROC_SUPER_MAGIC:
+                raise OSError(errno.EPERM, "/dev/console leads into procfs: refused")
+            native.move_mount(tree, fd)
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.close(tree)
 
 
 def become_terminal_session(slave: int) -> None:

@@ -8,7 +8,7 @@ mount namespace or changes user, an import could read the container's files or f
 import os
 import sys
 
-from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, sync
+from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, procfs, sync
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
@@ -51,6 +51,10 @@ class RuntimeOps:
             self.alone()  # it remaps this process's memory: no other task may share it
             native.hide_exe()
 
+    def open_procfs(self) -> None:
+        """Before clone: the init inherits the handle every procfs write goes through."""
+        procfs.open_handle()
+
     def listen_start(self) -> None:
         """Bound by the runtime, inherited by the init: a user namespace's root could not."""
         self.start_listener = self.channel.listen(self.state_dir)
@@ -62,8 +66,7 @@ class RuntimeOps:
         self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
         native.unshare(native.CLONE_NEWTIME)
         if offsets:
-            with open("/proc/self/timens_offsets", "w") as f:
-                f.write(offsets)
+            procfs.write("self/timens_offsets", offsets)
 
     def prepare_idmapped_mount(self, *args) -> None:
         """A detached idmapped bind mount, made with the host's privileges; the init inherits
@@ -87,8 +90,7 @@ class RuntimeOps:
             idmap.close_all()
 
     def write_id_map(self, kind: str, lines: str) -> None:
-        with open(f"/proc/{self.pid}/{kind}_map", "w") as f:
-            f.write(lines)
+        procfs.write(f"{self.pid}/{kind}_map", lines)
 
     def maps_written(self) -> None:
         self.channel.send_byte()
@@ -239,7 +241,8 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
         parent.close()
         c.unlock()
         own = (child.fileno(), start_listener.fileno() if start_listener is not None else -1,
-               getattr(getattr(log, "__self__", None), "fd", -1))  # --log: the init logs its steps
+               getattr(getattr(log, "__self__", None), "fd", -1),  # --log: the init logs its steps
+               procfs.handle())
         if "pyrunc.idmap" in sys.modules:  # idmapped mounts the runtime prepared for the init
             own += sys.modules["pyrunc.idmap"].kept_fds()
         close_inherited_fds(first_cloexec(plan), own)

@@ -18,7 +18,20 @@ and no second fork is needed.
 
 import os
 
-from pyrunc import OCI_VERSION, capabilities, config, console, executor, exeseal, init, jsonio, native, process, sync
+from pyrunc import (
+    OCI_VERSION,
+    capabilities,
+    config,
+    console,
+    executor,
+    exeseal,
+    init,
+    jsonio,
+    native,
+    process,
+    procfs,
+    sync,
+)
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
@@ -125,6 +138,10 @@ class ExecRuntime:
     def set_affinity(self, cpus: frozenset) -> None:
         os.sched_setaffinity(0, cpus)
 
+    def open_procfs(self) -> None:
+        """Before joining: the process writes into procfs through the host's, not the container's."""
+        procfs.open_handle()
+
     def join_pid_namespace(self) -> None:
         native.setns(self.pid_ns_fd, native.CLONE_NEWPID)
 
@@ -154,7 +171,7 @@ class ExecKernel(LinuxKernel):
 
     def exec_terminal(self, size: tuple[int, int] | None) -> None:
         """A pty from the container's devpts: the master to the runtime, the slave our stdio."""
-        master, slave, _ = console.open_terminal(size)
+        master, slave = console.open_terminal(size)
         try:
             self.channel.send_fds("pty", [master])
         finally:
@@ -215,6 +232,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
                  "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
     cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
     process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True)
+    procfs.plan_handle(plan)
     return plan
 
 
@@ -275,7 +293,8 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         if pid == 0:
             try:
                 parent.close()
-                own = (child.fileno(), *(fd for fd, _ in ns_fds), getattr(getattr(log, "__self__", None), "fd", -1))
+                own = (child.fileno(), *(fd for fd, _ in ns_fds), getattr(getattr(log, "__self__", None), "fd", -1),
+                       procfs.handle())
                 process.close_inherited_fds(process.first_cloexec(plan), own)
                 init.main(plan, ExecKernel(child, ns_fds), log)
             finally:

@@ -13,18 +13,10 @@ Imported only for a config with such a mount.
 
 import os
 
-from pyrunc import native
+from pyrunc import native, procfs
 
 PREPARED: dict[str, int] = {}  # mounts[i] -> the detached tree's fd
 _USERNS: dict[tuple[str, str], int] = {}
-
-
-def _write(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, text.encode())  # the kernel takes a map in one write
-    finally:
-        os.close(fd)
 
 
 def userns_fd(uid_lines: str, gid_lines: str) -> int:
@@ -34,8 +26,8 @@ def userns_fd(uid_lines: str, gid_lines: str) -> int:
         return _USERNS[key]
     pid = native.spawn_userns()
     try:
-        _write(f"/proc/{pid}/uid_map", uid_lines)
-        _write(f"/proc/{pid}/gid_map", gid_lines)
+        procfs.write(f"{pid}/uid_map", uid_lines)
+        procfs.write(f"{pid}/gid_map", gid_lines)
         fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.kill(pid, 9)

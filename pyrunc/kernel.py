@@ -9,7 +9,7 @@ import os
 
 import _prctl
 
-from pyrunc import console, hooks, native, paths, process
+from pyrunc import console, hooks, native, paths, process, procfs
 from pyrunc.errors import PyruncError
 from pyrunc.mountops import MountOps
 
@@ -67,18 +67,15 @@ class LinuxKernel(MountOps):
 
     # -- the terminal and files (mounts, /dev, the new root, masks: MountOps, mountops.py) ---
     def setup_terminal(self, size: tuple[int, int] | None) -> None:
-        master, slave, path = console.open_terminal(size)
-        console.mount_console(path)
+        master, slave = console.open_terminal(size)
+        console.mount_console(slave)
         self.channel.send_fds("pty", [master])
         os.close(master)
         console.become_terminal_session(slave)
 
-    def write_file(self, path: str, value: str) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, value.encode())
-        finally:
-            os.close(fd)
+    def write_proc(self, rel: str, value: str) -> None:
+        """/proc/`rel` through the runtime's procfs handle, never the container's /proc."""
+        procfs.write(rel, value)
 
     # -- the process -----------------------------------------------------------------------
     def setrlimit(self, res: int, soft: int, hard: int) -> None:

@@ -9,13 +9,13 @@ a host without the module). Then:
 - selinuxLabel: written to /proc/thread-self/attr/exec, the label the next execve takes;
 - apparmorProfile: `exec <profile>` written to /proc/thread-self/attr/apparmor/exec (or the
   older /proc/thread-self/attr/exec), the profile the next execve enters.
-Both are written after pivot_root (the container's /proc) and before the user and
-capabilities change, as runc does.
+Both are written after pivot_root, through the procfs handle the runtime opened before clone
+(procfs.py), and before the user and capabilities change, as runc does.
 """
 
 import os
 
-from pyrunc import paths
+from pyrunc import paths, procfs
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
@@ -73,22 +73,16 @@ def check(lsm: str, fields: str) -> None:
         raise PyruncError(f"{fields}: {NAMES[lsm]} is not enabled on this host (no {where})")
 
 
-def _write(path: str, value: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, value)
-    finally:
-        os.close(fd)
-
-
 def set_exec_label(lsm: str, label: str) -> None:
+    """Through the runtime's procfs handle (procfs.py): after pivot_root the container's /proc
+    is the container's to fake, and a label written to a file that is not procfs is lost."""
     if lsm == "selinux":
-        _write("/proc/thread-self/attr/exec", label.encode())
+        procfs.write("thread-self/attr/exec", label)
         return
     try:
-        _write("/proc/thread-self/attr/apparmor/exec", f"exec {label}".encode())
+        procfs.write("thread-self/attr/apparmor/exec", f"exec {label}")
     except FileNotFoundError:
-        _write("/proc/thread-self/attr/exec", f"exec {label}".encode())
+        procfs.write("thread-self/attr/exec", f"exec {label}")
 
 
 def set_file_label(rootfs: str, dest: str, label: str) -> None:

@@ -3,16 +3,39 @@
 LinuxKernel inherits these; each method is one step `op`. Paths inside the container go
 through paths.open_in_root (openat2 RESOLVE_IN_ROOT), and what is created is created with
 *at() calls on the fds found that way. Bind mounts are detached copies (open_tree) attached
-with move_mount onto an fd, so no path is resolved again after the check; a new filesystem is
-mounted through /proc/self/fd/N, the magic link of such an fd.
+with move_mount onto an fd, so no path is resolved again after the check; before pivot_root a
+new filesystem is mounted through /proc/self/fd/N of the host's /proc, the magic link of such
+an fd. After pivot_root /proc is the container's: masks are detached mounts (fsmount,
+open_tree) moved onto an fd, with no path in between.
+
+Where a mount really lands is checked against /proc as runc's checkProcMount does (the planner
+checked the lexical destination): nothing but a procfs covers /proc, nothing but the files of
+mounts.PROC_FILE_MOUNTS is mounted inside a procfs, and /proc and /sys must be directories of
+the rootfs, not symlinks (the CVE-2019-19921 class).
 """
 
 import errno
 import os
 import stat
 
-from pyrunc import native, paths
-from pyrunc.mounts import ATTR_RDONLY, MNT_DETACH, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE
+from pyrunc import native, paths, procfs
+from pyrunc.mounts import (
+    ATTR_NODEV,
+    ATTR_NOEXEC,
+    ATTR_NOSUID,
+    ATTR_RDONLY,
+    MNT_DETACH,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_SLAVE,
+    NO_SYMLINK,
+    PROC_FILE_MOUNTS,
+    clean,
+)
 
 MS_MOVE = 0x2000
 _CLONE = native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC
@@ -31,14 +54,99 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise
 
 
+def _plain_dir(rootfs: str, dest: str, fstype: str | None) -> None:
+    """proc and sysfs, and any mount at /proc or /sys, go on a directory of the rootfs reached
+    without a symlink (runc: "must be mounted on ordinary directory")."""
+    path = clean(dest)
+    if fstype not in ("proc", "sysfs") and path not in NO_SYMLINK:
+        return
+    root = os.open(rootfs, paths.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = native.openat2(root, path, paths.O_PATH | os.O_CLOEXEC, 0,
+                            native.RESOLVE_IN_ROOT | native.RESOLVE_NO_SYMLINKS)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path} in the rootfs is a symlink: refused") from None
+        raise
+    finally:
+        os.close(root)
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.ENOTDIR, f"{path} in the rootfs is not a directory: refused")
+    finally:
+        os.close(fd)
+
+
+_proc_dirs: dict[str, tuple[int, int] | None] = {}  # rootfs -> (st_dev, st_ino) of its /proc directory
+
+
+def _proc_dir(rootfs: str) -> tuple[int, int] | None:
+    """The rootfs's own /proc directory. Only a procfs may cover it later (and is recognised as
+    one), so it is looked up once, again only after a mount over the rootfs's `/`."""
+    if rootfs not in _proc_dirs:
+        try:
+            fd = paths.open_in_root(rootfs, "/proc")
+        except (FileNotFoundError, NotADirectoryError):
+            _proc_dirs[rootfs] = None
+        else:
+            try:
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            _proc_dirs[rootfs] = (st.st_dev, st.st_ino)
+    return _proc_dirs[rootfs]
+
+
+def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
+    """Where `fd` (the resolved destination) really is: /proc takes only a procfs (`is_proc`),
+    and nothing lands inside a procfs but PROC_FILE_MOUNTS."""
+    path = clean(dest)
+    if path == "/":
+        _proc_dirs.pop(rootfs, None)
+    if path in PROC_FILE_MOUNTS:
+        return
+    st = os.fstat(fd)
+    on_proc = native.fstatfs_type(fd) == native.PROC_SUPER_MAGIC
+    at_proc = on_proc and st.st_ino == native.PROC_ROOT_INO
+    if not at_proc and stat.S_ISDIR(st.st_mode):
+        at_proc = _proc_dir(rootfs) == (st.st_dev, st.st_ino)
+    # The step's text names the destination; the executor lowercases these reasons.
+    if at_proc and not is_proc:
+        via = " (the destination resolves to /proc)" if path != "/proc" else ""
+        raise OSError(errno.EPERM, f'"/proc" cannot be mounted because it is not of type proc{via}')
+    if on_proc and not at_proc:
+        raise OSError(errno.EPERM, "the destination cannot be mounted because it is inside /proc")
+
+
 def _attach(tree: int, rootfs: str, dest: str) -> None:
     """move_mount the detached `tree` onto `dest`, made (file or directory, as the tree's root) if missing."""
     kind = "dir" if stat.S_ISDIR(os.fstat(tree).st_mode) else "file"
+    _plain_dir(rootfs, dest, None)
     fd = paths.open_in_root(rootfs, dest, create=kind)
     try:
+        _proc_guard(rootfs, dest, fd, native.fstatfs_type(tree) == native.PROC_SUPER_MAGIC)
         native.move_mount(tree, fd)
     finally:
         os.close(fd)
+
+
+def _proc_sys_mounts(mountinfo: str, rootfs: str) -> list[str]:
+    """Mount points of whole procfs and sysfs mounts outside `rootfs`, from mountinfo text."""
+    points = []
+    inside = rootfs.rstrip("/") + "/"
+    for line in mountinfo.splitlines():
+        fields, _, fs = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) < 5 or fs.split(" ", 1)[0] not in ("proc", "sysfs") or parts[3] != "/":
+            continue
+        point = parts[4]
+        for esc, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+            point = point.replace(esc, char)
+        if not (point + "/").startswith(inside):
+            points.append(point)
+    return points
 
 
 def _node_text(st: os.stat_result) -> str:
@@ -63,9 +171,14 @@ class MountOps:
 
     def mount_at(self, source: str | None, rootfs: str, dest: str, fstype: str | None, flags: int,
                  data: str | None) -> None:
-        """mount(2) onto `dest` resolved inside the rootfs (created as a directory if missing)."""
+        """mount(2) onto `dest` resolved inside the rootfs (created as a directory if missing); a
+        new filesystem (`fstype`) passes the checks against /proc first."""
+        if fstype:
+            _plain_dir(rootfs, dest, fstype)
         fd = paths.open_in_root(rootfs, dest, create="dir")
         try:
+            if fstype:
+                _proc_guard(rootfs, dest, fd, fstype == "proc")
             _mount(source, paths.fd_path(fd), fstype, flags, data)
         finally:
             os.close(fd)
@@ -74,6 +187,7 @@ class MountOps:
         """tmpcopyup: the new tmpfs starts with a copy of what the image has at `dest`."""
         fd = paths.open_in_root(rootfs, dest, create="dir")
         try:
+            _proc_guard(rootfs, dest, fd, False)
             below = os.open(paths.fd_path(fd), _DIR_FLAGS)  # stays on the directory the tmpfs covers
             try:
                 _mount(source, paths.fd_path(fd), fstype, flags & ~MS_RDONLY, data)
@@ -187,21 +301,42 @@ class MountOps:
         os.chdir("/")
 
     def move_root(self, rootfs: str) -> None:
+        """--no-pivot (runc's msMoveRoot): the old root stays in the mount namespace below the
+        new one, so every whole procfs and sysfs mounted outside the rootfs is detached first
+        (covered by an empty read-only tmpfs where the kernel locks it): a process that gets
+        out of the chroot finds no procfs of the host there."""
+        for point in _proc_sys_mounts(procfs.read("self/mountinfo"), rootfs):
+            try:
+                native.mount(None, point, None, MS_SLAVE | MS_REC, None)
+            except FileNotFoundError:
+                continue  # under one detached already
+            try:
+                native.umount2(point, MNT_DETACH)
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.EPERM):
+                    raise
+                native.mount("tmpfs", point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
         os.chdir(rootfs)
         native.mount(rootfs, "/", None, MS_MOVE, None)
         os.chroot(".")
         os.chdir("/")
 
-    def mask_path(self, path: str, data: str | None = None) -> None:
+    def mask_path(self, path: str, label: str | None = None) -> None:
         """After pivot_root: an empty read-only tmpfs over a directory, /dev/null over anything
-        else; a path the image does not have is left alone."""
+        else; a path the image does not have is left alone. Both are detached mounts moved onto
+        the fd of the target: nothing goes through the container's /proc/self/fd."""
         try:
             fd = paths.open_in_root("/", path)
         except (FileNotFoundError, NotADirectoryError):
             return
         try:
             if stat.S_ISDIR(os.fstat(fd).st_mode):
-                native.mount("tmpfs", paths.fd_path(fd), "tmpfs", MS_RDONLY, data)
+                options = (("ro", None),) + ((("context", label),) if label else ())
+                tree = native.fs_mount("tmpfs", options, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC)
+                try:
+                    native.move_mount(tree, fd)
+                finally:
+                    os.close(tree)
                 return
             null = paths.open_in_root("/", "/dev/null")
             try:

@@ -12,6 +12,8 @@ for a bind mount and for the filesystems listed in FS_WORDS; for other filesyste
 …) pyrunc cannot know the options, so they pass as data, as the spec says they should.
 """
 
+import posixpath
+
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
@@ -111,6 +113,12 @@ FS_WORDS = {
     "cgroup2": frozenset(("nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot",
                           "memory_hugetlb_accounting", "pids_localevents")),
 }
+# The only mounts allowed inside /proc (runc's checkProcMount: the files lxcfs emulates).
+PROC_FILE_MOUNTS = frozenset(("/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+                              "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/sys/kernel/ns_last_pid",
+                              "/proc/sys/crypto/fips_enabled"))
+# Destinations that must be a plain directory of the rootfs, not a symlink.
+NO_SYMLINK = frozenset(("/proc", "/sys"))
 # Filesystems that take no SELinux context= option (runc's list).
 _NO_LABEL = frozenset(("proc", "sysfs", "mqueue", "cgroup", "cgroup2"))
 
@@ -249,6 +257,24 @@ def _refuse_words(o: MountOptions, where: str, words: frozenset, what: str) -> N
             raise PyruncError(f"{where}.options[{j}]: unknown mount option {opt!r} for {what}")
 
 
+def clean(path: str) -> str:
+    """A container path with `.`, `..` and repeated slashes resolved lexically (filepath.Clean)."""
+    return "/" + posixpath.normpath("/" + path).lstrip("/")
+
+
+def check_proc_mount(dest: str, fstype: str, bind: bool, where: str) -> None:
+    """runc's checkProcMount on the lexical destination: /proc takes only a procfs (a new one,
+    or a bind mount whose source the kernel layer proves is procfs), and nothing is mounted
+    inside /proc but PROC_FILE_MOUNTS. The kernel layer checks again where the destination
+    really leads (mountops.py), so a symlink in the image cannot get round it."""
+    path = clean(dest)
+    if path == "/proc":
+        if fstype != "proc" and not bind:
+            raise PyruncError(f'{where}: "/proc" cannot be mounted because it is not of type proc')
+    elif path.startswith("/proc/") and path not in PROC_FILE_MOUNTS:
+        raise PyruncError(f'{where}: "{path}" cannot be mounted because it is inside /proc')
+
+
 def plan_mount(plan: Plan, m: dict, where: str, ctx: Context) -> None:
     dest = m.get("destination") or ""
     if not dest:
@@ -257,6 +283,7 @@ def plan_mount(plan: Plan, m: dict, where: str, ctx: Context) -> None:
         dest = "/" + dest  # deprecated, and relative to / (config.md, Mounts)
     fstype = m.get("type") or ""
     o = parse_options(m.get("options") or [])
+    check_proc_mount(dest, fstype, bool(o.flags & MS_BIND) or fstype == "bind", where)
     uid_maps, gid_maps = m.get("uidMappings"), m.get("gidMappings")
     if (uid_maps is None) != (gid_maps is None):
         raise PyruncError(f"{where}: uidMappings and gidMappings must be given together")
@@ -365,8 +392,9 @@ def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: 
         plan.add("rootfs", "attach_mount", (where, ctx.rootfs, dest, source),
                  f"move_mount the idmapped {source} to {dest}", where)
         return
+    note = " (refused unless the source is a procfs)" if clean(dest) == "/proc" else ""
     plan.add("rootfs", "bind_mount", (source, ctx.rootfs, dest, recursive, tuple(attrs)),
-             f"mount --{verb} {source} {dest}{attrs_text}", where)
+             f"mount --{verb} {source} {dest}{attrs_text}{note}", where)
 
 
 def _maps_text(lines: str) -> str:
@@ -401,7 +429,8 @@ def plan_cgroup_mount(plan: Plan, dest: str, flags: int, where: str, rootfs: str
 def plan_pivot(plan: Plan, rootfs: str, no_pivot: bool) -> None:
     """Make the rootfs `/`, the old root detached (or moved over with --no-pivot)."""
     if no_pivot:
-        plan.add("pivot", "move_root", (rootfs,), f"mount --move {rootfs} / && chroot . (--no-pivot)", "root.path")
+        plan.add("pivot", "move_root", (rootfs,), "umount -l every procfs and sysfs outside the rootfs, then "
+                 f"mount --move {rootfs} / && chroot . (--no-pivot)", "root.path")
     else:
         plan.add("pivot", "pivot_root", (rootfs,), f"pivot_root {rootfs} (old root detached)", "root.path")
 
@@ -415,10 +444,9 @@ def plan_protect(plan: Plan, cfg: dict) -> None:
     if prop_name:
         plan.add("pivot", "mount", (None, "/", None, PROPAGATION[prop_name], None), f"mount --make-{prop_name} /",
                  "linux.rootfsPropagation")
-    label = linux.get("mountLabel") or ""
-    mask_data = f'context="{label}"' if label else None
+    label = linux.get("mountLabel") or None
     for i, path in enumerate(linux.get("maskedPaths") or []):
-        plan.add("pivot", "mask_path", (path, mask_data), f"mask {path} (/dev/null or a read-only tmpfs)",
+        plan.add("pivot", "mask_path", (path, label), f"mask {path} (/dev/null or a read-only tmpfs)",
                  f"linux.maskedPaths[{i}]")
     for i, path in enumerate(linux.get("readonlyPaths") or []):
         plan.add("pivot", "readonly_path", (path,), f"mount --rbind -o ro {path} {path} (recursively read-only)",

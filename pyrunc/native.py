@@ -16,7 +16,10 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
+RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
 KEY_USR_SEARCH = 0x00080000  # a key's permission bits (keyctl(2) KEYCTL_SETPERM)
@@ -222,3 +225,37 @@ def personality(persona: int) -> int:
 def write_async(path: str, data: str) -> int:
     """The pid of a task writing `data` to `path` while the caller goes on (see shim.h)."""
     return _check(lib.pyr_write_async(path.encode(), data.encode()), f"write {path}")
+
+
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+PROC_SUPER_MAGIC = 0x9FA0
+PROC_ROOT_INO = 1
+TIOCGPTPEER = 0x5441
+
+
+def fs_mount(fstype: str, options: tuple[tuple[str, str | None], ...], attr_flags: int) -> int:
+    """A new `fstype` filesystem as a detached mount fd (fsopen, fsconfig per option - a flag
+    when its value is None - then create, fsmount with MOUNT_ATTR_* `attr_flags`)."""
+    ctx = _check(lib.pyr_fsopen(fstype.encode()), f"fsopen {fstype}")
+    try:
+        for key, value in options:
+            cmd = FSCONFIG_SET_FLAG if value is None else FSCONFIG_SET_STRING
+            _check(lib.pyr_fsconfig(ctx, cmd, key.encode(), _c(value)), f"fsconfig {fstype} {key}")
+        _check(lib.pyr_fsconfig(ctx, FSCONFIG_CMD_CREATE, _NULL, _NULL), f"create a {fstype} filesystem")
+        return _check(lib.pyr_fsmount(ctx, attr_flags), f"fsmount {fstype}")
+    finally:
+        os.close(ctx)
+
+
+def pty_peer(master: int, flags: int) -> int:
+    """The slave of the pty `master`, opened from the master itself (TIOCGPTPEER)."""
+    import fcntl  # built into the interpreter
+
+    return fcntl.ioctl(master, TIOCGPTPEER, flags)
+
+
+def fstatfs_type(fd: int) -> int:
+    """The magic number of the filesystem `fd` is on (statfs f_type)."""
+    return _check(lib.pyr_fstatfs_type(fd), "fstatfs")

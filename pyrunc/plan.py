@@ -4,7 +4,7 @@ Nothing here touches the kernel; `pyrunc explain` and `--debug` print the same s
 the runtime (phases runtime, clone, parent) and the init (the others) perform.
 """
 
-from pyrunc import devices, mounts, process
+from pyrunc import devices, mounts, process, procfs
 from pyrunc.errors import PyruncError
 from pyrunc.namespaces import Namespaces, id_map_text
 from pyrunc.steps import Plan
@@ -65,8 +65,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         size = proc.get("consoleSize")
         rows_cols = (size.get("height", 0), size.get("width", 0)) if size else None
         plan.add("pivot", "setup_terminal", (rows_cols,),
-                 "open /dev/ptmx: /dev/pts/N becomes the controlling terminal, stdio and /dev/console; "
-                 "the master goes to the runtime", "process.terminal")
+                 "open /dev/ptmx and its peer (TIOCGPTPEER): the controlling terminal, stdio and, by "
+                 "open_tree of its fd, /dev/console; the master goes to the runtime", "process.terminal")
     process.plan_sysctl(plan, cfg, ns.has, ns.joined)
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
@@ -75,6 +75,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
     if plan.has("await_parent"):
         plan.add("parent", "cgroups_placed", (), "tell the init it is in its cgroups")
+    procfs.plan_handle(plan)
     return plan, ns
 
 

@@ -184,8 +184,8 @@ def plan_sysctl(plan: Plan, cfg: dict, has_ns, joined: dict) -> None:
             raise PyruncError(f"{where}: sysctl {key!r} is not allowed in the host's {kind} namespace")
         if not isinstance(value, str):
             raise PyruncError(f"{where}: the value must be a string")
-        path = "/proc/sys/" + key.replace(".", "/")
-        plan.add("pivot", "write_file", (path, value), f"write {path} {value!r}", where)
+        rel = "sys/" + key.replace(".", "/")
+        plan.add("pivot", "write_proc", (rel, value), f"write /proc/{rel} {value!r}", where)
 
 
 def _same_namespace(a: str, b: str) -> bool:
@@ -300,7 +300,7 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
                  f"HOME is not set: uid {uid}'s home directory in the container's /etc/passwd, else /", "process.env")
     _plan_rlimits(plan, proc)
     if "oomScoreAdj" in proc:
-        plan.add("process", "write_file", ("/proc/self/oom_score_adj", str(proc["oomScoreAdj"])),
+        plan.add("process", "write_proc", ("self/oom_score_adj", str(proc["oomScoreAdj"])),
                  f"write /proc/self/oom_score_adj {proc['oomScoreAdj']}", "process.oomScoreAdj")
     if proc.get("scheduler"):
         _plan_scheduler(plan, proc["scheduler"])

@@ -70,8 +70,12 @@ class Channel:
         self.sock.send(b"\x01")
 
     def recv(self) -> tuple[str, str]:
-        """The next message; ("", "") when the other end is gone."""
-        data, ancdata, _, _ = self.sock.recvmsg(65536, 64)
+        """The next message; ("", "") when the other end is gone. A peer that exited with our
+        last message unread is reported once as ECONNRESET, before what it sent (its error)."""
+        try:
+            data, ancdata, _, _ = self.sock.recvmsg(65536, 64)
+        except ConnectionResetError:
+            data, ancdata, _, _ = self.sock.recvmsg(65536, 64)
         self.fds += fds_received(ancdata)
         tag, _, payload = data.decode(errors="replace").partition(" ")
         return tag, payload

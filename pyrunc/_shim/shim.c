@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -229,6 +230,36 @@ int pyr_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const ch
                    unsigned int flags)
 {
     return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
+
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+
+int pyr_fsopen(const char *fstype) { return (int)syscall(SYS_fsopen, fstype, 1U /* FSOPEN_CLOEXEC */); }
+
+int pyr_fsconfig(int fd, unsigned int cmd, const char *key, const char *value)
+{
+    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
+}
+
+int pyr_fsmount(int fd, unsigned int attr_flags)
+{
+    return (int)syscall(SYS_fsmount, fd, 1U /* FSMOUNT_CLOEXEC */, attr_flags);
+}
+
+long long pyr_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -1;
+    return (long long)(unsigned long)st.f_type;
 }
 
 int pyr_mount_setattr(int dirfd, const char *path, unsigned int flags, unsigned long long attr_set,

@@ -115,6 +115,18 @@ int pyr_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const ch
 int pyr_mount_setattr(int dirfd, const char *path, unsigned int flags, unsigned long long attr_set,
                       unsigned long long attr_clr, unsigned long long propagation, int userns_fd);
 
+/* fsopen(2) with FSOPEN_CLOEXEC, fsconfig(2) (`cmd` FSCONFIG_SET_FLAG 0, _SET_STRING 1,
+ * _CMD_CREATE 6; `key`/`value` may be NULL) and fsmount(2) with FSMOUNT_CLOEXEC and
+ * MOUNT_ATTR_* `attr_flags`: a new filesystem as a detached mount fd, which move_mount attaches
+ * onto an fd, so that no path (and no /proc/self/fd magic link) is resolved on the way. */
+int pyr_fsopen(const char *fstype);
+int pyr_fsconfig(int fd, unsigned int cmd, const char *key, const char *value);
+int pyr_fsmount(int fd, unsigned int attr_flags);
+
+/* fstatfs(2)'s f_type (the filesystem's magic number) of what `fd` is on, or -1: Python's
+ * os.fstatvfs does not report it, and a procfs write must be proven to reach procfs. */
+long long pyr_fstatfs_type(int fd);
+
 /* Start a child in a new user namespace that runs no code but pause() until it is killed (and
  * gets SIGKILL when the caller dies). The caller writes its /proc/<pid>/uid_map and gid_map,
  * opens /proc/<pid>/ns/user (the user namespace an idmapped mount needs), then kills and reaps

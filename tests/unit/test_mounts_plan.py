@@ -241,7 +241,7 @@ def test_masks_carry_the_mount_label_and_labels_are_checked_first():
     assert shm.args[5].endswith(',context="system_u:object_r:container_file_t:s0"')
     assert 'context="' not in (steps_for(plan, "mounts[0]")[0].args[5] or "")  # proc takes none
     masks = [s for s in plan.phases["pivot"] if s.op == "mask_path"]
-    assert all(s.args[1] == 'context="system_u:object_r:container_file_t:s0"' for s in masks)
+    assert all(s.args[1] == "system_u:object_r:container_file_t:s0" for s in masks)
     process = ops(plan, "process")
     assert process.index("set_exec_label") < process.index("set_user")
     assert [s.args[0] for s in plan.phases["process"] if s.op == "set_exec_label"] == ["apparmor", "selinux"]

@@ -78,8 +78,8 @@ def test_time_namespace_offsets_are_written_by_the_runtime_before_clone():
     cfg = with_ns({"type": "time"})
     cfg["linux"]["timeOffsets"] = {"monotonic": {"secs": 3600}, "boottime": {"secs": 7, "nanosecs": 5}}
     plan = plan_of(cfg)
-    assert ops(plan, "runtime") == ["listen_start", "unshare_time", "protect_exe"]
-    step = plan.phases["runtime"][1]
+    assert ops(plan, "runtime") == ["open_procfs", "listen_start", "unshare_time", "protect_exe"]
+    step = plan.phases["runtime"][2]
     assert step.args == ("monotonic 3600 0\nboottime 7 5\n",)
     assert not plan.phases["clone"][0].args[0] & native.CLONE_NEWTIME
 

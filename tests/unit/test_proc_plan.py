@@ -148,7 +148,9 @@ def test_rlimits_scheduler_ioprio_personality_come_before_the_user_switch():
     cfg["linux"]["personality"] = {"domain": "LINUX32"}
     plan = plan_of(cfg)
     names = ops(plan, "process")
-    assert names[:6] == ["home_from_passwd", "setrlimit", "write_file", "sched_setattr", "ioprio_set", "personality"]
+    assert names[:6] == ["home_from_passwd", "setrlimit", "write_proc", "sched_setattr", "ioprio_set", "personality"]
+    assert step(plan, "write_proc").args == ("self/oom_score_adj", "10")
+    assert ops(plan, "runtime")[0] == "open_procfs"  # before clone: the init inherits the handle
     assert names.index("personality") < names.index("set_user")
     assert step(plan, "sched_setattr").args == (3, 1, 5, 0, 0, 0, 0)
     assert step(plan, "ioprio_set").args == (3 << 13 | 7,)
@@ -187,8 +189,10 @@ def test_namespaced_sysctls_are_written_after_pivot():
     cfg = cfg_with()
     cfg["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "4096", "fs.mqueue.msg_max": "9",
                               "kernel.domainname": "example.org"}
-    writes = [s.args for s in plan_of(cfg).phases["pivot"] if s.op == "write_file"]
-    assert ("/proc/sys/net/ipv4/ip_forward", "1") in writes and len(writes) == 4
+    plan = plan_of(cfg)
+    writes = [s.args for s in plan.phases["pivot"] if s.op == "write_proc"]
+    assert ("sys/net/ipv4/ip_forward", "1") in writes and len(writes) == 4
+    assert ops(plan, "runtime")[0] == "open_procfs"
 
 
 @pytest.mark.parametrize("key, drop, message", [
