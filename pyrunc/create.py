@@ -37,7 +37,7 @@ class RuntimeOps:
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
         self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
-        self.ctx: Context | None = None  # holds grace_pid: cgroups/grace.py's task, sharing our memory
+        self.ctx: Context | None = None  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
@@ -96,8 +96,8 @@ class RuntimeOps:
     def alone(self) -> None:
         """Wait for the grace-period task: some syscalls want no other task in our memory."""
         if self.ctx is not None:
-            grace.finish(self.ctx.grace_pid)
-            self.ctx.grace_pid = 0
+            grace.finish(self.ctx.grace_pidfd)
+            self.ctx.grace_pidfd = -1
 
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
