@@ -276,7 +276,7 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         parent, child = sync.socketpair()
         if log:
             log(plan.phases["clone"][0].log_line())
-        pid = native.clone(0, child.fileno(), SIGKILL)
+        pid = native.clone(0, -1, SIGKILL)  # no user namespace of its own: nothing to wait for
         if pid == 0:
             try:
                 parent.close()

@@ -51,9 +51,6 @@ class LinuxKernel(MountOps):
             self.channel.send("pid", str(pid))
             os._exit(0)
 
-    def await_parent(self, tag: str) -> None:
-        self.channel.expect(tag)
-
     def link_up(self, name: str) -> None:
         native.link_up(name)
 

@@ -1,10 +1,12 @@
 """Messages between the runtime and the container's init, over one SEQPACKET socketpair.
 
 The protocol, in order (runtime -> init unless marked <-):
-  maps byte         one byte after the uid/gid maps are written (read by the shim, not here)
+  go byte           one byte once the init is in its cgroups and, with a user namespace from
+                    clone, its uid/gid maps are written (read by the shim, not here; the init
+                    runs nothing before it)
   <- M              (joined namespaces) the init unshared its user namespace: write the maps
+  maps byte         one byte after those maps are written (read by the shim, not here)
   <- pid N          (joined/new pid namespace) stage one forked the real init, pid N
-  cgroups           the init is in its cgroups (sent when the plan waits for it)
   <- pty + fd       (process.terminal) the master of the container's terminal
   <- hooks          run prestart and createRuntime now
   hooks-done        they succeeded
