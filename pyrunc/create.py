@@ -108,6 +108,13 @@ class RuntimeOps:
         self.cgroups_created[:] = cgroups.create(self.cgroup_plan)
         self.cgroups_made()
 
+    def set_oom_score_adj(self, value: str) -> None:
+        with open(f"/proc/{self.pid}/oom_score_adj", "w") as f:
+            f.write(value)
+
+    def prlimit(self, res: int, soft: int, hard: int) -> None:
+        native.prlimit(self.pid, res, soft, hard)
+
     def enter_cgroup(self, path: str) -> None:
         with open(os.path.join(path, "cgroup.procs"), "w") as f:
             f.write(str(self.pid))
@@ -261,7 +268,8 @@ def _drive(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -
     parent_steps = plan.phases["parent"]
     map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")] \
         if plan.has("maps_written") else []  # a user namespace unshared after joins: when the init asks
-    executor.run([s for s in parent_steps if s not in map_steps], ops, log)
+    rlimit_steps = [s for s in parent_steps if s.op == "prlimit"]  # when the init asks
+    executor.run([s for s in parent_steps if s not in map_steps and s not in rlimit_steps], ops, log)
     need_maps = bool(map_steps)
     need_pid = any(s.op == "fork_init" for s in plan.phases["namespaces"])
     while need_maps or need_pid:
@@ -280,6 +288,9 @@ def _drive(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -
             return
         if tag == "seccomp":
             hand_over_listener(ops.channel, cfg, state_for_hooks("creating", ops.pid), ops.pid)
+        if tag == "rlimits":
+            executor.run(rlimit_steps, ops, log)
+            ops.channel.send("rlimits-done")
         if tag == "hooks":
             state = state_for_hooks("creating", ops.pid)
             for kind in ("prestart", "createRuntime"):

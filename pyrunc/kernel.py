@@ -77,7 +77,11 @@ class LinuxKernel(MountOps):
 
     # -- the process -----------------------------------------------------------------------
     def setrlimit(self, res: int, soft: int, hard: int) -> None:
-        native.setrlimit(res, soft, hard)
+        native.prlimit(0, res, soft, hard)
+
+    def request_rlimits(self) -> None:
+        self.channel.send("rlimits")
+        self.channel.expect("rlimits-done")
 
     def drop_bounding(self, drop: int, top: int) -> None:
         for bit in range(top + 1):

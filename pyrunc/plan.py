@@ -38,7 +38,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
     process.plan_protect(plan, cfg, bool(ns.new & 0x10000000))  # CLONE_NEWUSER; the last step before clone
-    plan_parent(plan, linux, ns, cgroup_dirs)
+    plan_parent(plan, linux, ns, cgroup_dirs, cfg.get("process") or {})
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
@@ -67,16 +67,18 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
-    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds)
+    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
     return plan, ns
 
 
-def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str]) -> None:
+def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict) -> None:
     """What the runtime does to the new init from outside, while it waits in the shim (running
     no code of its own): its cgroups, made before clone, are entered, so the pids and memory
-    limits bound all of its set-up; with a user namespace from clone, the id maps are written
-    too. A user namespace unshared after joins gets its maps when the init asks (maps_written)."""
+    limits bound all of its set-up, and its oom_score_adj is written (as runc's nsexec does
+    before any user namespace: lowering it needs CAP_SYS_RESOURCE in the host's); with a user
+    namespace from clone, the id maps are written too. A user namespace unshared after joins
+    gets its maps when the init asks (maps_written)."""
     at_clone = bool(ns.new & 0x10000000) and ns.single_clone  # CLONE_NEWUSER
     map_steps = []
     if ns.new & 0x10000000:
@@ -91,7 +93,11 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
             plan.add("parent", *step)
     for path in cgroup_dirs.values():
         plan.add("parent", "enter_cgroup", (path,), f"echo <pid> > {path}/cgroup.procs", "linux.cgroupsPath")
-    if at_clone or cgroup_dirs:
+    oom = proc.get("oomScoreAdj")
+    if oom is not None:
+        plan.add("parent", "set_oom_score_adj", (str(oom),), f"write /proc/<pid>/oom_score_adj {oom}",
+                 "process.oomScoreAdj")
+    if at_clone or cgroup_dirs or oom is not None:
         plan.add("parent", "release_init", (), "let the init go on" + (", in its cgroups" if cgroup_dirs else "")
                  + (", as root of its user namespace" if at_clone else ""))
     if map_steps and not at_clone:

@@ -176,7 +176,10 @@ def parse_cpus(text: str, where: str) -> frozenset[int]:
     return frozenset(cpus)
 
 
-def _plan_rlimits(plan: Plan, proc: dict) -> None:
+def _plan_rlimits(plan: Plan, proc: dict, by_runtime: bool) -> None:
+    """`by_runtime`: the init asks the runtime, which sets them with prlimit from outside (as runc
+    does): inside a user namespace the init lacks CAP_SYS_RESOURCE where raising a hard limit
+    needs it, in the host's namespace."""
     seen: set[str] = set()
     for i, rl in enumerate(proc.get("rlimits") or []):
         where = f"process.rlimits[{i}]"
@@ -193,7 +196,14 @@ def _plan_rlimits(plan: Plan, proc: dict) -> None:
                 raise PyruncError(f"{where}.{name}: {v!r} is not a uint64")
         if soft > hard:
             raise PyruncError(f"{where}: soft limit {soft} is above the hard limit {hard}")
-        plan.add("process", "setrlimit", (res, soft, hard), f"setrlimit({kind}, {soft}, {hard})", where)
+        if by_runtime:
+            plan.add("parent", "prlimit", (res, soft, hard),
+                     f"prlimit(<pid>, {kind}, {soft}, {hard}), when the init asks", where)
+        else:
+            plan.add("process", "setrlimit", (res, soft, hard), f"setrlimit({kind}, {soft}, {hard})", where)
+    if by_runtime and seen:
+        plan.add("process", "request_rlimits", (), "ask the runtime to set the rlimits (prlimit from outside the "
+                 "user namespace)", "process.rlimits")
 
 
 def _plan_scheduler(plan: Plan, sched: dict) -> None:
@@ -244,8 +254,11 @@ def _plan_personality(plan: Plan, pers: dict) -> None:
     plan.add("process", "personality", (PERSONALITY_DOMAINS[domain],), f"personality(PER_{domain})", where)
 
 
-def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, for_exec: bool = False) -> None:
-    """The process phase and the exec step, for the init or (for_exec) for `pyrunc exec`."""
+def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, for_exec: bool = False,
+                 in_userns: bool = False) -> None:
+    """The process phase and the exec step, for the init or (for_exec) for `pyrunc exec`. The
+    init's oom_score_adj is written by the runtime (plan.plan_parent); with `in_userns` so are
+    its rlimits."""
     proc = cfg.get("process")
     if not proc:
         raise PyruncError("config.json: process is required to start a container")
@@ -253,8 +266,8 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     if not args:
         raise PyruncError("config.json: process.args must not be empty")
     linux = cfg.get("linux") or {}
-    _plan_rlimits(plan, proc)
-    if "oomScoreAdj" in proc:
+    _plan_rlimits(plan, proc, in_userns and not for_exec)
+    if "oomScoreAdj" in proc and for_exec:
         plan.add("process", "write_file", ("/proc/self/oom_score_adj", str(proc["oomScoreAdj"])),
                  f"write /proc/self/oom_score_adj {proc['oomScoreAdj']}", "process.oomScoreAdj")
     if proc.get("scheduler"):

@@ -10,6 +10,8 @@ The protocol, in order (runtime -> init unless marked <-):
   <- pty + fd       (process.terminal) the master of the container's terminal
   <- hooks          run prestart and createRuntime now
   hooks-done        they succeeded
+  <- rlimits        (a user namespace) set the init's rlimits from outside it now
+  rlimits-done      they are set
   <- seccomp + fd   (SCMP_ACT_NOTIFY) the filter's listener, for the agent at listenerPath
   seccomp-done      the agent has it (also on the start socket and in `exec`)
   <- ready          the container is created; the init waits for start

@@ -131,10 +131,10 @@ int pyr_exec(const char *path, char *const argv[], char *const envp[], int first
     return -1;
 }
 
-int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard)
+int pyr_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard)
 {
     struct rlimit64 lim = {.rlim_cur = soft, .rlim_max = hard};
-    return prlimit64(0, (enum __rlimit_resource)resource, &lim, NULL);
+    return prlimit64((pid_t)pid, (enum __rlimit_resource)resource, &lim, NULL);
 }
 
 int pyr_pty_unlock(int fd)

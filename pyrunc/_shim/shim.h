@@ -52,9 +52,9 @@ int pyr_link_up(const char *name);
  * (close_range), then execve(path, argv, envp). Only returns on failure. */
 int pyr_exec(const char *path, char *const argv[], char *const envp[], int first_cloexec);
 
-/* prlimit(2) on the calling process: `resource` is a separate extension module whose
- * loading costs more than the call. RLIM_INFINITY is ~0ULL. */
-int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
+/* prlimit(2) on process `pid` (0: the caller): `resource` is a separate extension module
+ * whose loading costs more than the call. RLIM_INFINITY is ~0ULL. */
+int pyr_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard);
 
 /* Unlock the pty master `fd` (TIOCSPTLCK 0) and return its slave's number (TIOCGPTN), so
  * the slave is /dev/pts/<n> of the devpts instance the master came from. */

@@ -5,11 +5,14 @@ Cgroup membership is inherited at fork and not moved with a parent that migrates
 init starts before it is placed (a hook, a second stage) stays outside the container's limits for good.
 """
 
+import resource
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import Result
 
 pytestmark = pytest.mark.root
 
@@ -42,9 +45,10 @@ def script(path: Path, body: str) -> Path:
 def limited(container, pids_max: int, record: Path, join_ipc: int = 0, hooks: bool = True):
     """A container whose pids cgroup allows `pids_max` tasks, with a cgroupsPath of its own and two
     hooks run during its set-up: createRuntime (the runtime, outside) copies /proc/<init>/cgroup to
-    record/runtime, createContainer (a child the init forks in the container's namespaces) copies its
-    own /proc/self/cgroup to record/container without forking. No cgroup mount and no cgroup
-    namespace: nothing in the config makes the init need its cgroups before the hook runs."""
+    record/runtime and its oom_score_adj (process.oomScoreAdj 500) to record/oom; createContainer
+    (a child the init forks in the container's namespaces) copies its own /proc/self/cgroup to
+    record/container without forking. No cgroup mount and no cgroup namespace: nothing in the
+    config makes the init need its cgroups before the hook runs."""
     c = container("true")
     c.config["mounts"] = [m for m in c.config["mounts"] if m["type"] != "cgroup"]
     if join_ipc:
@@ -53,8 +57,10 @@ def limited(container, pids_max: int, record: Path, join_ipc: int = 0, hooks: bo
     c.config["linux"]["resources"]["pids"] = {"limit": pids_max}
     c.config["linux"]["resources"]["memory"] = {"limit": 256 << 20}
     record.mkdir(exist_ok=True)
+    c.config["process"]["oomScoreAdj"] = 500
     outside = script(c.dir / f"{c.id}-runtime.sh",
-                     f'pid=$(sed -n \'s/.*"pid": *\\([0-9]*\\).*/\\1/p\'); cat /proc/$pid/cgroup > {record}/runtime\n')
+                     f'pid=$(sed -n \'s/.*"pid": *\\([0-9]*\\).*/\\1/p\'); cat /proc/$pid/cgroup > {record}/runtime\n'
+                     f'cat /proc/$pid/oom_score_adj > {record}/oom\n')
     inside = script(c.dir / f"{c.id}-container.sh",  # shell builtins only: no fork of its own
                     f'while IFS= read -r l; do echo "$l"; done < /proc/self/cgroup > {record}/container\n')
     if hooks:
@@ -68,7 +74,8 @@ def test_init_and_its_set_up_children_are_in_the_container_cgroups(container, rt
     nsexec forks its stages) into the cgroups first (CWE-770). The attack: work the container's set-up
     does (a createContainer hook forked by the init inside the container's namespaces) would run outside
     the pids and memory limits if the init were placed late. Checked: the hook process itself, and the
-    init seen from outside by a createRuntime hook, are in the container's pids and memory cgroups.
+    init seen from outside by a createRuntime hook, are in the container's pids and memory cgroups,
+    and the init's oom_score_adj is already the config's (pyrunc wrote it after the hooks before).
     Control: the test's own process is in another cgroup, so the comparison can fail."""
     if not (v1_mount("pids") and v1_mount("memory")):
         pytest.skip("needs v1 pids and memory hierarchies")
@@ -82,6 +89,7 @@ def test_init_and_its_set_up_children_are_in_the_container_cgroups(container, rt
         assert cgroup_line(mine, controller) != want  # the control
         for who in ("runtime", "container"):
             assert cgroup_line((record / who).read_text(), controller) == want, (who, controller)
+    assert (record / "oom").read_text().strip() == "500"
 
 
 def test_init_is_placed_before_its_first_set_up_step(container, rt):
@@ -130,3 +138,57 @@ def test_pids_limit_bounds_the_set_up(container, rt):
     finally:
         owner.kill()
         owner.wait()
+
+
+def limits_of(pid: int) -> dict[str, tuple[str, str]]:
+    """/proc/<pid>/limits as {name: (soft, hard)}."""
+    rows = {}
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        rows[name] = (soft, hard)
+    return rows
+
+
+def create_lowered(c, rt):
+    """`create` with the runtime's soft RLIMIT_NOFILE lowered to 256 (its hard limit kept): the
+    container's limits must then be raised, not inherited. Output goes to files, not pipes, which
+    the created container would hold open."""
+    c.write()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    cmd = [rt.exe, "--root", str(rt.root), "create", "--bundle", str(c.bundle), c.id]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        rc = subprocess.run(cmd, stdout=out, stderr=err, timeout=60, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))).returncode
+        out.seek(0)
+        err.seek(0)
+        return Result(rc, out.read().decode(), err.read().decode())
+
+
+def test_rlimits_of_a_user_namespace_container_are_set_from_outside(container, rt):
+    """No CVE number: runc sets rlimits from the parent (setupRlimits on the child's pid) because
+    "we lose permissions to raise the limits once we enter a user-namespace"; pyrunc's init asks the
+    runtime to prlimit it. The container (a new user namespace) raises its soft RLIMIT_NOFILE above
+    the runtime's (256) and RLIMIT_CORE above 0, both below the host's hard limits (this host lacks
+    CAP_SYS_RESOURCE, so no hard limit can go higher); /proc/<init>/limits is read from outside.
+    Control: a hard limit one above the host's is refused with EPERM, evidence the runtime really
+    tried to raise it (only the missing CAP_SYS_RESOURCE stops it) and leaves no container behind."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = min(4096, hard)
+    c = container("true")
+    c.user_namespace()
+    c.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": want, "hard": want},
+                                      {"type": "RLIMIT_CORE", "soft": 1 << 20, "hard": 1 << 20}]
+    r = create_lowered(c, rt)
+    assert r.rc == 0, r
+    limits = limits_of(c.state()["pid"])
+    assert limits["Max open files"] == (str(want), str(want))
+    assert limits["Max core file size"] == (str(1 << 20), str(1 << 20))
+
+    above = container("true")
+    above.user_namespace()
+    above.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 256, "hard": hard + 1}]
+    r = create_lowered(above, rt)
+    assert "operation not permitted" in r.err.lower(), r
+    if rt.name == "pyrunc":
+        assert "prlimit(<pid>, RLIMIT_NOFILE" in r.err, r
+    above.assert_refused(r)

@@ -75,7 +75,8 @@ def test_cgroups_exist_before_clone_and_hold_the_init_before_it_runs():
     cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
     plan = plan_of(cfg, dirs)
     assert ops(plan, "runtime")[-2:] == ["create_cgroups", "protect_exe"]
-    assert ops(plan, "parent") == ["write_id_map", "write_id_map", "enter_cgroup", "enter_cgroup", "release_init"]
+    assert ops(plan, "parent") == ["write_id_map", "write_id_map", "enter_cgroup", "enter_cgroup", "release_init",
+                                   "prlimit"]
     assert ops(plan, "namespaces")[0] == "unshare" and plan.phases["namespaces"][0].args == (native.CLONE_NEWCGROUP,)
 
 
@@ -85,7 +86,8 @@ def test_a_late_user_namespace_gets_its_maps_when_the_init_asks():
                                   {"type": "user"}]
     cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
     plan = plan_of(cfg, {"": "/sys/fs/cgroup/x"})
-    assert ops(plan, "parent") == ["enter_cgroup", "release_init", "write_id_map", "write_id_map", "maps_written"]
+    assert ops(plan, "parent") == ["enter_cgroup", "release_init", "write_id_map", "write_id_map", "maps_written",
+                                   "prlimit"]
 
 
 def test_nothing_to_wait_for_means_no_release():

@@ -148,11 +148,26 @@ def test_rlimits_scheduler_ioprio_personality_come_before_the_user_switch():
     cfg["linux"]["personality"] = {"domain": "LINUX32"}
     plan = plan_of(cfg)
     names = ops(plan, "process")
-    assert names[:5] == ["setrlimit", "write_file", "sched_setattr", "ioprio_set", "personality"]
+    assert names[:4] == ["setrlimit", "sched_setattr", "ioprio_set", "personality"]
     assert names.index("personality") < names.index("set_user")
+    assert ops(plan, "parent")[-2:] == ["set_oom_score_adj", "release_init"], "written before the init runs"
+    assert step(plan, "set_oom_score_adj").args == ("10",)
     assert step(plan, "sched_setattr").args == (3, 1, 5, 0, 0, 0, 0)
     assert step(plan, "ioprio_set").args == (3 << 13 | 7,)
     assert step(plan, "personality").args == (8,)
+
+
+def test_in_a_user_namespace_the_runtime_sets_the_rlimits_when_the_init_asks():
+    """runc's setupRlimits from the parent: the init's root in its user namespace could not raise
+    a hard limit (that needs CAP_SYS_RESOURCE in the host's namespace)."""
+    cfg = cfg_with(rlimits=[{"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                            {"type": "RLIMIT_NOFILE", "soft": 64, "hard": 128}])
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    plan = plan_of(cfg)
+    assert "setrlimit" not in ops(plan)
+    assert ops(plan, "process")[0] == "request_rlimits"
+    assert [s.args for s in plan.phases["parent"] if s.op == "prlimit"] == [(4, 0, 0), (7, 64, 128)]
 
 
 @pytest.mark.parametrize("fields, message", [
