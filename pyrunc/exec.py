@@ -195,6 +195,8 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
         cpus = process.parse_cpus(affinity["final"], "process.execCPUAffinity.final")
         plan.add("namespaces", "set_affinity", (cpus,), f"sched_setaffinity({affinity['final']}) in the cgroup",
                  "process.execCPUAffinity.final")
+    if "user" in joins:  # the host's CAP_SYS_RESOURCE would be out of reach once joined
+        process.plan_rlimits(plan, proc, "namespaces")
     others = [n for n in joins if n != "pid"]
     if others:
         plan.add("namespaces", "join_namespaces", (),
@@ -212,7 +214,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
         plan.add("pivot", "exec_terminal", (rows_cols,),
                  "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
     cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
-    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True)
+    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True, in_userns="user" in joins)
     return plan
 
 

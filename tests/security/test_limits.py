@@ -149,13 +149,12 @@ def limits_of(pid: int) -> dict[str, tuple[str, str]]:
     return rows
 
 
-def create_lowered(c, rt):
-    """`create` with the runtime's soft RLIMIT_NOFILE lowered to 256 (its hard limit kept): the
+def lowered(rt, *args):
+    """The runtime run with its soft RLIMIT_NOFILE lowered to 256 (its hard limit kept): the
     container's limits must then be raised, not inherited. Output goes to files, not pipes, which
-    the created container would hold open."""
-    c.write()
+    a created container would hold open."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    cmd = [rt.exe, "--root", str(rt.root), "create", "--bundle", str(c.bundle), c.id]
+    cmd = [rt.exe, "--root", str(rt.root), *map(str, args)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         rc = subprocess.run(cmd, stdout=out, stderr=err, timeout=60, stdin=subprocess.DEVNULL,
                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))).returncode
@@ -167,27 +166,36 @@ def create_lowered(c, rt):
 def test_rlimits_of_a_user_namespace_container_are_set_from_outside(container, rt):
     """No CVE number: runc sets rlimits from the parent (setupRlimits on the child's pid) because
     "we lose permissions to raise the limits once we enter a user-namespace"; pyrunc's init asks the
-    runtime to prlimit it. The container (a new user namespace) raises its soft RLIMIT_NOFILE above
-    the runtime's (256) and RLIMIT_CORE above 0, both below the host's hard limits (this host lacks
-    CAP_SYS_RESOURCE, so no hard limit can go higher); /proc/<init>/limits is read from outside.
-    Control: a hard limit one above the host's is refused with EPERM, evidence the runtime really
-    tried to raise it (only the missing CAP_SYS_RESOURCE stops it) and leaves no container behind."""
+    runtime to prlimit it, and an exec'd process sets them before it joins the user namespace. The
+    container (a new user namespace) raises its soft RLIMIT_NOFILE above the runtime's (256) and
+    RLIMIT_CORE above 0, both below the host's hard limits (this host lacks CAP_SYS_RESOURCE, so no
+    hard limit can go higher); /proc/<pid>/limits of the init and of an exec'd process is read from
+    outside. Control: a hard limit one above the host's is refused with EPERM, evidence the runtime
+    really tried to raise it (only the missing CAP_SYS_RESOURCE stops it); nothing is left behind."""
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     want = min(4096, hard)
-    c = container("true")
+    c = container("sleep", "1000")
     c.user_namespace()
     c.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": want, "hard": want},
                                       {"type": "RLIMIT_CORE", "soft": 1 << 20, "hard": 1 << 20}]
-    r = create_lowered(c, rt)
+    c.write()
+    r = lowered(rt, "create", "--bundle", c.bundle, c.id)
     assert r.rc == 0, r
-    limits = limits_of(c.state()["pid"])
-    assert limits["Max open files"] == (str(want), str(want))
-    assert limits["Max core file size"] == (str(1 << 20), str(1 << 20))
+    pid_file = container.dir / "exec.pid"
+    assert c.start().rc == 0
+    r = lowered(rt, "exec", "-d", "--pid-file", pid_file, c.id, "sleep", "1000")
+    assert r.rc == 0, r
+    for pid in (c.state()["pid"], int(pid_file.read_text())):
+        limits = limits_of(pid)
+        assert limits["Max open files"] == (str(want), str(want)), pid
+        assert limits["Max core file size"] == (str(1 << 20), str(1 << 20)), pid
+    c.kill("KILL")
 
     above = container("true")
     above.user_namespace()
     above.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 256, "hard": hard + 1}]
-    r = create_lowered(above, rt)
+    above.write()
+    r = lowered(rt, "create", "--bundle", above.bundle, above.id)
     assert "operation not permitted" in r.err.lower(), r
     if rt.name == "pyrunc":
         assert "prlimit(<pid>, RLIMIT_NOFILE" in r.err, r

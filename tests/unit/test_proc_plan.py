@@ -307,7 +307,7 @@ def test_exec_plan_order():
     plan = execmod.plan_exec(proc, kept, {"": "/sys/fs/cgroup/box"}, ["user", "mnt", "pid", "net"], 0, 0)
     assert ops(plan, "runtime") == ["protect_exe", "set_affinity", "join_pid_namespace"]
     assert step(plan, "protect_exe").args == (False,), "a user namespace of its own: non-dumpable is enough"
-    assert ops(plan, "namespaces") == ["enter_cgroups", "set_affinity", "join_namespaces"]
+    assert ops(plan, "namespaces") == ["enter_cgroups", "set_affinity", "setrlimit", "join_namespaces"]
     assert ops(plan, "pivot") == ["exec_terminal"]
     names = ops(plan, "process")
     assert names.index("set_user") < names.index("lookup") < names.index("clear_pdeathsig")
@@ -323,3 +323,14 @@ def test_ps_table_keeps_the_header_and_the_container_pids():
     assert ps.table(out, [42]) == "UID PID PPID CMD\nroot 42 1 sleep\n"
     with pytest.raises(PyruncError, match="PID field"):
         ps.table("USER COMMAND\n", [1])
+
+
+def test_exec_into_a_user_namespace_sets_rlimits_before_joining_it():
+    """Still in the host's user namespace, the exec'd process can raise what its root inside could not."""
+    proc = default_config()["process"]
+    plan = execmod.plan_exec(proc, {}, {"": "/sys/fs/cgroup/box"}, ["user", "mnt", "pid"], 0, 0)
+    names = ops(plan, "namespaces")
+    assert names.index("setrlimit") < names.index("join_namespaces")
+    assert "setrlimit" not in ops(plan, "process")
+    plain = execmod.plan_exec(proc, {}, {"": "/sys/fs/cgroup/box"}, ["mnt", "pid"], 0, 0)
+    assert "setrlimit" in ops(plain, "process") and "setrlimit" not in ops(plain, "namespaces")
