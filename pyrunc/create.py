@@ -188,7 +188,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             ctx.log(clone_step.log_line())
         if run_mode and not p.ns.single_clone:
             native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
-        held = p.plan.has("release_init")  # the child waits in the shim until the parent steps are done
+        held = p.plan.has("release_init")  # the child waits in the shim until that step
         pid = native.clone(clone_step.args[0], child.fileno() if held else -1, SIGKILL)
         if pid == 0:
             _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ops.start_listener, ctx.log)
