@@ -130,8 +130,8 @@ def test_pids_limit_bounds_the_set_up(container, rt):
         assert r.rc == 0, r
         assert cgroup_line((record / "container").read_text(), "pids") == ok.config["linux"]["cgroupsPath"]
         if rt.name == "runc":
-            pytest.skip("runc 1.1 places its init early but writes the limits (manager.Set) only at procReady, "
-                        "after its set-up: pids.max does not bound nsexec's forks")
+            pytest.skip("runc 1.1 places its init early but writes the limits (manager.Set) only at "
+                        "procHooks/procReady, after nsexec's forks and the mounts: pids.max does not bound them")
         tight = limited(container, 1, record, join_ipc=owner.pid, hooks=False)
         r = tight.create()
         tight.assert_refused(r)
