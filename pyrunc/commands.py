@@ -55,14 +55,14 @@ def create(g, args, logger) -> int:
     from pyrunc.cgroups import grace
 
     ctx = _ctx(g, logger)
-    ctx.grace_pid = grace.start()  # first, before the imports: see cgroups/grace.py
+    ctx.grace_pidfd = grace.start()  # first, before the imports: see cgroups/grace.py
     try:
         from pyrunc import create as creating
 
         bundle, cid = _bundle_and_id(args)
         creating.create(ctx, cid, bundle, _options(args), args.pid_file)
     finally:
-        grace.finish(ctx.grace_pid, wait=False)
+        grace.finish(ctx.grace_pidfd, wait=False)
     return 0
 
 
@@ -70,14 +70,14 @@ def run(g, args, logger) -> int:
     from pyrunc.cgroups import grace
 
     ctx = _ctx(g, logger)
-    ctx.grace_pid = grace.start()
+    ctx.grace_pidfd = grace.start()
     try:
         from pyrunc import create as creating
 
         bundle, cid = _bundle_and_id(args)
         return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach))
     finally:
-        grace.finish(ctx.grace_pid, wait=False)
+        grace.finish(ctx.grace_pidfd, wait=False)
 
 
 def start(g, args, logger) -> int:

@@ -37,7 +37,7 @@ class RuntimeOps:
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
         self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
-        self.ctx: Context | None = None  # holds grace_pid: cgroups/grace.py's task, sharing our memory
+        self.ctx: Context | None = None  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
@@ -95,23 +95,30 @@ class RuntimeOps:
     def maps_written(self) -> None:
         self.channel.send_byte()
 
+    def release_init(self) -> None:
+        """The byte the init waits for in the shim, right after clone (sync.py: go byte)."""
+        self.channel.send_byte()
+
     def alone(self) -> None:
         """Wait for the grace-period task: some syscalls want no other task in our memory."""
         if self.ctx is not None:
-            grace.finish(self.ctx.grace_pid)
-            self.ctx.grace_pid = 0
+            grace.finish(self.ctx.grace_pidfd)
+            self.ctx.grace_pidfd = -1
 
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
         self.cgroups_created[:] = cgroups.create(self.cgroup_plan)
         self.cgroups_made()
 
+    def set_oom_score_adj(self, value: str) -> None:
+        procfs.write(f"{self.pid}/oom_score_adj", value)
+
+    def prlimit(self, res: int, soft: int, hard: int) -> None:
+        native.prlimit(self.pid, res, soft, hard)
+
     def enter_cgroup(self, path: str) -> None:
         with open(os.path.join(path, "cgroup.procs"), "w") as f:
             f.write(str(self.pid))
-
-    def cgroups_placed(self) -> None:
-        self.channel.send("cgroups")
 
 
 class Prepared:
@@ -170,7 +177,6 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops = RuntimeOps(parent, c.dir, p.cgroups)
         ops.ctx = ctx
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
-        executor.run(p.plan.phases["runtime"], ops, ctx.log)
         c.record = {  # saved as soon as the cgroups exist, so that `delete` can clean up after a crash
             "bundle": p.bundle,
             "rootfs": p.rootfs,
@@ -182,12 +188,14 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
         ops.cgroups_made = lambda: c.save(durable=False)
+        executor.run(p.plan.phases["runtime"], ops, ctx.log)
         clone_step = p.plan.phases["clone"][0]
         if ctx.log:
             ctx.log(clone_step.log_line())
         if run_mode and not p.ns.single_clone:
             native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
-        pid = native.clone(clone_step.args[0], child.fileno(), SIGKILL)
+        held = p.plan.has("release_init")  # the child waits in the shim until that step
+        pid = native.clone(clone_step.args[0], child.fileno() if held else -1, SIGKILL)
         if pid == 0:
             _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ops.start_listener, ctx.log)
         child.close()
@@ -196,7 +204,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops.after_clone()
         ops.pid = pid
         undo.append(lambda: kill_and_reap(ops.pid))
-        _drive_create(p.plan, p.ns, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
+        _drive_create(p.plan, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
         ops.alone()
         if terminal:
             master = parent.fds.pop(0)
@@ -251,11 +259,11 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
         os._exit(1)
 
 
-def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
+def _drive_create(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
     """The runtime's side of the sync protocol, until the init reports ready. When a step of
     the runtime's fails because the init has already given up, the init's reason is reported."""
     try:
-        _drive(plan, ns, ops, cfg, state_for_hooks, log, first)
+        _drive(plan, ops, cfg, state_for_hooks, log, first)
     except PyruncError:
         reason = ops.channel.pending_error()
         if reason:
@@ -263,15 +271,14 @@ def _drive_create(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, fi
         raise
 
 
-def _drive(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
+def _drive(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
     parent_steps = plan.phases["parent"]
-    map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")]
-    other_steps = [s for s in parent_steps if s not in map_steps]
+    map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")] \
+        if plan.has("maps_written") else []  # a user namespace unshared after joins: when the init asks
+    rlimit_steps = [s for s in parent_steps if s.op == "prlimit"]  # when the init asks
+    executor.run([s for s in parent_steps if s not in map_steps and s not in rlimit_steps], ops, log)
     need_maps = bool(map_steps)
     need_pid = any(s.op == "fork_init" for s in plan.phases["namespaces"])
-    if ns.single_clone:
-        executor.run(map_steps, ops, log)
-        need_maps = False
     while need_maps or need_pid:
         tag, payload = _recv(ops.channel)
         if tag == "M":
@@ -281,7 +288,6 @@ def _drive(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: in
             ops.pid = int(payload)
             os.waitpid(first, 0)
             need_pid = False
-    executor.run(other_steps, ops, log)
     cfg_hooks = cfg.get("hooks") or {}
     while True:
         tag, payload = _recv(ops.channel)
@@ -289,6 +295,9 @@ def _drive(plan, ns, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: in
             return
         if tag == "seccomp":
             hand_over_listener(ops.channel, cfg, state_for_hooks("creating", ops.pid), ops.pid)
+        if tag == "rlimits":
+            executor.run(rlimit_steps, ops, log)
+            ops.channel.send("rlimits-done")
         if tag == "hooks":
             state = state_for_hooks("creating", ops.pid)
             for kind in ("prestart", "createRuntime"):

@@ -211,6 +211,8 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
         cpus = process.parse_cpus(affinity["final"], "process.execCPUAffinity.final")
         plan.add("namespaces", "set_affinity", (cpus,), f"sched_setaffinity({affinity['final']}) in the cgroup",
                  "process.execCPUAffinity.final")
+    if "user" in joins:  # the host's CAP_SYS_RESOURCE would be out of reach once joined
+        process.plan_rlimits(plan, proc, "namespaces")
     others = [n for n in joins if n != "pid"]
     if others:
         plan.add("namespaces", "join_namespaces", (),
@@ -231,7 +233,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
         plan.add("pivot", "exec_terminal", (rows_cols,),
                  "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
     cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
-    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True)
+    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True, in_userns="user" in joins)
     procfs.plan_handle(plan)
     return plan
 
@@ -289,7 +291,7 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         parent, child = sync.socketpair()
         if log:
             log(plan.phases["clone"][0].log_line())
-        pid = native.clone(0, child.fileno(), SIGKILL)
+        pid = native.clone(0, -1, SIGKILL)  # no user namespace of its own: nothing to wait for
         if pid == 0:
             try:
                 parent.close()

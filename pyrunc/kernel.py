@@ -53,9 +53,6 @@ class LinuxKernel(MountOps):
             self.channel.send("pid", str(pid))
             os._exit(0)
 
-    def await_parent(self, tag: str) -> None:
-        self.channel.expect(tag)
-
     def link_up(self, name: str) -> None:
         native.link_up(name)
 
@@ -79,7 +76,11 @@ class LinuxKernel(MountOps):
 
     # -- the process -----------------------------------------------------------------------
     def setrlimit(self, res: int, soft: int, hard: int) -> None:
-        native.setrlimit(res, soft, hard)
+        native.prlimit(0, res, soft, hard)
+
+    def request_rlimits(self) -> None:
+        self.channel.send("rlimits")
+        self.channel.expect("rlimits-done")
 
     def drop_bounding(self, drop: int, top: int) -> None:
         for bit in range(top + 1):

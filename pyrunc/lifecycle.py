@@ -17,7 +17,7 @@ class Context:
         self.root = root
         self.log = log
         self.systemd_cgroup = systemd_cgroup
-        self.grace_pid = 0  # the task started by cgroups.grace, reaped once the init is placed
+        self.grace_pidfd = -1  # the task started by cgroups.grace (a child), reaped before the cgroups are made
 
 
 def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) -> bytes:

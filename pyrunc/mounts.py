@@ -403,10 +403,8 @@ def _maps_text(lines: str) -> str:
 
 def plan_cgroup_mount(plan: Plan, dest: str, flags: int, where: str, rootfs: str,
                       cgroup_dirs: dict[str, str]) -> None:
-    """The container's own cgroups at `dest`: a tmpfs of bind mounts on v1, one bind on v2. They
-    exist once the runtime has made them, after clone: the init waits for that here."""
-    if not plan.has("await_parent"):
-        plan.add("rootfs", "await_parent", ("cgroups",), "wait until the runtime placed the init in cgroups")
+    """The container's own cgroups at `dest`: a tmpfs of bind mounts on v1, one bind on v2 (the
+    runtime made them before clone)."""
     locked = ms_to_attr(flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY))
     attrs = ((False, locked, 0),) if locked else ()
     attrs_text = f" ({attr_text(locked, 0)})" if locked else ""

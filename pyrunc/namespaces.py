@@ -102,9 +102,9 @@ class Namespaces:
                      self.source("pid"))
 
     def plan_cgroup(self, plan: Plan) -> None:
-        """A new cgroup namespace is unshared after the runtime placed the init in its cgroups."""
+        """A new cgroup namespace is unshared by the init, which the runtime placed in its
+        cgroups before it ran (plan.plan_parent): the namespace's root is the container's cgroup."""
         if self.new & native.CLONE_NEWCGROUP:
-            plan.add("namespaces", "await_parent", ("cgroups",), "wait until the runtime placed the init in cgroups")
             plan.add("namespaces", "unshare", (native.CLONE_NEWCGROUP,), "unshare(CLONE_NEWCGROUP)",
                      self.source("cgroup"))
 

@@ -124,8 +124,9 @@ def prctl(option: int, arg2: int, arg3: int = 0) -> int:
     return _check(lib.pyr_prctl(option, arg2, arg3), "prctl")
 
 
-def setrlimit(resource: int, soft: int, hard: int) -> None:
-    _check(lib.pyr_setrlimit(resource, soft, hard), "setrlimit")
+def prlimit(pid: int, resource: int, soft: int, hard: int) -> None:
+    """Set a resource limit of process `pid` (0: this one)."""
+    _check(lib.pyr_prlimit(pid, resource, soft, hard), "prlimit")
 
 
 def pty_unlock(fd: int) -> int:

@@ -38,8 +38,11 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
     ns.plan(plan)
+    if cgroup_dirs:
+        plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
+                 cgroup_actions)
     process.plan_protect(plan, opts.exe_sealed)  # the last step before clone
-    plan_parent(plan, linux, ns, cgroup_dirs, cgroup_actions)
+    plan_parent(plan, linux, ns, cgroup_dirs, cfg.get("process") or {})
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
@@ -71,30 +74,41 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
-    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds)
+    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
-    if plan.has("await_parent"):
-        plan.add("parent", "cgroups_placed", (), "tell the init it is in its cgroups")
     procfs.plan_handle(plan)
     return plan, ns
 
 
-def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str],
-                cgroup_actions: tuple[str, ...]) -> None:
-    """What the runtime does to the new init from outside: id maps, then its cgroups. They are
-    made after clone: the kernel may hold cgroup_mutex for a grace period (cgroups/grace.py),
-    and the init can set up most of its namespaces meanwhile; it waits for them only where it
-    needs them (a cgroup namespace or mount)."""
-    if ns.new & 0x10000000:  # CLONE_NEWUSER
+def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict) -> None:
+    """What the runtime does to the new init from outside, while it waits in the shim (running
+    no code of its own): its cgroups, made before clone, are entered, so the pids and memory
+    limits bound all of its set-up, and its oom_score_adj is written (as runc's nsexec does
+    before any user namespace: lowering it needs CAP_SYS_RESOURCE in the host's); with a user
+    namespace from clone, the id maps are written too. A user namespace unshared after joins
+    gets its maps when the init asks (maps_written)."""
+    at_clone = bool(ns.new & 0x10000000) and ns.single_clone  # CLONE_NEWUSER
+    map_steps = []
+    if ns.new & 0x10000000:
         for kind in ("gid", "uid"):
             lines = id_map_text(linux.get(f"{kind}Mappings") or [])
             if not lines:
                 raise PyruncError(f"linux.{kind}Mappings: a new user namespace needs {kind} mappings")
-            plan.add("parent", "write_id_map", (kind, lines),
-                     f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings")
-        plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")
-    if cgroup_dirs:
-        plan.add("parent", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
-                 cgroup_actions)
+            map_steps.append(("write_id_map", (kind, lines),
+                              f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings"))
+    if at_clone:
+        for step in map_steps:
+            plan.add("parent", *step)
     for path in cgroup_dirs.values():
         plan.add("parent", "enter_cgroup", (path,), f"echo <pid> > {path}/cgroup.procs", "linux.cgroupsPath")
+    oom = proc.get("oomScoreAdj")
+    if oom is not None:
+        plan.add("parent", "set_oom_score_adj", (str(oom),), f"write /proc/<pid>/oom_score_adj {oom}",
+                 "process.oomScoreAdj")
+    if at_clone or cgroup_dirs or oom is not None:
+        plan.add("parent", "release_init", (), "let the init go on" + (", in its cgroups" if cgroup_dirs else "")
+                 + (", as root of its user namespace" if at_clone else ""))
+    if map_steps and not at_clone:
+        for step in map_steps:
+            plan.add("parent", *step)
+        plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")

@@ -215,7 +215,13 @@ def parse_cpus(text: str, where: str) -> frozenset[int]:
     return frozenset(cpus)
 
 
-def _plan_rlimits(plan: Plan, proc: dict) -> None:
+def plan_rlimits(plan: Plan, proc: dict, how: str) -> None:
+    """Where the process's rlimits are set. In a user namespace the process lacks CAP_SYS_RESOURCE
+    where raising a hard limit needs it, in the host's namespace, so they are set from there:
+    `runtime`, the init asks the runtime, which sets them with prlimit from outside (as runc
+    does); `namespaces`, an exec'd process sets them before it joins the container's namespaces.
+    `process`: the process sets its own, in its process phase (no user namespace: it holds the
+    runtime's privileges then, and no round trip is needed)."""
     seen: set[str] = set()
     for i, rl in enumerate(proc.get("rlimits") or []):
         where = f"process.rlimits[{i}]"
@@ -232,7 +238,14 @@ def _plan_rlimits(plan: Plan, proc: dict) -> None:
                 raise PyruncError(f"{where}.{name}: {v!r} is not a uint64")
         if soft > hard:
             raise PyruncError(f"{where}: soft limit {soft} is above the hard limit {hard}")
-        plan.add("process", "setrlimit", (res, soft, hard), f"setrlimit({kind}, {soft}, {hard})", where)
+        if how == "runtime":
+            plan.add("parent", "prlimit", (res, soft, hard),
+                     f"prlimit(<pid>, {kind}, {soft}, {hard}), when the init asks", where)
+        else:
+            plan.add(how, "setrlimit", (res, soft, hard), f"setrlimit({kind}, {soft}, {hard})", where)
+    if how == "runtime" and seen:
+        plan.add("process", "request_rlimits", (), "ask the runtime to set the rlimits (prlimit from outside the "
+                 "user namespace)", "process.rlimits")
 
 
 def _plan_scheduler(plan: Plan, sched: dict) -> None:
@@ -283,8 +296,11 @@ def _plan_personality(plan: Plan, pers: dict) -> None:
     plan.add("process", "personality", (PERSONALITY_DOMAINS[domain],), f"personality(PER_{domain})", where)
 
 
-def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, for_exec: bool = False) -> None:
-    """The process phase and the exec step, for the init or (for_exec) for `pyrunc exec`."""
+def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, for_exec: bool = False,
+                 in_userns: bool = False) -> None:
+    """The process phase and the exec step, for the init or (for_exec) for `pyrunc exec`. The
+    init's oom_score_adj is written by the runtime (plan.plan_parent); with `in_userns` the
+    rlimits are set from outside the user namespace (plan_rlimits; exec.plan_exec for exec)."""
     proc = cfg.get("process")
     if not proc:
         raise PyruncError("config.json: process is required to start a container")
@@ -298,8 +314,11 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     if not env_value(env, "HOME"):
         plan.add("process", "home_from_passwd", (uid,),
                  f"HOME is not set: uid {uid}'s home directory in the container's /etc/passwd, else /", "process.env")
-    _plan_rlimits(plan, proc)
-    if "oomScoreAdj" in proc:
+    if not in_userns:
+        plan_rlimits(plan, proc, "process")
+    elif not for_exec:
+        plan_rlimits(plan, proc, "runtime")
+    if "oomScoreAdj" in proc and for_exec:
         plan.add("process", "write_proc", ("self/oom_score_adj", str(proc["oomScoreAdj"])),
                  f"write /proc/self/oom_score_adj {proc['oomScoreAdj']}", "process.oomScoreAdj")
     if proc.get("scheduler"):

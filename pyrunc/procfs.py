@@ -20,8 +20,8 @@ from pyrunc.steps import Plan, Step
 _RESOLVE = native.RESOLVE_BENEATH | native.RESOLVE_NO_SYMLINKS | native.RESOLVE_NO_MAGICLINKS | native.RESOLVE_NO_XDEV
 _O_PATH = 0o10000000
 # The step ops that reach procfs through the handle; a plan with one of them opens it first.
-USERS = frozenset(("write_proc", "write_id_map", "unshare_time", "set_exec_label", "prepare_idmapped_mount",
-                   "move_root"))
+USERS = frozenset(("write_proc", "write_id_map", "set_oom_score_adj", "unshare_time", "set_exec_label",
+                   "prepare_idmapped_mount", "move_root"))
 _handle = -1
 
 

@@ -37,7 +37,7 @@ class Plan:
     PHASES = (
         "runtime",  # the runtime, before clone
         "clone",  # the runtime creates the init
-        "parent",  # the runtime, right after clone: id maps, cgroups
+        "parent",  # the runtime, from outside the init: cgroups, id maps (while the init is held), requests
         "namespaces",  # the init: joining and creating the remaining namespaces
         "rootfs",  # the init, before pivot_root
         "pivot",  # the init: pivot_root and what needs the final root

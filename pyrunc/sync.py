@@ -1,13 +1,17 @@
 """Messages between the runtime and the container's init, over one SEQPACKET socketpair.
 
 The protocol, in order (runtime -> init unless marked <-):
-  maps byte         one byte after the uid/gid maps are written (read by the shim, not here)
+  go byte           one byte once the init is in its cgroups and, with a user namespace from
+                    clone, its uid/gid maps are written (read by the shim, not here; the init
+                    runs nothing before it)
   <- M              (joined namespaces) the init unshared its user namespace: write the maps
+  maps byte         one byte after those maps are written (read by the shim, not here)
   <- pid N          (joined/new pid namespace) stage one forked the real init, pid N
-  cgroups           the init is in its cgroups (sent when the plan waits for it)
   <- pty + fd       (process.terminal) the master of the container's terminal
   <- hooks          run prestart and createRuntime now
   hooks-done        they succeeded
+  <- rlimits        (a user namespace) set the init's rlimits from outside it now
+  rlimits-done      they are set
   <- seccomp + fd   (SCMP_ACT_NOTIFY) the filter's listener, for the agent at listenerPath
   seccomp-done      the agent has it (also on the start socket and in `exec`)
   <- ready          the container is created; the init waits for start

@@ -14,8 +14,8 @@
  * cgroup it is already in: a no-op migration that makes the kernel start the RCU grace period
  * every first cgroup migration waits for (8-25 ms here, see pyrunc/cgroups/grace.py). It then
  * execs the interpreter, whose start-up (about 7 ms) now overlaps that wait instead of
- * preceding it. The child's pid reaches Python in PYRUNC_GRACE_PID; the runtime ends it once
- * the container's init is in its cgroups.
+ * preceding it. The child's pid reaches Python in PYRUNC_GRACE_PID; the runtime checks that it
+ * is its own child and ends it before it creates the container's cgroups.
  * Every other command is a plain exec. Built at install time by pyrunc/launcher.py with
  * -DPYTHON (the venv's interpreter) and -DLIBDIR (the directory holding the package). */
 #define _GNU_SOURCE

@@ -38,15 +38,21 @@ struct pyr_open_how {
     uint64_t resolve;
 };
 
-/* Waits for the parent's "maps written" byte, then takes uid/gid 0 in the new user namespace. */
-static int become_root_after_maps(int sync_fd)
+/* Blocks until the parent's one byte arrives on `sync_fd`. */
+static int await_parent_byte(int sync_fd)
 {
     char c;
     ssize_t n;
     do {
         n = read(sync_fd, &c, 1);
     } while (n < 0 && errno == EINTR);
-    if (n != 1)
+    return n == 1 ? 0 : -1;
+}
+
+/* Waits for the parent's "maps written" byte, then takes uid/gid 0 in the new user namespace. */
+static int become_root_after_maps(int sync_fd)
+{
+    if (await_parent_byte(sync_fd) < 0)
         return -1;
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
         return -1;
@@ -60,7 +66,7 @@ int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig)
         return (int)pid;
     if (pdeathsig)
         prctl(PR_SET_PDEATHSIG, pdeathsig, 0, 0, 0);
-    if ((flags & CLONE_NEWUSER) && sync_fd >= 0 && become_root_after_maps(sync_fd) < 0)
+    if (sync_fd >= 0 && ((flags & CLONE_NEWUSER) ? become_root_after_maps(sync_fd) : await_parent_byte(sync_fd)) < 0)
         _exit(1);
     return 0;
 }
@@ -148,10 +154,10 @@ int pyr_keyctl_setperm(int serial, unsigned int perm)
     return (int)syscall(SYS_keyctl, KEYCTL_SETPERM, serial, (unsigned long)perm);
 }
 
-int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard)
+int pyr_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard)
 {
     struct rlimit64 lim = {.rlim_cur = soft, .rlim_max = hard};
-    return prlimit64(0, (enum __rlimit_resource)resource, &lim, NULL);
+    return prlimit64((pid_t)pid, (enum __rlimit_resource)resource, &lim, NULL);
 }
 
 int pyr_pty_unlock(int fd)

@@ -5,11 +5,12 @@
 
 /* Clone the calling (single-threaded) process like fork(), with the CLONE_NEW* bits of
  * `flags`. Returns the child's pid in the parent and 0 in the child, which goes on from
- * the call like a fork child. When `flags` has CLONE_NEWUSER and `sync_fd` >= 0, the child
- * runs no code but a read() of one byte from `sync_fd` until the parent has written the
- * id maps, then becomes root of the new user namespace (setresgid/setresuid 0) before it
- * returns. If that read fails (the parent died), the child exits with status 1. The child
- * gets `pdeathsig` as its parent-death signal when it is non-zero. */
+ * the call like a fork child. When `sync_fd` >= 0, the child runs no code but a read() of
+ * one byte from `sync_fd` until the parent has done what must precede it (placed it in
+ * its cgroups; with CLONE_NEWUSER, written the id maps, after which the child becomes root
+ * of the new user namespace with setresgid/setresuid 0) before it returns. If that read
+ * fails (the parent died), the child exits with status 1. The child gets `pdeathsig` as
+ * its parent-death signal when it is non-zero. */
 int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig);
 
 /* unshare(flags) where `flags` has CLONE_NEWUSER: writes one byte "M" to `sync_fd` to ask
@@ -67,9 +68,9 @@ int pyr_keyctl_describe(int serial, char *buf, unsigned int len);
 /* keyctl(KEYCTL_SETPERM): the permission mask of key `serial`. */
 int pyr_keyctl_setperm(int serial, unsigned int perm);
 
-/* prlimit(2) on the calling process: `resource` is a separate extension module whose
- * loading costs more than the call. RLIM_INFINITY is ~0ULL. */
-int pyr_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
+/* prlimit(2) on process `pid` (0: the caller): `resource` is a separate extension module
+ * whose loading costs more than the call. RLIM_INFINITY is ~0ULL. */
+int pyr_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard);
 
 /* Unlock the pty master `fd` (TIOCSPTLCK 0) and return its slave's number (TIOCGPTN), so
  * the slave is /dev/pts/<n> of the devpts instance the master came from. */

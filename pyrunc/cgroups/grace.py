@@ -6,8 +6,10 @@ migrations that follow within a grace period are fast. Measured here, that wait 
 half of a `create` (the init was ready 3 ms after clone, then waited 16 ms for its cgroups).
 runc hides it behind its init's start-up; pyrunc instead starts it first thing in create and
 run: a task of the shim writes the runtime's own pid into the cgroup it is already in (a
-no-op migration) while the runtime loads its modules and plans. The container's cgroups are
-created meanwhile only once the kernel lets go of cgroup_mutex, which that write holds.
+no-op migration) while the runtime loads its modules and plans. The runtime ends the task
+right before it creates the container's cgroups (its repeated migrations would contend with
+those writes), then clones the init and writes it into them: these migrations come well within
+one grace period of the task's last, so they take the fast path, before the init runs at all.
 """
 
 import os
@@ -30,34 +32,54 @@ def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
 
 
 def start() -> int:
-    """The pid of the task making the no-op migration, or 0 when there is nothing to write.
+    """A pidfd of the task making the no-op migration, or -1 when there is nothing to write.
     The C launcher (pyrunc/_shim/launcher.c) has usually started it already, before the
-    interpreter, and passes its pid in PYRUNC_GRACE_PID."""
+    interpreter, and passes its pid in PYRUNC_GRACE_PID: only a child of this process is
+    taken from there (own_child), so the variable cannot make pyrunc signal anyone else."""
     started = os.environ.pop("PYRUNC_GRACE_PID", "")
     if started.isdigit():
-        return int(started)
+        return own_child(int(started))
     try:
         with open("/proc/self/cgroup") as f:
             procs = own_procs_file(f.read())
         if procs is None:
-            return 0
+            return -1
         from pyrunc import native
 
-        return native.write_async(procs, "0")
+        return own_child(native.write_async(procs, "0"))
     except OSError:
-        return 0
+        return -1
 
 
-def finish(pid: int, wait: bool = True) -> None:
+def own_child(pid: int) -> int:
+    """A pidfd of `pid` if that process is this one's child, else -1. The pidfd pins the process
+    (a reused pid is another process), and waitid on it fails with ECHILD for a non-child."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return -1
+    try:
+        os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except OSError:
+        os.close(fd)
+        return -1
+    return fd
+
+
+def finish(pidfd: int, wait: bool = True) -> None:
     """End and reap the task (the launcher's repeats its migration until it is told to stop).
     Without `wait` (a command failing early) it may still be in its first, unkillable write:
     it is then left to finish on its own rather than delaying the error by a grace period."""
-    if pid:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(pid, 0 if wait else os.WNOHANG)
-        except ChildProcessError:
-            pass
+    if pidfd < 0:
+        return
+    import _signal
+
+    try:
+        _signal.pidfd_send_signal(pidfd, 9)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED | (0 if wait else os.WNOHANG))
+    except ChildProcessError:
+        pass
+    os.close(pidfd)

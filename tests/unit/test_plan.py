@@ -43,7 +43,7 @@ def test_user_namespace_maps_are_written_gid_first_then_released():
     cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     plan = plan_of(cfg)
     parent = plan.phases["parent"]
-    assert [s.op for s in parent[:3]] == ["write_id_map", "write_id_map", "maps_written"]
+    assert [s.op for s in parent[:3]] == ["write_id_map", "write_id_map", "release_init"]
     assert parent[0].args == ("gid", "0 100000 65536\n")
     assert parent[1].args == ("uid", "0 100000 1000\n1000 200000 10\n")
     assert plan.phases["clone"][0].args[0] & native.CLONE_NEWUSER
@@ -67,11 +67,31 @@ def test_joined_namespaces_open_all_then_join_user_last_then_fork_for_pid():
     assert "fork_init" in ops(plan, "namespaces")
 
 
-def test_cgroup_namespace_waits_for_placement():
-    plan = plan_of(with_ns({"type": "cgroup"}), {"memory": "/sys/fs/cgroup/memory/pyrunc/x"})
-    names = ops(plan, "namespaces")
-    assert names.index("await_parent") < names.index("unshare")
-    assert ops(plan, "parent") == ["create_cgroups", "enter_cgroup", "cgroups_placed"]
+def test_cgroups_exist_before_clone_and_hold_the_init_before_it_runs():
+    """The init waits in the shim until it is in every cgroup (and has its id maps): the pids and
+    memory limits bound all of its set-up, and a cgroup namespace is rooted at its cgroup."""
+    dirs = {"memory": "/sys/fs/cgroup/memory/pyrunc/x", "pids": "/sys/fs/cgroup/pids/pyrunc/x"}
+    cfg = with_ns({"type": "cgroup"}, {"type": "user"})
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    plan = plan_of(cfg, dirs)
+    assert ops(plan, "runtime")[-2:] == ["create_cgroups", "protect_exe"]
+    assert ops(plan, "parent") == ["write_id_map", "write_id_map", "enter_cgroup", "enter_cgroup", "release_init",
+                                   "prlimit"]
+    assert ops(plan, "namespaces")[0] == "unshare" and plan.phases["namespaces"][0].args == (native.CLONE_NEWCGROUP,)
+
+
+def test_a_late_user_namespace_gets_its_maps_when_the_init_asks():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [{"type": "mount"}, {"type": "uts"}, {"type": "network", "path": "/proc/1/ns/net"},
+                                  {"type": "user"}]
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    plan = plan_of(cfg, {"": "/sys/fs/cgroup/x"})
+    assert ops(plan, "parent") == ["enter_cgroup", "release_init", "write_id_map", "write_id_map", "maps_written",
+                                   "prlimit"]
+
+
+def test_nothing_to_wait_for_means_no_release():
+    assert "release_init" not in ops(plan_of(default_config()))
 
 
 def test_time_namespace_offsets_are_written_by_the_runtime_before_clone():

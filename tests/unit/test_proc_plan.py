@@ -148,13 +148,27 @@ def test_rlimits_scheduler_ioprio_personality_come_before_the_user_switch():
     cfg["linux"]["personality"] = {"domain": "LINUX32"}
     plan = plan_of(cfg)
     names = ops(plan, "process")
-    assert names[:6] == ["home_from_passwd", "setrlimit", "write_proc", "sched_setattr", "ioprio_set", "personality"]
-    assert step(plan, "write_proc").args == ("self/oom_score_adj", "10")
-    assert ops(plan, "runtime")[0] == "open_procfs"  # before clone: the init inherits the handle
+    assert names[:5] == ["home_from_passwd", "setrlimit", "sched_setattr", "ioprio_set", "personality"]
+    assert ops(plan, "runtime")[0] == "open_procfs"  # before clone: the runtime writes oom_score_adj below it
     assert names.index("personality") < names.index("set_user")
+    assert ops(plan, "parent")[-2:] == ["set_oom_score_adj", "release_init"], "written before the init runs"
+    assert step(plan, "set_oom_score_adj").args == ("10",)
     assert step(plan, "sched_setattr").args == (3, 1, 5, 0, 0, 0, 0)
     assert step(plan, "ioprio_set").args == (3 << 13 | 7,)
     assert step(plan, "personality").args == (8,)
+
+
+def test_in_a_user_namespace_the_runtime_sets_the_rlimits_when_the_init_asks():
+    """runc's setupRlimits from the parent: the init's root in its user namespace could not raise
+    a hard limit (that needs CAP_SYS_RESOURCE in the host's namespace)."""
+    cfg = cfg_with(rlimits=[{"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+                            {"type": "RLIMIT_NOFILE", "soft": 64, "hard": 128}])
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    plan = plan_of(cfg)
+    assert "setrlimit" not in ops(plan)
+    assert ops(plan, "process")[:2] == ["home_from_passwd", "request_rlimits"]
+    assert [s.args for s in plan.phases["parent"] if s.op == "prlimit"] == [(4, 0, 0), (7, 64, 128)]
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -344,7 +358,7 @@ def test_exec_plan_order():
     plan = execmod.plan_exec(proc, kept, {"": "/sys/fs/cgroup/box"}, ["user", "mnt", "pid", "net"], 0, 0)
     assert ops(plan, "runtime") == ["protect_exe", "set_affinity", "join_pid_namespace"]
     assert step(plan, "protect_exe").args == (True,), "not sealed: detached, user namespace or not"
-    assert ops(plan, "namespaces") == ["enter_cgroups", "set_affinity", "join_namespaces"]
+    assert ops(plan, "namespaces") == ["enter_cgroups", "set_affinity", "setrlimit", "join_namespaces"]
     keyring = execmod.plan_exec(proc, kept, {}, ["mnt"], 0, 0, "_ses.box")
     assert ops(keyring, "namespaces")[-1] == "join_session_keyring"
     assert step(keyring, "join_session_keyring").args == ("_ses.box", 0), "the init's keyring is joined as it is"
@@ -363,3 +377,14 @@ def test_ps_table_keeps_the_header_and_the_container_pids():
     assert ps.table(out, [42]) == "UID PID PPID CMD\nroot 42 1 sleep\n"
     with pytest.raises(PyruncError, match="PID field"):
         ps.table("USER COMMAND\n", [1])
+
+
+def test_exec_into_a_user_namespace_sets_rlimits_before_joining_it():
+    """Still in the host's user namespace, the exec'd process can raise what its root inside could not."""
+    proc = default_config()["process"]
+    plan = execmod.plan_exec(proc, {}, {"": "/sys/fs/cgroup/box"}, ["user", "mnt", "pid"], 0, 0)
+    names = ops(plan, "namespaces")
+    assert names.index("setrlimit") < names.index("join_namespaces")
+    assert "setrlimit" not in ops(plan, "process")
+    plain = execmod.plan_exec(proc, {}, {"": "/sys/fs/cgroup/box"}, ["mnt", "pid"], 0, 0)
+    assert "setrlimit" in ops(plain, "process") and "setrlimit" not in ops(plain, "namespaces")
