@@ -7,7 +7,7 @@ import _socket
 import errno
 import os
 
-from pyrunc import native, paths
+from pyrunc import native, paths, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.sync import fds_message
 
@@ -27,11 +27,11 @@ def mount_console(slave: int) -> None:
     """/dev/console is the container's own terminal, never the host's: a detached bind mount of
     the slave's own fd (open_tree), moved onto the fd of /dev/console, which may not lead into
     procfs (CVE-2025-52565)."""
-    tree = native.open_tree(slave, "", native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC | native.AT_EMPTY_PATH)
+    tree = native.open_tree(slave, "", uapi.OPEN_TREE_CLONE | uapi.OPEN_TREE_CLOEXEC | uapi.AT_EMPTY_PATH)
     try:
         fd = paths.open_in_root("/", "/dev/console", create="file")
         try:
-            if native.fstatfs_type(fd) == native.PROC_SUPER_MAGIC:
+            if native.fstatfs_type(fd) == uapi.PROC_SUPER_MAGIC:
                 raise OSError(errno.EPERM, "/dev/console leads into procfs: refused")
             native.move_mount(tree, fd)
         finally:

@@ -8,12 +8,11 @@ mount namespace or changes user, an import could read the container's files or f
 import os
 import sys
 
-from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, procfs, sync
+from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, procfs, sync, uapi
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import (
-    SIGKILL,
     Context,
     destroy,
     hook_state,
@@ -46,7 +45,7 @@ class RuntimeOps:
     def protect_exe(self, hide: bool) -> None:
         """Inherited by the init: non-dumpable, and with `hide` /proc/<pid>/exe not the host's
         interpreter (process.plan_protect; without `hide` the launcher has sealed it)."""
-        native.prctl(4, 0)  # PR_SET_DUMPABLE
+        native.prctl(uapi.PR_SET_DUMPABLE, 0)
         if hide:
             self.alone()  # it remaps this process's memory: no other task may share it
             native.hide_exe()
@@ -64,7 +63,7 @@ class RuntimeOps:
         kernel wants the caller alone in its memory, so the grace-period task is waited for."""
         self.alone()
         self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
-        native.unshare(native.CLONE_NEWTIME)
+        native.unshare(uapi.CLONE_NEWTIME)
         if offsets:
             procfs.write("self/timens_offsets", offsets)
 
@@ -81,7 +80,7 @@ class RuntimeOps:
         """Back to the host's time namespace for the runtime's own children (hooks); the
         init has its own copies of the idmapped mounts' fds."""
         if self._time_ns >= 0:
-            native.setns(self._time_ns, native.CLONE_NEWTIME)
+            native.setns(self._time_ns, uapi.CLONE_NEWTIME)
             os.close(self._time_ns)
             self._time_ns = -1
         if self._idmapped:
@@ -193,9 +192,9 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         if ctx.log:
             ctx.log(clone_step.log_line())
         if run_mode and not p.ns.single_clone:
-            native.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is a grandchild
+            native.prctl(uapi.PR_SET_CHILD_SUBREAPER, 1)  # the init is a grandchild
         held = p.plan.has("release_init")  # the child waits in the shim until that step
-        pid = native.clone(clone_step.args[0], child.fileno() if held else -1, SIGKILL)
+        pid = native.clone(clone_step.args[0], child.fileno() if held else -1, uapi.SIGKILL)
         if pid == 0:
             _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ops.start_listener, ctx.log)
         child.close()

@@ -31,18 +31,19 @@ from pyrunc import (
     process,
     procfs,
     sync,
+    uapi,
 )
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
+from pyrunc.plan import plan_procfs_handle
 from pyrunc.state import Container, proc_start_time
 from pyrunc.steps import Plan
 
-SIGKILL = 9
 # /proc/<pid>/ns name -> CLONE_NEW* flag, in the order they are opened.
-NAMESPACES = (("user", native.CLONE_NEWUSER), ("mnt", native.CLONE_NEWNS), ("pid", native.CLONE_NEWPID),
-              ("net", native.CLONE_NEWNET), ("ipc", native.CLONE_NEWIPC), ("uts", native.CLONE_NEWUTS),
-              ("cgroup", native.CLONE_NEWCGROUP), ("time", native.CLONE_NEWTIME))
+NAMESPACES = (("user", uapi.CLONE_NEWUSER), ("mnt", uapi.CLONE_NEWNS), ("pid", uapi.CLONE_NEWPID),
+              ("net", uapi.CLONE_NEWNET), ("ipc", uapi.CLONE_NEWIPC), ("uts", uapi.CLONE_NEWUTS),
+              ("cgroup", uapi.CLONE_NEWCGROUP), ("time", uapi.CLONE_NEWTIME))
 EXIT_FAILED = 255
 
 
@@ -131,7 +132,7 @@ class ExecRuntime:
         self.pid_ns_fd = pid_ns_fd
 
     def protect_exe(self, hide: bool) -> None:
-        native.prctl(4, 0)  # PR_SET_DUMPABLE
+        native.prctl(uapi.PR_SET_DUMPABLE, 0)
         if hide:
             native.hide_exe()
 
@@ -143,7 +144,7 @@ class ExecRuntime:
         procfs.open_handle()
 
     def join_pid_namespace(self) -> None:
-        native.setns(self.pid_ns_fd, native.CLONE_NEWPID)
+        native.setns(self.pid_ns_fd, uapi.CLONE_NEWPID)
 
 
 class ExecKernel(LinuxKernel):
@@ -234,7 +235,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
                  "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
     cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
     process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True, in_userns="user" in joins)
-    procfs.plan_handle(plan)
+    plan_procfs_handle(plan)
     return plan
 
 
@@ -283,15 +284,15 @@ def _run(root: str, cid: str, req: Request, log) -> int:
     try:
         if (proc_start_time(init_pid) or (0, ""))[0] != c.record.get("start_time"):
             raise PyruncError("cannot exec in a stopped container")  # the init went away meanwhile
-        pid_fds = [fd for fd, f in ns_fds if f == native.CLONE_NEWPID]
+        pid_fds = [fd for fd, f in ns_fds if f == uapi.CLONE_NEWPID]
         executor.run(plan.phases["runtime"], ExecRuntime(pid_fds[0] if pid_fds else -1), log)
         for fd in pid_fds:  # the child joins the others
             os.close(fd)
-        ns_fds = [(fd, f) for fd, f in ns_fds if f != native.CLONE_NEWPID]
+        ns_fds = [(fd, f) for fd, f in ns_fds if f != uapi.CLONE_NEWPID]
         parent, child = sync.socketpair()
         if log:
             log(plan.phases["clone"][0].log_line())
-        pid = native.clone(0, -1, SIGKILL)  # no user namespace of its own: nothing to wait for
+        pid = native.clone(0, -1, uapi.SIGKILL)  # no user namespace of its own: nothing to wait for
         if pid == 0:
             try:
                 parent.close()

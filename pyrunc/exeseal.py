@@ -9,15 +9,13 @@ the runtime detaches /proc/self/exe before cloning (process.plan_protect).
 
 import os
 
-from pyrunc import native
-
-OVERLAYFS_SUPER_MAGIC = 0x794C7630
+from pyrunc import native, uapi
 
 
 def sealed() -> bool:
     """A host fact for the planner: overlayfs, and read-only (an overlay without an upper layer)."""
     try:
         readonly = bool(os.statvfs("/proc/self/exe").f_flag & os.ST_RDONLY)
-        return readonly and native.statfs_type("/proc/self/exe") == OVERLAYFS_SUPER_MAGIC
+        return readonly and native.statfs_type("/proc/self/exe") == uapi.OVERLAYFS_SUPER_MAGIC
     except OSError:
         return False

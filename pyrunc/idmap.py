@@ -13,7 +13,7 @@ Imported only for a config with such a mount.
 
 import os
 
-from pyrunc import native, procfs
+from pyrunc import native, procfs, uapi
 
 PREPARED: dict[str, int] = {}  # mounts[i] -> the detached tree's fd
 _USERNS: dict[tuple[str, str], int] = {}
@@ -40,8 +40,8 @@ def prepare(key: str, source: str, recursive: bool, idmap_recursive: bool, attrs
             gid_lines: str) -> int:
     """The detached, idmapped copy of `source` for mounts[i] `key`; returns its fd."""
     ns = userns_fd(uid_lines, gid_lines)
-    flags = native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC | (native.AT_RECURSIVE if recursive else 0)
-    tree = native.open_tree(native.AT_FDCWD, source, flags)
+    flags = uapi.OPEN_TREE_CLONE | uapi.OPEN_TREE_CLOEXEC | (uapi.AT_RECURSIVE if recursive else 0)
+    tree = native.open_tree(uapi.AT_FDCWD, source, flags)
     try:
         native.mount_setattr(tree, idmap_recursive, 0x100000, 0, 0, ns)  # MOUNT_ATTR_IDMAP
         for rec, attr_set, attr_clr in attrs:

@@ -7,14 +7,11 @@ Paths inside the container go through paths.open_in_root while the host is still
 import errno
 import os
 
-import _prctl
+import prctl
 
-from pyrunc import console, hooks, native, paths, process, procfs
+from pyrunc import console, hooks, native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.mountops import MountOps
-
-PR_CAP_AMBIENT = 47
-PR_CAP_AMBIENT_RAISE = 2
 
 
 class LinuxKernel(MountOps):
@@ -85,16 +82,16 @@ class LinuxKernel(MountOps):
     def drop_bounding(self, drop: int, top: int) -> None:
         for bit in range(top + 1):
             if drop >> bit & 1:
-                _prctl.prctl(_prctl.PR_CAPBSET_DROP, bit)
+                prctl.capbset_drop(bit)
 
     def set_user(self, uid: int, gid: int, groups: tuple, keep_caps: bool) -> None:
         if keep_caps:
-            _prctl.prctl(_prctl.PR_SET_KEEPCAPS, 1)
+            prctl.set_keepcaps(True)
         os.setgroups(list(groups))
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         if keep_caps:
-            _prctl.prctl(_prctl.PR_SET_KEEPCAPS, 0)
+            prctl.set_keepcaps(False)
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         native.capset(effective, permitted, inheritable)
@@ -102,7 +99,7 @@ class LinuxKernel(MountOps):
     def raise_ambient(self, ambient: int, top: int) -> None:
         for bit in range(top + 1):
             if ambient >> bit & 1:
-                native.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, bit)
+                native.prctl(uapi.PR_CAP_AMBIENT, uapi.PR_CAP_AMBIENT_RAISE, bit)  # python-prctl has no ambient set
 
     def umask(self, value: int) -> None:
         os.umask(value)
@@ -157,7 +154,7 @@ class LinuxKernel(MountOps):
         native.cloexec_from(first)
 
     def no_new_privs(self) -> None:
-        _prctl.prctl(_prctl.PR_SET_NO_NEW_PRIVS, 1)
+        prctl.set_no_new_privs(1)
 
     def lookup(self, name: str, search: str) -> None:
         """Find the program now, so a missing one fails `create` with runc's wording."""
@@ -188,7 +185,7 @@ class LinuxKernel(MountOps):
         hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], state)
 
     def signal_ready(self) -> None:
-        _prctl.prctl(_prctl.PR_SET_PDEATHSIG, 0)
+        prctl.set_pdeathsig(0)
         self.channel.send("ready")
         self.channel.expect_start(self.start_listener)
 
@@ -232,4 +229,4 @@ class LinuxKernel(MountOps):
             self.channel.expect("seccomp-done")
 
     def clear_pdeathsig(self) -> None:
-        _prctl.prctl(_prctl.PR_SET_PDEATHSIG, 0)
+        prctl.set_pdeathsig(0)

@@ -3,11 +3,9 @@ create (hook state, poststart/poststop hooks, the pid file). create and run are 
 
 import os
 
-from pyrunc import OCI_VERSION, cgroups, jsonio
+from pyrunc import OCI_VERSION, cgroups, jsonio, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.state import Container
-
-SIGKILL = 9
 
 
 class Context:
@@ -83,7 +81,7 @@ def run_poststart(c: Container) -> None:
             hooks.run("poststart", post, hook_state(c.id, c.record["bundle"], c.record.get("annotations") or {},
                                                     "running", c.record["pid"]))
         except PyruncError:
-            kill(c, SIGKILL)
+            kill(c, uapi.SIGKILL)
             raise
 
 
@@ -109,9 +107,9 @@ def kill(c: Container, sig: int, all_processes: bool = False) -> None:
 
 
 def kill_and_reap(pid: int) -> None:
-    """SIGKILL a child of ours and wait for it (undoing a half-made process)."""
+    """uapi.SIGKILL a child of ours and wait for it (undoing a half-made process)."""
     try:
-        os.kill(pid, SIGKILL)
+        os.kill(pid, uapi.SIGKILL)
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
@@ -144,7 +142,7 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     if status in ("running", "paused") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
     if status in ("created", "running", "paused"):
-        os.kill(c.record["pid"], SIGKILL)
+        os.kill(c.record["pid"], uapi.SIGKILL)
         if status == "paused":
             cgroups.freeze(c.record.get("cgroups") or {}, False)  # a frozen process dies once thawed
         wait_gone(c.record["pid"])

@@ -18,27 +18,10 @@ import errno
 import os
 import stat
 
-from pyrunc import native, paths, procfs
-from pyrunc.mounts import (
-    ATTR_NODEV,
-    ATTR_NOEXEC,
-    ATTR_NOSUID,
-    ATTR_RDONLY,
-    MNT_DETACH,
-    MS_NODEV,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_RDONLY,
-    MS_REC,
-    MS_REMOUNT,
-    MS_SLAVE,
-    NO_SYMLINK,
-    PROC_FILE_MOUNTS,
-    clean,
-)
+from pyrunc import native, paths, procfs, uapi
+from pyrunc.mounts import NO_SYMLINK, PROC_FILE_MOUNTS, clean
 
-MS_MOVE = 0x2000
-_CLONE = native.OPEN_TREE_CLONE | native.OPEN_TREE_CLOEXEC
+_CLONE = uapi.OPEN_TREE_CLONE | uapi.OPEN_TREE_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _KINDS = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device", stat.S_IFIFO: "fifo",
           stat.S_IFDIR: "directory", stat.S_IFREG: "regular file", stat.S_IFLNK: "symlink",
@@ -60,10 +43,10 @@ def _plain_dir(rootfs: str, dest: str, fstype: str | None) -> None:
     path = clean(dest)
     if fstype not in ("proc", "sysfs") and path not in NO_SYMLINK:
         return
-    root = os.open(rootfs, paths.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root = os.open(rootfs, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = native.openat2(root, path, paths.O_PATH | os.O_CLOEXEC, 0,
-                            native.RESOLVE_IN_ROOT | native.RESOLVE_NO_SYMLINKS)
+        fd = native.openat2(root, path, uapi.O_PATH | os.O_CLOEXEC, 0,
+                            uapi.RESOLVE_IN_ROOT | uapi.RESOLVE_NO_SYMLINKS)
     except FileNotFoundError:
         return
     except OSError as e:
@@ -108,8 +91,8 @@ def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
     if path in PROC_FILE_MOUNTS:
         return
     st = os.fstat(fd)
-    on_proc = native.fstatfs_type(fd) == native.PROC_SUPER_MAGIC
-    at_proc = on_proc and st.st_ino == native.PROC_ROOT_INO
+    on_proc = native.fstatfs_type(fd) == uapi.PROC_SUPER_MAGIC
+    at_proc = on_proc and st.st_ino == uapi.PROC_ROOT_INO
     if not at_proc and stat.S_ISDIR(st.st_mode):
         at_proc = _proc_dir(rootfs) == (st.st_dev, st.st_ino)
     # The step's text names the destination; the executor lowercases these reasons.
@@ -126,7 +109,7 @@ def _attach(tree: int, rootfs: str, dest: str) -> None:
     _plain_dir(rootfs, dest, None)
     fd = paths.open_in_root(rootfs, dest, create=kind)
     try:
-        _proc_guard(rootfs, dest, fd, native.fstatfs_type(tree) == native.PROC_SUPER_MAGIC)
+        _proc_guard(rootfs, dest, fd, native.fstatfs_type(tree) == uapi.PROC_SUPER_MAGIC)
         native.move_mount(tree, fd)
     finally:
         os.close(fd)
@@ -190,7 +173,7 @@ class MountOps:
             _proc_guard(rootfs, dest, fd, False)
             below = os.open(paths.fd_path(fd), _DIR_FLAGS)  # stays on the directory the tmpfs covers
             try:
-                _mount(source, paths.fd_path(fd), fstype, flags & ~MS_RDONLY, data)
+                _mount(source, paths.fd_path(fd), fstype, flags & ~uapi.MS_RDONLY, data)
                 top_path = paths.open_in_root(rootfs, dest)
                 try:
                     top = os.open(paths.fd_path(top_path), _DIR_FLAGS)
@@ -200,8 +183,8 @@ class MountOps:
                         copyup.copy_tree(below, top)
                     finally:
                         os.close(top)
-                    if flags & MS_RDONLY:
-                        native.mount(None, paths.fd_path(top_path), None, MS_REMOUNT | flags, data)
+                    if flags & uapi.MS_RDONLY:
+                        native.mount(None, paths.fd_path(top_path), None, uapi.MS_REMOUNT | flags, data)
                 finally:
                     os.close(top_path)
             finally:
@@ -212,7 +195,7 @@ class MountOps:
     def bind_mount(self, source: str, rootfs: str, dest: str, recursive: bool, attrs: tuple) -> None:
         """A detached copy of `source` (with its submounts if `recursive`), `attrs` applied as
         (AT_RECURSIVE?, MOUNT_ATTR set, clear) in order, attached at `dest`."""
-        tree = native.open_tree(native.AT_FDCWD, source, _CLONE | (native.AT_RECURSIVE if recursive else 0))
+        tree = native.open_tree(uapi.AT_FDCWD, source, _CLONE | (uapi.AT_RECURSIVE if recursive else 0))
         try:
             for rec, attr_set, attr_clr in attrs:
                 native.mount_setattr(tree, rec, attr_set, attr_clr)
@@ -296,8 +279,8 @@ class MountOps:
             os.fchdir(old_root)
         finally:
             os.close(old_root)
-        native.mount(None, ".", None, MS_SLAVE | MS_REC, None)
-        native.umount2(".", MNT_DETACH)
+        native.mount(None, ".", None, uapi.MS_SLAVE | uapi.MS_REC, None)
+        native.umount2(".", uapi.MNT_DETACH)
         os.chdir("/")
 
     def move_root(self, rootfs: str) -> None:
@@ -307,17 +290,18 @@ class MountOps:
         out of the chroot finds no procfs of the host there."""
         for point in _proc_sys_mounts(procfs.read("self/mountinfo"), rootfs):
             try:
-                native.mount(None, point, None, MS_SLAVE | MS_REC, None)
+                native.mount(None, point, None, uapi.MS_SLAVE | uapi.MS_REC, None)
             except FileNotFoundError:
                 continue  # under one detached already
             try:
-                native.umount2(point, MNT_DETACH)
+                native.umount2(point, uapi.MNT_DETACH)
             except OSError as e:
                 if e.errno not in (errno.EINVAL, errno.EPERM):
                     raise
-                native.mount("tmpfs", point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+                flags = uapi.MS_RDONLY | uapi.MS_NOSUID | uapi.MS_NODEV | uapi.MS_NOEXEC
+                native.mount("tmpfs", point, "tmpfs", flags, None)
         os.chdir(rootfs)
-        native.mount(rootfs, "/", None, MS_MOVE, None)
+        native.mount(rootfs, "/", None, uapi.MS_MOVE, None)
         os.chroot(".")
         os.chdir("/")
 
@@ -332,7 +316,8 @@ class MountOps:
         try:
             if stat.S_ISDIR(os.fstat(fd).st_mode):
                 options = (("ro", None),) + ((("context", label),) if label else ())
-                tree = native.fs_mount("tmpfs", options, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC)
+                attrs = uapi.ATTR_RDONLY | uapi.ATTR_NOSUID | uapi.ATTR_NODEV | uapi.ATTR_NOEXEC
+                tree = native.fs_mount("tmpfs", options, attrs)
                 try:
                     native.move_mount(tree, fd)
                 finally:
@@ -343,7 +328,7 @@ class MountOps:
                 st = os.fstat(null)
                 if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
                     raise OSError(errno.EINVAL, f"/dev/null is a {_node_text(st)}, not the null device")
-                tree = native.open_tree(null, "", _CLONE | native.AT_EMPTY_PATH)
+                tree = native.open_tree(null, "", _CLONE | uapi.AT_EMPTY_PATH)
             finally:
                 os.close(null)
             try:
@@ -356,9 +341,9 @@ class MountOps:
     def readonly_path(self, path: str) -> None:
         """After pivot_root: `path` and every mount below it read-only (`/` alone for root.readonly)."""
         if path == "/":
-            fd = os.open("/", paths.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = os.open("/", uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                native.mount_setattr(fd, False, ATTR_RDONLY, 0)
+                native.mount_setattr(fd, False, uapi.ATTR_RDONLY, 0)
             finally:
                 os.close(fd)
             return
@@ -367,9 +352,9 @@ class MountOps:
         except (FileNotFoundError, NotADirectoryError):
             return
         try:
-            tree = native.open_tree(fd, "", _CLONE | native.AT_EMPTY_PATH | native.AT_RECURSIVE)
+            tree = native.open_tree(fd, "", _CLONE | uapi.AT_EMPTY_PATH | uapi.AT_RECURSIVE)
             try:
-                native.mount_setattr(tree, True, ATTR_RDONLY, 0)
+                native.mount_setattr(tree, True, uapi.ATTR_RDONLY, 0)
                 native.move_mount(tree, fd)
             finally:
                 os.close(tree)

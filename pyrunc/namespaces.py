@@ -5,19 +5,19 @@ joined before user (the host's root can join anything; the user namespace's root
 and a fork afterwards when the pid namespace is involved: it applies to children only.
 """
 
-from pyrunc import native
+from pyrunc import uapi
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
 FLAGS = {
-    "pid": native.CLONE_NEWPID,
-    "network": native.CLONE_NEWNET,
-    "mount": native.CLONE_NEWNS,
-    "ipc": native.CLONE_NEWIPC,
-    "uts": native.CLONE_NEWUTS,
-    "user": native.CLONE_NEWUSER,
-    "cgroup": native.CLONE_NEWCGROUP,
-    "time": native.CLONE_NEWTIME,
+    "pid": uapi.CLONE_NEWPID,
+    "network": uapi.CLONE_NEWNET,
+    "mount": uapi.CLONE_NEWNS,
+    "ipc": uapi.CLONE_NEWIPC,
+    "uts": uapi.CLONE_NEWUTS,
+    "user": uapi.CLONE_NEWUSER,
+    "cgroup": uapi.CLONE_NEWCGROUP,
+    "time": uapi.CLONE_NEWTIME,
 }
 PROC_NAME = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
              "cgroup": "cgroup", "time": "time"}
@@ -67,11 +67,11 @@ class Namespaces:
         """Namespaces created by clone() itself; time and cgroup come at their own moments."""
         if not self.single_clone:
             return 0
-        return self.new & ~(native.CLONE_NEWTIME | native.CLONE_NEWCGROUP)
+        return self.new & ~(uapi.CLONE_NEWTIME | uapi.CLONE_NEWCGROUP)
 
     def plan(self, plan: Plan) -> None:
         """Time before clone, clone, then joins and late unshares in the init."""
-        if self.new & native.CLONE_NEWTIME:
+        if self.new & uapi.CLONE_NEWTIME:
             offsets = "".join(f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n"
                               for clock, o in self.time_offsets.items())
             plan.add("runtime", "unshare_time", (offsets,),
@@ -91,21 +91,21 @@ class Namespaces:
         for kind in order:
             plan.add("namespaces", "setns", (kind, FLAGS[kind]),
                      f"setns({self.joined[kind]}, {FLAG_NAMES[FLAGS[kind]]})", self.source(kind))
-        late = self.new & ~(native.CLONE_NEWTIME | native.CLONE_NEWCGROUP)
-        if late & native.CLONE_NEWUSER:
+        late = self.new & ~(uapi.CLONE_NEWTIME | uapi.CLONE_NEWCGROUP)
+        if late & uapi.CLONE_NEWUSER:
             plan.add("namespaces", "unshare_user", (late,),
                      f"unshare({flag_text(late)}), then wait for the id maps", self.source("user"))
         elif late:
             plan.add("namespaces", "unshare", (late,), f"unshare({flag_text(late)})")
-        if late & native.CLONE_NEWPID or "pid" in self.joined:
+        if late & uapi.CLONE_NEWPID or "pid" in self.joined:
             plan.add("namespaces", "fork_init", (), "clone(SIGCHLD): the init is born in the pid namespace",
                      self.source("pid"))
 
     def plan_cgroup(self, plan: Plan) -> None:
         """A new cgroup namespace is unshared by the init, which the runtime placed in its
         cgroups before it ran (plan.plan_parent): the namespace's root is the container's cgroup."""
-        if self.new & native.CLONE_NEWCGROUP:
-            plan.add("namespaces", "unshare", (native.CLONE_NEWCGROUP,), "unshare(CLONE_NEWCGROUP)",
+        if self.new & uapi.CLONE_NEWCGROUP:
+            plan.add("namespaces", "unshare", (uapi.CLONE_NEWCGROUP,), "unshare(CLONE_NEWCGROUP)",
                      self.source("cgroup"))
 
 

@@ -5,25 +5,8 @@ The shim itself (pyrunc/_shim/shim.h) documents why each function has to be C.
 
 import os
 
+from pyrunc import uapi
 from pyrunc._native import ffi, lib
-
-CLONE_NEWTIME = 0x00000080
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-
-RESOLVE_NO_XDEV = 0x01
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_NO_SYMLINKS = 0x04
-RESOLVE_BENEATH = 0x08
-RESOLVE_IN_ROOT = 0x10
-
-KEY_USR_SEARCH = 0x00080000  # a key's permission bits (keyctl(2) KEYCTL_SETPERM)
-KEY_OTH_SEARCH = 0x00000008
 
 _NULL = ffi.NULL
 
@@ -146,15 +129,6 @@ def set_ctty(fd: int) -> None:
     _check(lib.pyr_set_ctty(fd), "set controlling terminal")
 
 
-AT_FDCWD = -100
-AT_EMPTY_PATH = 0x1000
-AT_RECURSIVE = 0x8000
-OPEN_TREE_CLONE = 1
-OPEN_TREE_CLOEXEC = 0o2000000
-MOVE_MOUNT_F_EMPTY_PATH = 0x4
-MOVE_MOUNT_T_EMPTY_PATH = 0x40
-
-
 def open_tree(dirfd: int, path: str, flags: int) -> int:
     """A mount fd; a detached copy of the tree with OPEN_TREE_CLONE (see shim.h)."""
     return _check(lib.pyr_open_tree(dirfd, path.encode(), flags), path=path or None, what="open_tree")
@@ -162,14 +136,14 @@ def open_tree(dirfd: int, path: str, flags: int) -> int:
 
 def move_mount(from_fd: int, to_fd: int) -> None:
     """Attach the mount `from_fd` onto what `to_fd` (an O_PATH fd) points at."""
-    _check(lib.pyr_move_mount(from_fd, b"", to_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+    _check(lib.pyr_move_mount(from_fd, b"", to_fd, b"", uapi.MOVE_MOUNT_F_EMPTY_PATH | uapi.MOVE_MOUNT_T_EMPTY_PATH),
            "move_mount")
 
 
 def mount_setattr(fd: int, recursive: bool, attr_set: int, attr_clr: int, propagation: int = 0,
                   userns_fd: int = -1) -> None:
     """Change the MOUNT_ATTR_* bits of the mount (tree, if `recursive`) that `fd` is on."""
-    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    flags = uapi.AT_EMPTY_PATH | (uapi.AT_RECURSIVE if recursive else 0)
     _check(lib.pyr_mount_setattr(fd, b"", flags, attr_set, attr_clr, propagation, userns_fd), "mount_setattr")
 
 
@@ -228,33 +202,25 @@ def write_async(path: str, data: str) -> int:
     return _check(lib.pyr_write_async(path.encode(), data.encode()), f"write {path}")
 
 
-FSCONFIG_SET_FLAG = 0
-FSCONFIG_SET_STRING = 1
-FSCONFIG_CMD_CREATE = 6
-PROC_SUPER_MAGIC = 0x9FA0
-PROC_ROOT_INO = 1
-TIOCGPTPEER = 0x5441
-
-
 def fs_mount(fstype: str, options: tuple[tuple[str, str | None], ...], attr_flags: int) -> int:
     """A new `fstype` filesystem as a detached mount fd (fsopen, fsconfig per option - a flag
     when its value is None - then create, fsmount with MOUNT_ATTR_* `attr_flags`)."""
     ctx = _check(lib.pyr_fsopen(fstype.encode()), f"fsopen {fstype}")
     try:
         for key, value in options:
-            cmd = FSCONFIG_SET_FLAG if value is None else FSCONFIG_SET_STRING
+            cmd = uapi.FSCONFIG_SET_FLAG if value is None else uapi.FSCONFIG_SET_STRING
             _check(lib.pyr_fsconfig(ctx, cmd, key.encode(), _c(value)), f"fsconfig {fstype} {key}")
-        _check(lib.pyr_fsconfig(ctx, FSCONFIG_CMD_CREATE, _NULL, _NULL), f"create a {fstype} filesystem")
+        _check(lib.pyr_fsconfig(ctx, uapi.FSCONFIG_CMD_CREATE, _NULL, _NULL), f"create a {fstype} filesystem")
         return _check(lib.pyr_fsmount(ctx, attr_flags), f"fsmount {fstype}")
     finally:
         os.close(ctx)
 
 
 def pty_peer(master: int, flags: int) -> int:
-    """The slave of the pty `master`, opened from the master itself (TIOCGPTPEER)."""
+    """The slave of the pty `master`, opened from the master itself (uapi.TIOCGPTPEER)."""
     import fcntl  # built into the interpreter
 
-    return fcntl.ioctl(master, TIOCGPTPEER, flags)
+    return fcntl.ioctl(master, uapi.TIOCGPTPEER, flags)
 
 
 def fstatfs_type(fd: int) -> int:

@@ -12,21 +12,20 @@ import errno
 import os
 import stat
 
-from pyrunc import native
+from pyrunc import native, uapi
 
-O_PATH = 0o10000000
-_RESOLVE = native.RESOLVE_IN_ROOT | native.RESOLVE_NO_MAGICLINKS
+_RESOLVE = uapi.RESOLVE_IN_ROOT | uapi.RESOLVE_NO_MAGICLINKS
 _MAX_LINKS = 40
 
 
 def _open(root_fd: int, path: str) -> int:
-    return native.openat2(root_fd, path or ".", O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
+    return native.openat2(root_fd, path or ".", uapi.O_PATH | os.O_CLOEXEC, 0, _RESOLVE)
 
 
 def open_in_root(rootfs: str, path: str, create: str = "") -> int:
     """An O_PATH fd for `path` inside `rootfs`; missing parts are made when `create` is
     "dir" or "file" (the last component only gets that type, parents are directories)."""
-    root_fd = os.open(rootfs, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = os.open(rootfs, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
             return _open(root_fd, path)
@@ -103,7 +102,7 @@ def read_in_root(rootfs: str, path: str, limit: int = 1 << 22) -> bytes | None:
     """The content of the regular file `path` inside `rootfs` (at most `limit` bytes), or None when
     it cannot be opened there (missing, or a magic link on the way) or is not a regular file: a
     FIFO or a device the image put there must not block or feed the reader."""
-    root_fd = os.open(rootfs, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = os.open(rootfs, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fd = native.openat2(root_fd, path.lstrip("/") or ".", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
                             0, _RESOLVE)

@@ -4,10 +4,10 @@ Nothing here touches the kernel; `pyrunc explain` and `--debug` print the same s
 the runtime (phases runtime, clone, parent) and the init (the others) perform.
 """
 
-from pyrunc import devices, mounts, process, procfs
+from pyrunc import devices, mounts, process
 from pyrunc.errors import PyruncError
 from pyrunc.namespaces import Namespaces, id_map_text
-from pyrunc.steps import Plan
+from pyrunc.steps import Plan, Step
 
 
 class Options:
@@ -76,7 +76,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
     process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
-    procfs.plan_handle(plan)
+    plan_procfs_handle(plan)
     return plan, ns
 
 
@@ -112,3 +112,16 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
         for step in map_steps:
             plan.add("parent", *step)
         plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")
+
+
+# The step ops that reach procfs through the handle; a plan with one of them opens it first.
+PROCFS_USERS = frozenset(("write_proc", "write_id_map", "set_oom_score_adj", "unshare_time", "set_exec_label",
+                   "prepare_idmapped_mount", "move_root"))
+
+
+def plan_procfs_handle(plan: Plan) -> None:
+    """The runtime's first step when any later one writes into procfs (PROCFS_USERS, procfs.py)."""
+    if any(s.op in PROCFS_USERS for _, s in plan.steps()):
+        plan.phases["runtime"].insert(0, Step("runtime", "open_procfs", (),
+                                              "open the host's /proc (verified procfs root): every procfs "
+                                              "write goes below it"))

@@ -21,7 +21,7 @@ unset process.user.umask leaves the caller's umask (config.md), where runc sets 
 
 import os
 
-from pyrunc import capabilities, native
+from pyrunc import capabilities, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
@@ -116,7 +116,7 @@ def plan_keyring(plan: Plan, cid: str, own_user_ns: bool) -> None:
     keyring names no one outside sees), by anyone: runc sets only the latter there, so its exec,
     by then root of the namespace and so the owner, cannot find it and makes a new one."""
     who = "its uid and others in the container's user namespace" if own_user_ns else "its uid"
-    search = native.KEY_USR_SEARCH | (native.KEY_OTH_SEARCH if own_user_ns else 0)
+    search = uapi.KEY_USR_SEARCH | (uapi.KEY_OTH_SEARCH if own_user_ns else 0)
     name = session_keyring_name(cid)
     plan.add("namespaces", "join_session_keyring", (name, search),
              f"keyctl(KEYCTL_JOIN_SESSION_KEYRING, {name!r}), searchable by {who}: not the caller's session keyring")

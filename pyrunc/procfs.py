@@ -14,23 +14,10 @@ Sysctls of the net, ipc and uts namespaces follow the writer's namespaces, not t
 import errno
 import os
 
-from pyrunc import native
-from pyrunc.steps import Plan, Step
+from pyrunc import native, uapi
 
-_RESOLVE = native.RESOLVE_BENEATH | native.RESOLVE_NO_SYMLINKS | native.RESOLVE_NO_MAGICLINKS | native.RESOLVE_NO_XDEV
-_O_PATH = 0o10000000
-# The step ops that reach procfs through the handle; a plan with one of them opens it first.
-USERS = frozenset(("write_proc", "write_id_map", "set_oom_score_adj", "unshare_time", "set_exec_label",
-                   "prepare_idmapped_mount", "move_root"))
+_RESOLVE = uapi.RESOLVE_BENEATH | uapi.RESOLVE_NO_SYMLINKS | uapi.RESOLVE_NO_MAGICLINKS | uapi.RESOLVE_NO_XDEV
 _handle = -1
-
-
-def plan_handle(plan: Plan) -> None:
-    """The runtime's first step when any later one writes into procfs (USERS)."""
-    if any(s.op in USERS for _, s in plan.steps()):
-        plan.phases["runtime"].insert(0, Step("runtime", "open_procfs", (),
-                                              "open the host's /proc (verified procfs root): every procfs "
-                                              "write goes below it"))
 
 
 def open_handle(path: str = "/proc") -> int:
@@ -38,10 +25,10 @@ def open_handle(path: str = "/proc") -> int:
     global _handle
     if _handle >= 0:
         return _handle
-    fd = os.open(path, _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(path, uapi.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         check_procfs(fd, path)
-        if os.fstat(fd).st_ino != native.PROC_ROOT_INO:
+        if os.fstat(fd).st_ino != uapi.PROC_ROOT_INO:
             raise OSError(errno.EXDEV, f"{path} is not the root of a procfs")
     except BaseException:
         os.close(fd)
@@ -56,7 +43,7 @@ def handle() -> int:
 
 
 def check_procfs(fd: int, what: str) -> None:
-    if native.fstatfs_type(fd) != native.PROC_SUPER_MAGIC:
+    if native.fstatfs_type(fd) != uapi.PROC_SUPER_MAGIC:
         raise OSError(errno.EXDEV, f"{what} is not on procfs")
 
 

@@ -9,6 +9,7 @@ import errno
 import os
 import time
 
+from pyrunc import uapi
 from pyrunc.cgroups import fs, v1, v2
 from pyrunc.errors import PyruncError, os_error
 
@@ -16,7 +17,6 @@ TYPE_CHECKING = False  # typing itself is not imported on the hot path
 if TYPE_CHECKING:
     from pyrunc.cgroups.planner import CgroupPlan
 
-SIGKILL = 9  # not signal.SIGKILL: importing signal costs an enum import on the hot path
 
 
 def _apply(writes: list[tuple[str, str, str, str]]) -> None:
@@ -143,7 +143,7 @@ def frozen(paths: dict[str, str]) -> bool:
 
 
 def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
-    """SIGKILL every process left in the leaves and wait until the cgroups are empty."""
+    """uapi.SIGKILL every process left in the leaves and wait until the cgroups are empty."""
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
     if not everyone:
         return
@@ -156,13 +156,13 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
         thaw = freezer is not None and v1.is_frozen(freezer)
         for pid in everyone:
             try:
-                os.kill(pid, SIGKILL)
+                os.kill(pid, uapi.SIGKILL)
             except ProcessLookupError:
                 pass
         if thaw:
             v1.freeze(freezer, False)  # a frozen v1 task only dies once thawed
         if time.monotonic() > deadline:
-            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived SIGKILL")
+            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived uapi.SIGKILL")
         time.sleep(0.002)
         everyone = [p for d in leaves.values() for p in fs.procs(d)]
 

@@ -3,7 +3,7 @@ devices, masks, propagation and labels, and the refusals with their JSON paths."
 
 import pytest
 
-from pyrunc import config, devices, features, mounts
+from pyrunc import config, devices, features, mounts, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.plan import Options, build
 from pyrunc.specgen import default_config
@@ -34,19 +34,19 @@ def ops(plan, phase: str | None = None) -> list[str]:
 def test_parse_options_sorts_flags_propagation_recursive_and_data():
     o = mounts.parse_options(["ro", "nosuid", "rw", "noatime", "rslave", "shared", "rro", "rnoatime",
                               "size=1m", "newinstance", "ridmap", "tmpcopyup"])
-    assert o.flags == mounts.MS_NOSUID | mounts.MS_NOATIME and o.atime
-    assert o.propagation == [(mounts.MS_SLAVE | mounts.MS_REC, "rslave"), (mounts.MS_SHARED, "shared")]
-    assert o.recursive() == (mounts.ATTR_RDONLY | mounts.ATTR_NOATIME, mounts.ATTR_ATIME)
+    assert o.flags == uapi.MS_NOSUID | uapi.MS_NOATIME and o.atime
+    assert o.propagation == [(uapi.MS_SLAVE | uapi.MS_REC, "rslave"), (uapi.MS_SHARED, "shared")]
+    assert o.recursive() == (uapi.ATTR_RDONLY | uapi.ATTR_NOATIME, uapi.ATTR_ATIME)
     assert o.data == [(8, "size=1m"), (9, "newinstance")]
     assert o.idmap == "ridmap" and o.copyup
 
 
 def test_recursive_clear_options_undo_earlier_ones():
     o = mounts.parse_options(["rro", "rnosuid", "rrw", "rdev"])
-    assert o.recursive() == (mounts.ATTR_NOSUID, mounts.ATTR_RDONLY | mounts.ATTR_NODEV)
+    assert o.recursive() == (uapi.ATTR_NOSUID, uapi.ATTR_RDONLY | uapi.ATTR_NODEV)
     # the atime options are one field: the kernel wants the whole of it cleared when one is set
-    assert mounts.parse_options(["rstrictatime", "rrelatime"]).recursive() == (mounts.ATTR_RELATIME,
-                                                                              mounts.ATTR_ATIME)
+    assert mounts.parse_options(["rstrictatime", "rrelatime"]).recursive() == (uapi.ATTR_RELATIME,
+                                                                              uapi.ATTR_ATIME)
 
 
 def test_every_spec_option_is_known():
@@ -66,7 +66,7 @@ def test_new_filesystem_mount_with_flags_and_data():
                                "options": ["nosuid", "nodev", "strictatime", "size=10m", "mode=1777", "inode64"]}))
     (step,) = steps_for(plan, "mounts[7]")
     assert step.op == "mount_at"
-    assert step.args == ("tmpfs", ROOTFS, "/tmp", "tmpfs", mounts.MS_NOSUID | mounts.MS_NODEV | mounts.MS_STRICTATIME,
+    assert step.args == ("tmpfs", ROOTFS, "/tmp", "tmpfs", uapi.MS_NOSUID | uapi.MS_NODEV | uapi.MS_STRICTATIME,
                          "size=10m,mode=1777,inode64")
 
 
@@ -75,8 +75,8 @@ def test_recursive_options_and_propagation_follow_the_mount():
                                "options": ["rnoexec", "private", "unbindable"]}))
     steps = steps_for(plan, "mounts[7]")
     assert [s.op for s in steps] == ["mount_at", "setattr", "mount_at", "mount_at"]
-    assert steps[1].args == (ROOTFS, "/t", True, mounts.ATTR_NOEXEC, 0)
-    assert [s.args[4] for s in steps[2:]] == [mounts.MS_PRIVATE, mounts.MS_UNBINDABLE]
+    assert steps[1].args == (ROOTFS, "/t", True, uapi.ATTR_NOEXEC, 0)
+    assert [s.args[4] for s in steps[2:]] == [uapi.MS_PRIVATE, uapi.MS_UNBINDABLE]
 
 
 def test_bind_mount_is_one_step_with_its_attributes():
@@ -84,10 +84,10 @@ def test_bind_mount_is_one_step_with_its_attributes():
                                "options": ["rbind", "ro", "nosuid", "noatime", "rnodev", "rslave"]}))
     bind, prop = steps_for(plan, "mounts[7]")
     assert bind.op == "bind_mount"
-    flags = mounts.ATTR_RDONLY | mounts.ATTR_NOSUID | mounts.ATTR_NOATIME
-    assert bind.args == ("/srv", ROOTFS, "/data", True, ((False, flags, mounts.ATTR_ATIME),
-                                                        (True, mounts.ATTR_NODEV, 0)))
-    assert prop.args[4] == mounts.MS_SLAVE | mounts.MS_REC
+    flags = uapi.ATTR_RDONLY | uapi.ATTR_NOSUID | uapi.ATTR_NOATIME
+    assert bind.args == ("/srv", ROOTFS, "/data", True, ((False, flags, uapi.ATTR_ATIME),
+                                                        (True, uapi.ATTR_NODEV, 0)))
+    assert prop.args[4] == uapi.MS_SLAVE | uapi.MS_REC
 
 
 def test_bind_keeps_the_source_restrictions():
@@ -132,7 +132,7 @@ def test_unknown_words_of_other_filesystems_are_their_data():
     plan = plan_of(with_mount({"destination": "/m", "type": "ext4", "source": "/dev/sdb1",
                                "options": ["noatime", "discard", "errors=remount-ro"]}))
     (step,) = steps_for(plan, "mounts[7]")
-    assert step.args[3:] == ("ext4", mounts.MS_NOATIME, "discard,errors=remount-ro")
+    assert step.args[3:] == ("ext4", uapi.MS_NOATIME, "discard,errors=remount-ro")
 
 
 def test_sysfs_is_the_hosts_read_only_without_a_network_namespace():
@@ -141,7 +141,7 @@ def test_sysfs_is_the_hosts_read_only_without_a_network_namespace():
     (step,) = steps_for(plan_of(cfg), "mounts[5]")
     assert step.op == "bind_mount" and step.args[0] == "/sys" and step.args[3] is True
     (recursive, attr_set, _), = step.args[4]
-    assert recursive and attr_set & mounts.ATTR_RDONLY and attr_set & mounts.ATTR_NOEXEC
+    assert recursive and attr_set & uapi.ATTR_RDONLY and attr_set & uapi.ATTR_NOEXEC
     cfg["linux"]["namespaces"].append({"type": "network", "path": "/var/run/netns/x"})
     assert steps_for(plan_of(cfg), "mounts[5]")[0].op == "bind_mount"
     assert steps_for(plan_of(default_config()), "mounts[5]")[0].op == "mount_at"
@@ -153,7 +153,7 @@ def test_idmapped_mount_is_prepared_by_the_runtime_and_attached_by_the_init():
                                "gidMappings": maps, "options": ["rbind", "ridmap", "ro"]}))
     prepare, attach = steps_for(plan, "mounts[7]")
     assert (prepare.phase, prepare.op) == ("runtime", "prepare_idmapped_mount")
-    assert prepare.args == ("mounts[7]", "/srv", True, True, ((False, mounts.ATTR_RDONLY, 0),),
+    assert prepare.args == ("mounts[7]", "/srv", True, True, ((False, uapi.ATTR_RDONLY, 0),),
                             "0 100000 65536\n", "0 100000 65536\n")
     assert (attach.phase, attach.op, attach.args) == ("rootfs", "attach_mount", ("mounts[7]", ROOTFS, "/data", "/srv"))
 
@@ -172,7 +172,7 @@ def test_root_propagation_is_set_after_pivot_root():
     pivot = plan.phases["pivot"]
     assert pivot[0].op == "pivot_root"
     (step,) = [s for s in pivot if s.source == "linux.rootfsPropagation"]
-    assert step.args == (None, "/", None, mounts.MS_SHARED, None)
+    assert step.args == (None, "/", None, uapi.MS_SHARED, None)
     with pytest.raises(PyruncError, match="linux.rootfsPropagation"):
         plan_of(with_mount(rootfsPropagation="sideways"))
 

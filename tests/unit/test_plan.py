@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyrunc import native
+from pyrunc import uapi
 from pyrunc.errors import PyruncError
 from pyrunc.plan import Options, build
 from pyrunc.specgen import default_config
@@ -29,10 +29,10 @@ def test_default_config_clones_all_namespaces_at_once():
     plan = plan_of(default_config())
     (clone,) = plan.phases["clone"]
     flags = clone.args[0]
-    for bit in (native.CLONE_NEWPID, native.CLONE_NEWNET, native.CLONE_NEWIPC, native.CLONE_NEWUTS,
-                native.CLONE_NEWNS):
+    for bit in (uapi.CLONE_NEWPID, uapi.CLONE_NEWNET, uapi.CLONE_NEWIPC, uapi.CLONE_NEWUTS,
+                uapi.CLONE_NEWNS):
         assert flags & bit
-    assert not flags & native.CLONE_NEWUSER
+    assert not flags & uapi.CLONE_NEWUSER
     assert ops(plan, "namespaces") == ["link_up", "sethostname", "join_session_keyring"]
 
 
@@ -46,7 +46,7 @@ def test_user_namespace_maps_are_written_gid_first_then_released():
     assert [s.op for s in parent[:3]] == ["write_id_map", "write_id_map", "release_init"]
     assert parent[0].args == ("gid", "0 100000 65536\n")
     assert parent[1].args == ("uid", "0 100000 1000\n1000 200000 10\n")
-    assert plan.phases["clone"][0].args[0] & native.CLONE_NEWUSER
+    assert plan.phases["clone"][0].args[0] & uapi.CLONE_NEWUSER
     assert ops(plan, "rootfs").count("bind_device") == 6 and "mknod" not in ops(plan)
 
 
@@ -77,7 +77,7 @@ def test_cgroups_exist_before_clone_and_hold_the_init_before_it_runs():
     assert ops(plan, "runtime")[-2:] == ["create_cgroups", "protect_exe"]
     assert ops(plan, "parent") == ["write_id_map", "write_id_map", "enter_cgroup", "enter_cgroup", "release_init",
                                    "prlimit"]
-    assert ops(plan, "namespaces")[0] == "unshare" and plan.phases["namespaces"][0].args == (native.CLONE_NEWCGROUP,)
+    assert ops(plan, "namespaces")[0] == "unshare" and plan.phases["namespaces"][0].args == (uapi.CLONE_NEWCGROUP,)
 
 
 def test_a_late_user_namespace_gets_its_maps_when_the_init_asks():
@@ -101,7 +101,7 @@ def test_time_namespace_offsets_are_written_by_the_runtime_before_clone():
     assert ops(plan, "runtime") == ["open_procfs", "listen_start", "unshare_time", "protect_exe"]
     step = plan.phases["runtime"][2]
     assert step.args == ("monotonic 3600 0\nboottime 7 5\n",)
-    assert not plan.phases["clone"][0].args[0] & native.CLONE_NEWTIME
+    assert not plan.phases["clone"][0].args[0] & uapi.CLONE_NEWTIME
 
 
 def test_namespace_listed_twice_or_unknown_is_an_error():
