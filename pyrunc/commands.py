@@ -193,3 +193,12 @@ def ps(g, args, logger) -> int:
 
     cid = _one_id(args)
     return listing.run(g.root or DEFAULT_ROOT, cid, args.format, args.positional[1:])
+
+
+def update(g, args, logger) -> int:
+    from pyrunc import update as updating
+
+    if len(args.positional) != 1:
+        raise PyruncError(f"update: \"{' '.join(args.positional)}\" requires exactly 1 argument(s)"
+                          if args.positional else "container id cannot be empty")
+    return updating.run(g.root or DEFAULT_ROOT, args.positional[0], args, logger)

@@ -154,6 +154,10 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
 def destroy(c: Container) -> None:
     """Undo create: the cgroups, the state directory; then the poststop hooks."""
     cgroups.destroy(c.record.get("cgroups") or {}, c.record.get("cgroups_created") or [])
+    if c.record.get("intel_rdt"):  # made by update --l3-cache-schema/--mem-bw-schema
+        from pyrunc import resctrl
+
+        resctrl.remove(c.record["intel_rdt"])
     c.remove()
     if c.record:
         run_poststop(c.record.get("hooks") or {}, hook_state(c.id, c.record["bundle"],
