@@ -202,3 +202,9 @@ def update(g, args, logger) -> int:
         raise PyruncError(f"update: \"{' '.join(args.positional)}\" requires exactly 1 argument(s)"
                           if args.positional else "container id cannot be empty")
     return updating.run(g.root or DEFAULT_ROOT, args.positional[0], args, logger)
+
+
+def events(g, args, logger) -> int:
+    from pyrunc import events as watching
+
+    return watching.run(g.root or DEFAULT_ROOT, _one_id(args), args, logger)
