@@ -112,7 +112,7 @@ def parse_signal(text: str) -> int:
 def kill(g, args, logger) -> int:
     c = _existing(g, _one_id(args))
     sig = parse_signal(args.positional[1]) if len(args.positional) > 1 else 15
-    lifecycle.kill(c, sig, bool(args.all))
+    lifecycle.kill(c, sig, bool(args.all), logger.step if logger.debug else None)
     return 0
 
 

@@ -97,15 +97,19 @@ def pause(c: Container, frozen: bool) -> None:
     cgroups.freeze(c.record.get("cgroups") or {}, frozen)
 
 
-def kill(c: Container, sig: int, all_processes: bool = False) -> None:
-    if c.status() not in ("created", "running", "paused"):
+def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
+    status = c.status()
+    if status not in ("created", "running", "paused"):
         raise PyruncError("container not running")
-    pids = cgroups.pids(c.record.get("cgroups") or {}) if all_processes else [c.record["pid"]]
-    for pid in pids or [c.record["pid"]]:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
+    if all_processes and c.record.get("cgroups"):
+        from pyrunc import killall
+
+        killall.run(c.record["cgroups"], sig, status == "paused", log)
+        return
+    try:
+        os.kill(c.record["pid"], sig)
+    except ProcessLookupError:
+        pass
 
 
 def kill_and_reap(pid: int) -> None:
@@ -144,7 +148,14 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     if status in ("running", "paused") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
     if status in ("created", "running", "paused"):
-        os.kill(c.record["pid"], SIGKILL)
+        from pyrunc import killall
+
+        if not killall.own_pid_namespace(c.record["pid"]):  # the init's death would leave the others
+            killall.run(c.record.get("cgroups") or {}, SIGKILL, status == "paused", ctx.log)
+        try:
+            os.kill(c.record["pid"], SIGKILL)
+        except ProcessLookupError:  # killed (and reaped) with the others just now
+            pass
         if status == "paused":
             cgroups.freeze(c.record.get("cgroups") or {}, False)  # a frozen process dies once thawed
         wait_gone(c.record["pid"])
