@@ -8,8 +8,7 @@ stays paused, unless the signal is SIGKILL: a frozen v1 task dies only once thaw
 
 import os
 
-from pyrunc import cgroups, executor
-from pyrunc.steps import Step
+from pyrunc import cgroups
 
 SIGKILL = 9
 
@@ -35,8 +34,10 @@ def has_freezer(paths: dict[str, str]) -> bool:
     return any("freezer" in k.split(",") or k in ("", "unified") for k in paths)
 
 
-def plan(paths: dict[str, str], sig: int, paused: bool, freezer: bool) -> list[Step]:
+def plan(paths: dict[str, str], sig: int, paused: bool, freezer: bool) -> list:
     """freeze, signal, thaw, as steps (--debug shows them)."""
+    from pyrunc.steps import Step  # loaded only when there is something to kill: delete checks first
+
     where = ", ".join(sorted(set(paths.values())))
     steps = []
     if freezer and not paused:
@@ -49,16 +50,7 @@ def plan(paths: dict[str, str], sig: int, paused: bool, freezer: bool) -> list[S
 
 def run(paths: dict[str, str], sig: int, paused: bool, log=None) -> None:
     if paths:
+        from pyrunc import executor
+
         executor.run(plan(paths, sig, paused, has_freezer(paths)), KillOps(), log)
 
-
-def own_pid_namespace(pid: int) -> bool:
-    """The init is pid 1 of its pid namespace: its death ends every process of the container."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("NSpid:"):
-                    return line.split()[-1] == "1"
-    except OSError:
-        pass
-    return False

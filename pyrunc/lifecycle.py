@@ -137,6 +137,18 @@ def wait_gone(pid: int) -> None:
         os.close(fd)
 
 
+def own_pid_namespace(pid: int) -> bool:
+    """The init is pid 1 of its pid namespace: its death ends every process of the container."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return line.split()[-1] == "1"
+    except OSError:
+        pass
+    return False
+
+
 def delete(ctx: Context, cid: str, force: bool) -> None:
     c = Container(ctx.root, cid)
     if not c.exists():
@@ -148,9 +160,9 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     if status in ("running", "paused") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
     if status in ("created", "running", "paused"):
-        from pyrunc import killall
+        if not own_pid_namespace(c.record["pid"]):  # the init's death would leave the others
+            from pyrunc import killall
 
-        if not killall.own_pid_namespace(c.record["pid"]):  # the init's death would leave the others
             killall.run(c.record.get("cgroups") or {}, SIGKILL, status == "paused", ctx.log)
         try:
             os.kill(c.record["pid"], SIGKILL)
