@@ -14,8 +14,7 @@ from pyrunc.cgroups.planner import _Placer
 from pyrunc.cgroups.resources import Write, refuse
 from pyrunc.errors import PyruncError
 
-# Settings that take part in an update, per linux.resources object (runc's update plus pids and
-# hugepages, which docker and --resources send), and the unified keys.
+# The fields runc's update copies, where zero or empty means "leave as it is".
 _KEEP_IF_ZERO = {
     "memory": ("limit", "reservation", "swap"),
     "cpu": ("shares", "quota", "period", "realtimeRuntime", "realtimePeriod", "burst", "cpus", "mems"),
@@ -30,26 +29,25 @@ def _set(value: object) -> bool:
 
 
 def changes(new: dict) -> dict:
-    """The part of an update's LinuxResources that changes something, in the same shape."""
+    """The part of an update's LinuxResources that changes something, in the same shape: runc's
+    fields when not zero or empty, any other field when present (applied, or refused by the
+    planner, rather than dropped as runc 1.1 drops what its update does not copy)."""
     if not isinstance(new, dict):
         raise PyruncError("resources: must be an object")
     out: dict = {}
-    for group, fields in _KEEP_IF_ZERO.items():
-        given = new.get(group)
+    for group, given in new.items():
+        if group not in _KEEP_IF_ZERO:
+            if given not in (None, [], {}):
+                out[group] = given
+            continue
         if given is None:
             continue
         if not isinstance(given, dict):
             raise PyruncError(f"linux.resources.{group}: must be an object")
-        picked = {k: given[k] for k in fields if _set(given.get(k))}
-        if "limit" in picked and given.get("checkBeforeUpdate"):
-            picked["checkBeforeUpdate"] = True  # a one-off check, kept out of the record by merge()
-        if picked:
+        keep_if_zero = _KEEP_IF_ZERO[group]
+        picked = {k: v for k, v in given.items() if v is not None and (k not in keep_if_zero or _set(v))}
+        if picked.keys() - {"checkBeforeUpdate"}:
             out[group] = picked
-    for key in ("hugepageLimits", "devices"):
-        if new.get(key):
-            out[key] = new[key]
-    if new.get("unified"):
-        out["unified"] = new["unified"]
     return out
 
 

@@ -186,3 +186,20 @@ def test_ram_in_bytes(text, value):
 def test_ram_in_bytes_refuses(text):
     with pytest.raises(PyruncError, match="invalid size"):
         ram_in_bytes(text)
+
+
+def test_fields_beyond_runcs_update_are_applied_not_dropped():
+    from test_cgroups import v1_layout  # noqa: PLC0415
+
+    layout = v1_layout()
+    paths = {h.key: f"{h.mountpoint}/c1" for h in layout.hierarchies}
+    delta = planning.changes({"memory": {"limit": 0, "swappiness": 10, "disableOOMKiller": None},
+                              "blockIO": {"weight": 0, "throttleReadBpsDevice": [{"major": 8, "minor": 0,
+                                                                                   "rate": 1024}]},
+                              "network": {}, "rdma": None})
+    assert delta == {"memory": {"swappiness": 10},
+                     "blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1024}]}}
+    assert writes(planning.plan(delta, delta, layout, paths)) == [
+        ("memory.swappiness", "10"), ("blkio.throttle.read_bps_device", "8:0 1024")]
+    with pytest.raises(PyruncError, match="cgroup v2 has no per-cgroup swappiness"):
+        planning.plan(delta, delta, V2, V2_PATHS)
