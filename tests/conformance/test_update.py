@@ -150,6 +150,12 @@ def test_realtime_and_missing_files(running, rt):
     if not Path("/sys/fs/resctrl/info/MB").exists():
         r = rt("update", "--mem-bw-schema", "MB:0=50", c.id)
         assert r.rc != 0 and "Intel RDT/MBA: memory bandwidth schema is not enabled" in r.err, r
+    unified = CG / "unified"
+    if unified.is_dir() and "memory" not in (unified / "cgroup.controllers").read_text().split():
+        doc = {"unified": {"memory.high": "100000000"}}
+        r = rt("update", "-r", "-", c.id, input=json.dumps(doc).encode())
+        assert r.rc != 0 and "unified" in r.err, r  # runc: "cannot use unified on cgroup v1"
+        assert rt.name != "pyrunc" or 'unified["memory.high"]' in r.err, r
     assert c.state()["status"] == "running"
 
 
