@@ -54,9 +54,13 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
         "--preserve-fds": ("preserve_fds", True), "--apparmor": ("apparmor", True),
         "--process-label": ("process_label", True), "--cgroup": ("cgroup", "list"),
         "--ignore-paused": ("ignore_paused", False)}, "run another process in a running container"),
+    "events": ("<container-id>", {}, "print stats (every --interval, or once with --stats) and OOM events as JSON"),
+    "update": ("<container-id>", {}, "change a container's resources (cgroups, Intel RDT) live"),
     "ps": ("<container-id> [ps args...]", {"--format": ("format", True), "-f": ("format", True)},
            "list the processes of a container (table, or json: host pids)"),
 }
+# update's and events' flags live with the command (pyrunc/update.py, events.py), loaded only when it runs.
+_LAZY_FLAGS = {"update": "pyrunc.update", "events": "pyrunc.events"}
 # Commands whose arguments after the container id belong to the program they run.
 PASS_THROUGH = ("exec", "ps")
 USAGE = f"""usage: pyrunc [global flags] <command> [flags] [arguments]
@@ -168,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         if command not in COMMANDS:
             raise PyruncError(f"no such command: {command}")
         usage, table, help_ = COMMANDS[command]
+        if command in _LAZY_FLAGS:
+            table = __import__(_LAZY_FLAGS[command], fromlist=["CLI_FLAGS"]).CLI_FLAGS
         args = Args()
         left = parse_flags(rest[1:], {**table, "--help": ("help", False), "-h": ("help", False)}, args,
                            command in PASS_THROUGH)

@@ -112,7 +112,7 @@ def parse_signal(text: str) -> int:
 def kill(g, args, logger) -> int:
     c = _existing(g, _one_id(args))
     sig = parse_signal(args.positional[1]) if len(args.positional) > 1 else 15
-    lifecycle.kill(c, sig, bool(args.all))
+    lifecycle.kill(c, sig, bool(args.all), logger.step if logger.debug else None)
     return 0
 
 
@@ -193,3 +193,18 @@ def ps(g, args, logger) -> int:
 
     cid = _one_id(args)
     return listing.run(g.root or DEFAULT_ROOT, cid, args.format, args.positional[1:])
+
+
+def update(g, args, logger) -> int:
+    from pyrunc import update as updating
+
+    if len(args.positional) != 1:
+        raise PyruncError(f"update: \"{' '.join(args.positional)}\" requires exactly 1 argument(s)"
+                          if args.positional else "container id cannot be empty")
+    return updating.run(g.root or DEFAULT_ROOT, args.positional[0], args, logger)
+
+
+def events(g, args, logger) -> int:
+    from pyrunc import events as watching
+
+    return watching.run(g.root or DEFAULT_ROOT, _one_id(args), args, logger)

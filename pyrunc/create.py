@@ -183,6 +183,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "annotations": p.annotations,
             "cgroups": p.cgroup_dirs,
             "cgroups_created": ops.cgroups_created,
+            "resources": (p.cfg.get("linux") or {}).get("resources") or {},  # update merges into it
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }

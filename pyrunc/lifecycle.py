@@ -95,15 +95,19 @@ def pause(c: Container, frozen: bool) -> None:
     cgroups.freeze(c.record.get("cgroups") or {}, frozen)
 
 
-def kill(c: Container, sig: int, all_processes: bool = False) -> None:
-    if c.status() not in ("created", "running", "paused"):
+def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
+    status = c.status()
+    if status not in ("created", "running", "paused"):
         raise PyruncError("container not running")
-    pids = cgroups.pids(c.record.get("cgroups") or {}) if all_processes else [c.record["pid"]]
-    for pid in pids or [c.record["pid"]]:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
+    if all_processes and c.record.get("cgroups"):
+        from pyrunc import killall
+
+        killall.run(c.record["cgroups"], sig, status == "paused", log)
+        return
+    try:
+        os.kill(c.record["pid"], sig)
+    except ProcessLookupError:
+        pass
 
 
 def kill_and_reap(pid: int) -> None:
@@ -131,6 +135,18 @@ def wait_gone(pid: int) -> None:
         os.close(fd)
 
 
+def own_pid_namespace(pid: int) -> bool:
+    """The init is pid 1 of its pid namespace: its death ends every process of the container."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return line.split()[-1] == "1"
+    except OSError:
+        pass
+    return False
+
+
 def delete(ctx: Context, cid: str, force: bool) -> None:
     c = Container(ctx.root, cid)
     if not c.exists():
@@ -142,7 +158,14 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     if status in ("running", "paused") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
     if status in ("created", "running", "paused"):
-        os.kill(c.record["pid"], uapi.SIGKILL)
+        if not own_pid_namespace(c.record["pid"]):  # the init's death would leave the others
+            from pyrunc import killall
+
+            killall.run(c.record.get("cgroups") or {}, uapi.SIGKILL, status == "paused", ctx.log)
+        try:
+            os.kill(c.record["pid"], uapi.SIGKILL)
+        except ProcessLookupError:  # killed (and reaped) with the others just now
+            pass
         if status == "paused":
             cgroups.freeze(c.record.get("cgroups") or {}, False)  # a frozen process dies once thawed
         wait_gone(c.record["pid"])
@@ -152,6 +175,10 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
 def destroy(c: Container) -> None:
     """Undo create: the cgroups, the state directory; then the poststop hooks."""
     cgroups.destroy(c.record.get("cgroups") or {}, c.record.get("cgroups_created") or [])
+    if c.record.get("intel_rdt"):  # made by update --l3-cache-schema/--mem-bw-schema
+        from pyrunc import resctrl
+
+        resctrl.remove(c.record["intel_rdt"])
     c.remove()
     if c.record:
         run_poststop(c.record.get("hooks") or {}, hook_state(c.id, c.record["bundle"],

@@ -133,3 +133,43 @@ def v1_writes(default_allow: bool, exceptions: list[tuple[tuple[str, int, int], 
     target = "devices.deny" if default_allow else "devices.allow"
     writes.extend((target, format_rule(meta, access)) for meta, access in exceptions)
     return writes
+
+
+def parse_list(text: str) -> tuple[bool, dict[tuple[str, int, int], str]]:
+    """A v1 devices.list as (default_allow, exceptions): "a *:* rwm" alone is allow-all (its deny
+    exceptions are not listed, so they are unknown); anything else is deny-all plus these allows."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if any(parts[0] == "a" for parts in lines):
+        return True, {}
+    rules: dict[tuple[str, int, int], str] = {}
+    for kind, numbers, access in lines:
+        major, _, minor = numbers.partition(":")
+        meta = (kind, WILDCARD if major == "*" else int(major), WILDCARD if minor == "*" else int(minor))
+        old = rules.get(meta, "")
+        rules[meta] = "".join(c for c in "rwm" if c in old or c in access)
+    return False, rules
+
+
+def transition(current: str, default_allow: bool, exceptions: list[tuple[tuple[str, int, int], str]],
+               ) -> list[tuple[str, str]]:
+    """runc's Emulator.Transition: the fewest v1 writes from `current` (devices.list text) to the target.
+    Only a change of default, or an allow-all source whose denies are unknown, resets with "a";
+    otherwise dropped permissions are removed first and gained ones added, so an access allowed
+    before and after is never denied in between."""
+    source_allow, old = parse_list(current)
+    target = dict(exceptions)
+    writes: list[tuple[str, str]] = []
+    grant = "devices.deny" if default_allow else "devices.allow"
+    revoke = "devices.allow" if default_allow else "devices.deny"
+    if source_allow or source_allow != default_allow:
+        writes.append(("devices.allow" if default_allow else "devices.deny", "a *:* rwm"))
+        old = {}
+    for meta in sorted(old):
+        dropped = "".join(c for c in old[meta] if c not in target.get(meta, ""))
+        if dropped:
+            writes.append((revoke, format_rule(meta, dropped)))
+    for meta in sorted(target):
+        gained = "".join(c for c in target[meta] if c not in old.get(meta, ""))
+        if gained:
+            writes.append((grant, format_rule(meta, gained)))
+    return writes
