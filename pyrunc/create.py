@@ -22,7 +22,7 @@ from pyrunc.lifecycle import (
     write_pid_file,
 )
 from pyrunc.plan import Options, build
-from pyrunc.process import close_inherited_fds, exec_record, first_cloexec
+from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 from pyrunc.steps import Plan
 
@@ -32,6 +32,9 @@ class RuntimeOps:
 
     def __init__(self, channel: sync.Channel, state_dir: str, cgroup_plan) -> None:
         self.channel = channel
+        self.child_sync = -1  # the init's end of the socket, when it waits in the shim after clone
+        self.cfg: dict = {}
+        self.state_for_hooks = None
         self.state_dir = state_dir
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
@@ -76,17 +79,30 @@ class RuntimeOps:
         idmap.prepare(*args)
         self._idmapped = True
 
-    def after_clone(self) -> None:
-        """Back to the host's time namespace for the runtime's own children (hooks); the
-        init has its own copies of the idmapped mounts' fds."""
-        if self._time_ns >= 0:
-            native.setns(self._time_ns, uapi.CLONE_NEWTIME)
-            os.close(self._time_ns)
-            self._time_ns = -1
-        if self._idmapped:
-            from pyrunc import idmap
+    def set_child_subreaper(self) -> None:
+        native.prctl(uapi.PR_SET_CHILD_SUBREAPER, 1)
 
-            idmap.close_all()
+    def clone(self, flags: int) -> None:
+        """The init: 0 in it (it goes on to _become_init), its pid here."""
+        self.pid = native.clone(flags, self.child_sync, uapi.SIGKILL)
+
+    def leave_time_namespace(self) -> None:
+        native.setns(self._time_ns, uapi.CLONE_NEWTIME)
+        os.close(self._time_ns)
+        self._time_ns = -1
+
+    def close_idmapped_mounts(self) -> None:
+        from pyrunc import idmap
+
+        idmap.close_all()
+
+    def run_hooks(self, kind: str) -> None:
+        """prestart and createRuntime: in the runtime's namespaces, with the state `created` (the
+        environment exists: runtime.md's lifecycle, steps 2 then 3 and 4)."""
+        hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.state_for_hooks("created", self.pid))
+
+    def hand_over_listener(self) -> None:
+        hand_over_listener(self.channel, self.cfg, self.state_for_hooks("created", self.pid), self.pid)
 
     def write_id_map(self, kind: str, lines: str) -> None:
         procfs.write(f"{self.pid}/{kind}_map", lines)
@@ -135,6 +151,8 @@ class Prepared:
                 ctx.log(f"config: ignoring unknown property {path}")
         opts.bundle = self.bundle
         opts.exe_sealed = exeseal.sealed()
+        if ctx.grace_pidfd >= 0:
+            opts.grace = grace.origin
         opts.container_id = cid
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
         self.annotations = self.cfg.get("annotations") or {}
@@ -143,6 +161,7 @@ class Prepared:
 def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
     """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
     cid = os.path.basename(os.path.abspath(bundle))
+    opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
     return Prepared(ctx, cid, bundle, opts).plan
 
 
@@ -188,23 +207,21 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
         ops.cgroups_made = lambda: c.save(durable=False)
+        ops.cfg, ops.state_for_hooks = p.cfg, state_for_hooks
+        if ctx.log:  # done before there was a plan (plan.plan_before)
+            for step in p.plan.phases["before"]:
+                ctx.log(step.log_line())
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
-        clone_step = p.plan.phases["clone"][0]
-        if ctx.log:
-            ctx.log(clone_step.log_line())
-        if run_mode and not p.ns.single_clone:
-            native.prctl(uapi.PR_SET_CHILD_SUBREAPER, 1)  # the init is a grandchild
-        held = p.plan.has("release_init")  # the child waits in the shim until that step
-        pid = native.clone(clone_step.args[0], child.fileno() if held else -1, uapi.SIGKILL)
-        if pid == 0:
+        if p.plan.has("release_init"):  # the child waits in the shim until that step
+            ops.child_sync = child.fileno()
+        executor.run(p.plan.phases["clone"], ops, ctx.log)
+        if ops.pid == 0:
             _become_init(c, parent, child, p.cfg, p.plan, state_for_hooks, ops.start_listener, ctx.log)
         child.close()
         if ops.start_listener is not None:
             ops.start_listener.close()
-        ops.after_clone()
-        ops.pid = pid
         undo.append(lambda: kill_and_reap(ops.pid))
-        _drive_create(p.plan, ops, p.cfg, state_for_hooks, ctx.log, first=pid)
+        _drive_create(p.plan, ops, ctx.log)
         ops.alone()
         if terminal:
             master = parent.fds.pop(0)
@@ -253,17 +270,16 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
                procfs.handle())
         if "pyrunc.idmap" in sys.modules:  # idmapped mounts the runtime prepared for the init
             own += sys.modules["pyrunc.idmap"].kept_fds()
-        close_inherited_fds(first_cloexec(plan), own)
-        init.main(plan, LinuxKernel(child, cfg, hook_state_fn, start_listener), log)
+        init.main(plan, LinuxKernel(child, start_listener, own), log, cfg, hook_state_fn)
     finally:
         os._exit(1)
 
 
-def _drive_create(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
+def _drive_create(plan, ops: RuntimeOps, log) -> None:
     """The runtime's side of the sync protocol, until the init reports ready. When a step of
     the runtime's fails because the init has already given up, the init's reason is reported."""
     try:
-        _drive(plan, ops, cfg, state_for_hooks, log, first)
+        _drive(plan, ops, log)
     except PyruncError:
         reason = ops.channel.pending_error()
         if reason:
@@ -271,38 +287,28 @@ def _drive_create(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first:
         raise
 
 
-def _drive(plan, ops: RuntimeOps, cfg: dict, state_for_hooks, log, first: int) -> None:
-    parent_steps = plan.phases["parent"]
-    map_steps = [s for s in parent_steps if s.op in ("write_id_map", "maps_written")] \
-        if plan.has("maps_written") else []  # a user namespace unshared after joins: when the init asks
-    rlimit_steps = [s for s in parent_steps if s.op == "prlimit"]  # when the init asks
-    executor.run([s for s in parent_steps if s not in map_steps and s not in rlimit_steps], ops, log)
-    need_maps = bool(map_steps)
-    need_pid = any(s.op == "fork_init" for s in plan.phases["namespaces"])
-    while need_maps or need_pid:
-        tag, payload = _recv(ops.channel)
-        if tag == "M":
-            executor.run(map_steps, ops, log)
-            need_maps = False
-        elif tag == "pid":
-            ops.pid = int(payload)
-            os.waitpid(first, 0)
-            need_pid = False
-    cfg_hooks = cfg.get("hooks") or {}
+# The init's requests (sync.py) -> the Step.on of the runtime's steps that answer it, and the reply.
+_REQUESTS = {"M": ("maps", ""), "rlimits": ("rlimits", "rlimits-done"), "hooks": ("hooks", "hooks-done"),
+             "seccomp": ("seccomp", "")}  # hand_over_listener replies itself
+
+
+def _drive(plan, ops: RuntimeOps, log) -> None:
+    """The parent phase: its steps at once, then those the init's requests call for, as the
+    plan says (Step.on), until the init is ready."""
+    first = ops.pid
+    executor.run(plan.on("parent", ""), ops, log)
     while True:
         tag, payload = _recv(ops.channel)
         if tag == "ready":
             return
-        if tag == "seccomp":
-            hand_over_listener(ops.channel, cfg, state_for_hooks("creating", ops.pid), ops.pid)
-        if tag == "rlimits":
-            executor.run(rlimit_steps, ops, log)
-            ops.channel.send("rlimits-done")
-        if tag == "hooks":
-            state = state_for_hooks("creating", ops.pid)
-            for kind in ("prestart", "createRuntime"):
-                hooks.run(kind, cfg_hooks.get(kind) or [], state)
-            ops.channel.send("hooks-done")
+        if tag == "pid":  # the init forked after the joins: the first child leaves
+            ops.pid = int(payload)
+            os.waitpid(first, 0)
+        elif tag in _REQUESTS:
+            request, reply = _REQUESTS[tag]
+            executor.run(plan.on("parent", request), ops, log)
+            if reply:
+                ops.channel.send(reply)
 
 
 def _recv(channel: sync.Channel) -> tuple[str, str]:

@@ -38,7 +38,7 @@ from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
 from pyrunc.plan import plan_procfs_handle
 from pyrunc.state import Container, proc_start_time
-from pyrunc.steps import Plan
+from pyrunc.steps import Plan, Step
 
 # /proc/<pid>/ns name -> CLONE_NEW* flag, in the order they are opened.
 NAMESPACES = (("user", uapi.CLONE_NEWUSER), ("mnt", uapi.CLONE_NEWNS), ("pid", uapi.CLONE_NEWPID),
@@ -130,6 +130,11 @@ class ExecRuntime:
 
     def __init__(self, pid_ns_fd: int) -> None:
         self.pid_ns_fd = pid_ns_fd
+        self.pid = -1
+
+    def fork(self) -> None:
+        """The process: 0 in it, its pid here. No user namespace of its own: nothing to wait for."""
+        self.pid = native.clone(0, -1, uapi.SIGKILL)
 
     def protect_exe(self, hide: bool) -> None:
         native.prctl(uapi.PR_SET_DUMPABLE, 0)
@@ -150,8 +155,8 @@ class ExecRuntime:
 class ExecKernel(LinuxKernel):
     """The exec'd process's steps: LinuxKernel's process ops plus joining a running container."""
 
-    def __init__(self, channel, ns_fds: list[tuple[int, int]]) -> None:
-        super().__init__(channel, {}, None, None)
+    def __init__(self, channel, ns_fds: list[tuple[int, int]], keep: tuple[int, ...]) -> None:
+        super().__init__(channel, None, keep)
         self.join_fds = ns_fds
 
     def enter_cgroups(self, dirs: tuple[str, ...]) -> None:
@@ -235,6 +240,9 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
                  "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
     cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
     process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True, in_userns="user" in joins)
+    plan.phases["namespaces"].insert(0, Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
+                                             f"close every fd from {process.first_cloexec(plan)} on but the "
+                                             "process's own (the sync socket, namespace fds, log, procfs handle)"))
     plan_procfs_handle(plan)
     return plan
 
@@ -285,21 +293,20 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         if (proc_start_time(init_pid) or (0, ""))[0] != c.record.get("start_time"):
             raise PyruncError("cannot exec in a stopped container")  # the init went away meanwhile
         pid_fds = [fd for fd, f in ns_fds if f == uapi.CLONE_NEWPID]
-        executor.run(plan.phases["runtime"], ExecRuntime(pid_fds[0] if pid_fds else -1), log)
+        runtime_ops = ExecRuntime(pid_fds[0] if pid_fds else -1)
+        executor.run(plan.phases["runtime"], runtime_ops, log)
         for fd in pid_fds:  # the child joins the others
             os.close(fd)
         ns_fds = [(fd, f) for fd, f in ns_fds if f != uapi.CLONE_NEWPID]
         parent, child = sync.socketpair()
-        if log:
-            log(plan.phases["clone"][0].log_line())
-        pid = native.clone(0, -1, uapi.SIGKILL)  # no user namespace of its own: nothing to wait for
+        executor.run(plan.phases["clone"], runtime_ops, log)
+        pid = runtime_ops.pid
         if pid == 0:
             try:
                 parent.close()
                 own = (child.fileno(), *(fd for fd, _ in ns_fds), getattr(getattr(log, "__self__", None), "fd", -1),
                        procfs.handle())
-                process.close_inherited_fds(process.first_cloexec(plan), own)
-                init.main(plan, ExecKernel(child, ns_fds), log)
+                init.main(plan, ExecKernel(child, ns_fds, own), log)
             finally:
                 os._exit(1)
         child.close()

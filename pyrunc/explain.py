@@ -8,6 +8,7 @@ from pyrunc import OCI_VERSION, jsonio
 from pyrunc.steps import Plan
 
 PHASE_TITLES = {
+    "before": ("runtime", "before the plan, overlapping the interpreter's start-up"),
     "runtime": ("runtime", "the runtime, before clone"),
     "clone": ("runtime", "the runtime creates the container's init"),
     "parent": ("runtime", "the runtime, from outside the new init"),
@@ -22,7 +23,7 @@ PHASE_TITLES = {
 def as_json(plan: Plan) -> str:
     """Stable for tools: a version, then one object per step in order."""
     steps = [{"phase": phase, "process": PHASE_TITLES[phase][0], "op": s.op, "action": s.text,
-              "source": s.source, "details": list(s.details)} for phase, s in plan.steps()]
+              "source": s.source, "details": list(s.details), "on": s.on} for phase, s in plan.steps()]
     return jsonio.dumps({"ociVersion": OCI_VERSION, "steps": steps}, indent=2) + "\n"
 
 

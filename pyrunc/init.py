@@ -6,18 +6,43 @@ to whoever waits for it (the runtime, or `start` after create) and exits.
 
 import os
 
-from pyrunc import executor
+from pyrunc import executor, hooks
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
 INIT_PHASES = ("namespaces", "rootfs", "pivot", "process", "start")
 
 
-def main(plan: Plan, kernel, log=None) -> None:
+class Lifecycle:
+    """The init's steps that belong to the container's lifecycle, not to the kernel layer: the
+    hooks it runs itself and the ones it asks the runtime for; every other step goes on to the
+    kernel object."""
+
+    def __init__(self, kernel, cfg: dict, hook_state) -> None:
+        self.kernel = kernel
+        self.cfg = cfg
+        self.hook_state = hook_state
+
+    def request_hooks(self) -> None:
+        """The runtime runs prestart and createRuntime hooks now, in its own namespaces."""
+        self.kernel.channel.send("hooks")
+        self.kernel.channel.expect("hooks-done")
+
+    def run_hooks(self, kind: str) -> None:
+        """createContainer and startContainer, in the container's namespaces; the state is
+        `created` for both (runtime.md: the environment exists after its step 2)."""
+        hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.hook_state("created", os.getpid()))
+
+    def __getattr__(self, op: str):
+        return getattr(self.kernel, op)
+
+
+def main(plan: Plan, kernel, log=None, cfg: dict | None = None, hook_state=None) -> None:
     """Never returns: either execve replaces the process or it exits with status 1."""
+    target = Lifecycle(kernel, cfg or {}, hook_state)
     try:
         for phase in INIT_PHASES:
-            executor.run(plan.phases[phase], kernel, log)
+            executor.run(plan.phases[phase], target, log)
         raise PyruncError("execve returned")
     except BaseException as e:  # noqa: BLE001 - the init must report everything and exit
         message = e.message if isinstance(e, PyruncError) else f"init: {type(e).__name__}: {e}"

@@ -9,7 +9,7 @@ import os
 
 import prctl
 
-from pyrunc import console, hooks, native, paths, process, procfs, uapi
+from pyrunc import console, native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.mountops import MountOps
 
@@ -17,11 +17,10 @@ from pyrunc.mountops import MountOps
 class LinuxKernel(MountOps):
     """Performs steps for the init; `channel` is the socket to the runtime (sync.Channel)."""
 
-    def __init__(self, channel, cfg: dict, hook_state, start_listener) -> None:
+    def __init__(self, channel, start_listener, keep_fds: tuple[int, ...] = ()) -> None:
         self.channel = channel
-        self.cfg = cfg
-        self.hook_state = hook_state
         self.start_listener = start_listener
+        self.keep_fds = keep_fds  # the init's own fds (close_inherited_fds)
         self.ns_fds: dict[str, int] = {}
         self.exec_path = ""
         self.home: str | None = None  # HOME from the container's /etc/passwd (home_from_passwd)
@@ -174,18 +173,11 @@ class LinuxKernel(MountOps):
                 return
         raise PyruncError(f'exec: "{name}": executable file not found in $PATH', 127)
 
-    # -- synchronisation and hooks ---------------------------------------------------------
-    def request_hooks(self) -> None:
-        """The runtime runs prestart and createRuntime hooks now, in its own namespaces."""
-        self.channel.send("hooks")
-        self.channel.expect("hooks-done")
-
-    def run_hooks(self, kind: str) -> None:
-        state = self.hook_state("created" if kind == "startContainer" else "creating", os.getpid())
-        hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], state)
+    # -- synchronisation -------------------------------------------------------------------
+    def close_inherited_fds(self, first: int) -> None:
+        process.close_inherited_fds(first, self.keep_fds)
 
     def signal_ready(self) -> None:
-        prctl.set_pdeathsig(0)
         self.channel.send("ready")
         self.channel.expect_start(self.start_listener)
 

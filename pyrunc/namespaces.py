@@ -80,7 +80,8 @@ class Namespaces:
         elif self.time_offsets:
             raise PyruncError("linux.timeOffsets: needs a new time namespace")
         flags = self.clone_flags()
-        plan.add("clone", "clone", (flags,), f"clone({flag_text(flags) + '|' if flags else ''}SIGCHLD)",
+        plan.add("clone", "clone", (flags,), f"clone({flag_text(flags) + '|' if flags else ''}SIGCHLD); the child "
+                 "sets PR_SET_PDEATHSIG(SIGKILL) until it is created",
                  ",".join(self.source(k) for k, bit in FLAGS.items() if self.has(k) and flags & bit))
         if self.single_clone:
             return

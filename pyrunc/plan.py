@@ -15,8 +15,11 @@ class Options:
 
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
                  console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
-                 no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False) -> None:
+                 no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
+                 grace: str = "", subreaper: bool = True) -> None:
         self.no_pivot = no_pivot
+        self.grace = grace  # who started the cgroup grace-period task: "launcher", "runtime" or "" (none)
+        self.subreaper = subreaper  # `run` adopts an init that is its grandchild (runc's --no-subreaper)
         self.exe_sealed = exe_sealed  # a host fact: the interpreter runs from a sealed view (exeseal.py)
         self.bundle = bundle  # relative bind mount sources are relative to it
         self.container_id = container_id  # names the container's session keyring
@@ -35,13 +38,18 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     ns = Namespaces(linux)
     if not ns.has("mount"):
         raise PyruncError("linux.namespaces: a mount namespace is required")
+    plan_before(plan, opts)
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
+    elif opts.subreaper and not ns.single_clone:
+        plan.add("runtime", "set_child_subreaper", (), "prctl(PR_SET_CHILD_SUBREAPER, 1): the init, forked after "
+                 "the joins, is a grandchild that `run` waits for")
     ns.plan(plan)
     if cgroup_dirs:
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
     process.plan_protect(plan, opts.exe_sealed)  # the last step before clone
+    plan_after_clone(plan)
     plan_parent(plan, linux, ns, cgroup_dirs, cfg.get("process") or {})
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
@@ -58,6 +66,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     hooks = cfg.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
         plan.add("rootfs", "request_hooks", (), "the runtime runs the prestart and createRuntime hooks", "hooks")
+        for kind in ("prestart", "createRuntime"):
+            if hooks.get(kind):
+                plan.add("parent", "run_hooks", (kind,), f"run the {kind} hooks in the runtime's namespaces",
+                         f"hooks.{kind}", on="hooks")
     if hooks.get("createContainer"):
         plan.add("rootfs", "run_hooks", ("createContainer",), "run the createContainer hooks",
                  "hooks.createContainer")
@@ -75,9 +87,40 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if hooks.get("startContainer"):
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
     process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
+    if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
+        plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
+                 "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
+    plan.add("process", "clear_pdeathsig", (), "prctl(PR_SET_PDEATHSIG, 0): the init outlives `create`")
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
+    plan.phases["namespaces"].insert(0, Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
+                                             f"close every fd from {process.first_cloexec(plan)} on but the "
+                                             "init's own (the sync socket, start socket, log, procfs handle)"))
     plan_procfs_handle(plan)
     return plan, ns
+
+
+def plan_before(plan: Plan, opts: Options) -> None:
+    """What was done before the plan existed, so that it overlaps the interpreter's start-up:
+    listed (and logged by create) so that every kernel action of a create has its step."""
+    if opts.exe_sealed:
+        plan.add("before", "sealed_exec", (), "the launcher: execveat(the interpreter, seen through a detached "
+                 "overlayfs with no upper layer): /proc/self/exe cannot be opened for writing (exeseal.py)")
+    if opts.grace == "launcher":
+        plan.add("before", "grace_task", (), "the launcher: fork a task that writes 0 to its own cgroup.procs "
+                 "every 4 ms (at most 60 times): the kernel's cgroup grace period begins (cgroups/grace.py)")
+    elif opts.grace == "runtime":
+        plan.add("before", "grace_task", (), "clone(CLONE_VM) a task that writes 0 to the runtime's own "
+                 "cgroup.procs: the kernel's cgroup grace period begins (cgroups/grace.py)")
+
+
+def plan_after_clone(plan: Plan) -> None:
+    """The runtime's own state after clone: what only the init needed goes."""
+    if plan.has("unshare_time"):
+        plan.add("parent", "leave_time_namespace", (), "setns(<the runtime's former time namespace>): hooks "
+                 "the runtime runs keep the host's clocks")
+    if plan.has("prepare_idmapped_mount"):
+        plan.add("parent", "close_idmapped_mounts", (), "close the detached idmapped mounts: the init holds its "
+                 "own copies")
 
 
 def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict) -> None:
@@ -110,13 +153,13 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
                  + (", as root of its user namespace" if at_clone else ""))
     if map_steps and not at_clone:
         for step in map_steps:
-            plan.add("parent", *step)
-        plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace")
+            plan.add("parent", *step, on="maps")
+        plan.add("parent", "maps_written", (), "let the init go on as root of its user namespace", on="maps")
 
 
 # The step ops that reach procfs through the handle; a plan with one of them opens it first.
 PROCFS_USERS = frozenset(("write_proc", "write_id_map", "set_oom_score_adj", "unshare_time", "set_exec_label",
-                   "prepare_idmapped_mount", "move_root"))
+                          "prepare_idmapped_mount", "move_root"))
 
 
 def plan_procfs_handle(plan: Plan) -> None:

@@ -239,8 +239,8 @@ def plan_rlimits(plan: Plan, proc: dict, how: str) -> None:
         if soft > hard:
             raise PyruncError(f"{where}: soft limit {soft} is above the hard limit {hard}")
         if how == "runtime":
-            plan.add("parent", "prlimit", (res, soft, hard),
-                     f"prlimit(<pid>, {kind}, {soft}, {hard}), when the init asks", where)
+            plan.add("parent", "prlimit", (res, soft, hard), f"prlimit(<pid>, {kind}, {soft}, {hard})", where,
+                     on="rlimits")
         else:
             plan.add(how, "setrlimit", (res, soft, hard), f"setrlimit({kind}, {soft}, {hard})", where)
     if how == "runtime" and seen:

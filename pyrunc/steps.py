@@ -5,23 +5,35 @@ Plans are lists of steps; the same objects are executed by the kernel layer and 
 """
 
 
+# What the init asks for, when a runtime step waits for it (Step.on): the words explain uses.
+REQUESTS = {
+    "maps": "when the init asks for its id maps",
+    "rlimits": "when the init asks for its limits",
+    "hooks": "when the init asks for the hooks",
+    "seccomp": "when the init sends its seccomp listener",
+}
+
+
 class Step:
     """`op` names the method that performs it; `args` are its arguments; `details` are extra
-    lines for a person (what a compound step such as creating the cgroups amounts to)."""
+    lines for a person (what a compound step such as creating the cgroups amounts to); `on`
+    names the init's request (REQUESTS) a runtime step waits for, "" for at once."""
 
-    __slots__ = ("phase", "op", "args", "text", "source", "details")
+    __slots__ = ("phase", "op", "args", "text", "source", "details", "on")
 
     def __init__(self, phase: str, op: str, args: tuple, text: str, source: str = "",
-                 details: tuple[str, ...] = ()) -> None:
+                 details: tuple[str, ...] = (), on: str = "") -> None:
         self.phase = phase
         self.op = op
         self.args = args
         self.text = text
         self.source = source
         self.details = details
+        self.on = on
 
     def describe(self) -> str:
-        return f"{self.text}  [{self.source}]" if self.source else self.text
+        text = f"{REQUESTS[self.on]}: {self.text}" if self.on else self.text
+        return f"{text}  [{self.source}]" if self.source else text
 
     def log_line(self) -> str:
         """How --debug reports the step as it is performed: its phase, then describe()."""
@@ -35,6 +47,7 @@ class Plan:
     """The ordered steps of a container's creation, by the phase (and process) running them."""
 
     PHASES = (
+        "before",  # done before the plan was made (the launcher, the grace-period task): listed, logged
         "runtime",  # the runtime, before clone
         "clone",  # the runtime creates the init
         "parent",  # the runtime, from outside the init: cgroups, id maps (while the init is held), requests
@@ -49,8 +62,12 @@ class Plan:
         self.phases: dict[str, list[Step]] = {p: [] for p in self.PHASES}
 
     def add(self, phase: str, op: str, args: tuple, text: str, source: str = "",
-            details: tuple[str, ...] = ()) -> None:
-        self.phases[phase].append(Step(phase, op, args, text, source, details))
+            details: tuple[str, ...] = (), on: str = "") -> None:
+        self.phases[phase].append(Step(phase, op, args, text, source, details, on))
+
+    def on(self, phase: str, request: str) -> list[Step]:
+        """The steps of `phase` that wait for the init's `request` ("": those done at once)."""
+        return [s for s in self.phases[phase] if s.on == request]
 
     def has(self, op: str) -> bool:
         return any(s.op == op for steps in self.phases.values() for s in steps)

@@ -15,6 +15,7 @@ one grace period of the task's last, so they take the fast path, before the init
 import os
 
 ROOT = "/sys/fs/cgroup"
+origin = ""  # who started the task start() returned: "launcher" or "runtime" (a step of the plan says so)
 
 
 def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
@@ -36,8 +37,10 @@ def start() -> int:
     The C launcher (pyrunc/_shim/launcher.c) has usually started it already, before the
     interpreter, and passes its pid in PYRUNC_GRACE_PID: only a child of this process is
     taken from there (own_child), so the variable cannot make pyrunc signal anyone else."""
+    global origin
     started = os.environ.pop("PYRUNC_GRACE_PID", "")
     if started.isdigit():
+        origin = "launcher"
         return own_child(int(started))
     try:
         with open("/proc/self/cgroup") as f:
@@ -46,6 +49,7 @@ def start() -> int:
             return -1
         from pyrunc import native
 
+        origin = "runtime"
         return own_child(native.write_async(procs, "0"))
     except OSError:
         return -1

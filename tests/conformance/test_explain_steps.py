@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from pyrunc.steps import REQUESTS
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
 
 
 def steps_by_process(lines: list[tuple[str, str]]) -> dict[str, list[str]]:
-    runtime = {"runtime", "clone", "parent"}
+    runtime = {"before", "runtime", "clone", "parent"}
     out: dict[str, list[str]] = {"runtime": [], "init": []}
     for phase, text in lines:
         out["runtime" if phase in runtime else "init"].append(f"{phase}: {text}")
@@ -47,8 +49,8 @@ def test_debug_steps_are_explains_steps(bundle: Path, rt, tmp_path):
     if not (bundle / "rootfs/bin/busybox").exists():
         pytest.skip(f"{bundle.name}: rootfs not built (make bundles)")
     explained = json.loads(rt("explain", "--format", "json", bundle).out)["steps"]
-    expected = steps_by_process([(s["phase"], s["action"] + (f"  [{s['source']}]" if s["source"] else ""))
-                                 for s in explained])
+    expected = steps_by_process([(s["phase"], (f"{REQUESTS[s['on']]}: " if s["on"] else "") + s["action"]
+                                  + (f"  [{s['source']}]" if s["source"] else "")) for s in explained])
     cid = f"explain-{bundle.name}"
     log = tmp_path / "debug.log"
     flags = []

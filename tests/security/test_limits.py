@@ -103,7 +103,8 @@ def test_init_is_placed_before_its_first_set_up_step(container, rt):
     c.write()
     r = c.rt("--debug", "--log", log, "create", "--bundle", c.bundle, c.id)
     assert r.rc == 0, r
-    lines = [line for line in log.read_text().splitlines() if "cgroup.procs" in line or "let the init go on" in line
+    lines = [line for line in log.read_text().splitlines()
+             if ("parent: " in line and ("cgroup.procs" in line or "let the init go on" in line))
              or any(f"{phase}: " in line for phase in ("namespaces", "rootfs", "pivot", "process"))]
     parent = [i for i, line in enumerate(lines) if "parent: " in line]
     init = [i for i, line in enumerate(lines) if i not in parent]

@@ -33,7 +33,7 @@ def test_default_config_clones_all_namespaces_at_once():
                 uapi.CLONE_NEWNS):
         assert flags & bit
     assert not flags & uapi.CLONE_NEWUSER
-    assert ops(plan, "namespaces") == ["link_up", "sethostname", "join_session_keyring"]
+    assert ops(plan, "namespaces") == ["close_inherited_fds", "link_up", "sethostname", "join_session_keyring"]
 
 
 def test_user_namespace_maps_are_written_gid_first_then_released():
@@ -61,7 +61,8 @@ def test_joined_namespaces_open_all_then_join_user_last_then_fork_for_pid():
                                   {"type": "network", "path": "/proc/1/ns/net"}, {"type": "pid"}]
     plan = plan_of(cfg)
     assert plan.phases["clone"][0].args == (0,)
-    assert ops(plan, "namespaces")[:5] == ["open_namespace", "open_namespace", "setns", "setns", "unshare"]
+    assert ops(plan, "namespaces")[:6] == ["close_inherited_fds", "open_namespace", "open_namespace", "setns", "setns",
+                                           "unshare"]
     setns_kinds = [s.args[0] for s in plan.phases["namespaces"] if s.op == "setns"]
     assert setns_kinds == ["network", "user"]
     assert "fork_init" in ops(plan, "namespaces")
@@ -77,7 +78,8 @@ def test_cgroups_exist_before_clone_and_hold_the_init_before_it_runs():
     assert ops(plan, "runtime")[-2:] == ["create_cgroups", "protect_exe"]
     assert ops(plan, "parent") == ["write_id_map", "write_id_map", "enter_cgroup", "enter_cgroup", "release_init",
                                    "prlimit"]
-    assert ops(plan, "namespaces")[0] == "unshare" and plan.phases["namespaces"][0].args == (uapi.CLONE_NEWCGROUP,)
+    assert ops(plan, "namespaces")[:2] == ["close_inherited_fds", "unshare"]
+    assert plan.phases["namespaces"][1].args == (uapi.CLONE_NEWCGROUP,)
 
 
 def test_a_late_user_namespace_gets_its_maps_when_the_init_asks():
@@ -165,3 +167,34 @@ def test_v1_cgroup_mount_is_a_tmpfs_of_binds():
     assert steps[0].args[3] == "tmpfs"
     binds = [s.args[2] for s in steps if s.op == "bind_mount"]
     assert binds == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"]
+
+
+def test_every_side_action_is_a_step():
+    """What create used to do beside the plan (explain's whole truth): the grace-period task and the
+    sealed exec before the plan, the subreaper of `run`, leaving the time namespace after clone,
+    the init's sweep of inherited fds and its clearing of the parent-death signal."""
+    cfg = with_ns({"type": "time"}, {"type": "network", "path": "/proc/1/ns/net"})
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n != {"type": "network"}]
+    plan = plan_of(cfg, wait_for_start=False, exe_sealed=True, grace="launcher")
+    assert ops(plan, "before") == ["sealed_exec", "grace_task"]
+    assert "set_child_subreaper" in ops(plan, "runtime"), "run's init is a grandchild after the joins"
+    assert ops(plan, "parent")[0] == "leave_time_namespace"
+    assert ops(plan, "namespaces")[0] == "close_inherited_fds"
+    process = ops(plan, "process")
+    assert process[-2:] == ["clear_pdeathsig", "signal_ready"]
+    assert "set_child_subreaper" not in ops(plan_of(cfg, wait_for_start=False, subreaper=False))
+    assert "set_child_subreaper" not in ops(plan_of(default_config(), wait_for_start=False)), "one clone: a child"
+
+
+def test_runtime_steps_the_init_asks_for_are_marked_in_the_plan():
+    """The runtime does not reorder its steps: those answering a request of the init say which."""
+    cfg = with_ns({"type": "user"}, {"type": "network", "path": "/proc/1/ns/net"})
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n != {"type": "network"}]
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 64, "hard": 64}]
+    cfg["hooks"] = {"prestart": [{"path": "/bin/true"}]}
+    plan = plan_of(cfg)
+    assert [s.op for s in plan.on("parent", "maps")] == ["write_id_map", "write_id_map", "maps_written"]
+    assert [s.op for s in plan.on("parent", "rlimits")] == ["prlimit"]
+    assert [s.args for s in plan.on("parent", "hooks")] == [("prestart",)]
+    assert plan.on("parent", "maps")[0].describe().startswith("when the init asks for its id maps: write")
