@@ -26,19 +26,28 @@ def test_nested_not_ok_in_yaml_is_not_a_point():
     assert judge(0, out).passed
 
 
+def test_silent_exit_zero_is_the_refusal_the_fail_files_expect():
+    """process_capabilities_fail prints nothing and exits 0 when create is refused; it exits 1 otherwise."""
+    v = judge(0, "", "failed to create the container\npyrunc: unknown capability 'CAP_TEST'\n")
+    assert v.passed and v.label == "pass (refused, no TAP)"
+    why = "Any value which cannot be mapped to a relevant kernel interface MUST cause an error"
+    assert judge(1, "", why).first_failure == f"exit 1 ← {why}"
+
+
 def test_exit_status_missing_plan_and_short_count_each_fail():
     assert judge(1, PASSING).first_failure == "exit 1"
     assert judge(0, "ok 1 - a\n").first_failure == "no TAP plan"
     assert judge(0, "ok 1 - a\n1..3\n").first_failure == "1 of 3 planned points"
 
 
-def test_empty_plan_fails_with_its_diagnostic():
-    """hooks checks nothing under `1..0` and reports its verdict only in a YAML diagnostic."""
+def test_empty_plan_passes_only_without_a_diagnostic():
+    """The hook files plan no points (`1..0`) and report a failure only as a YAML diagnostic."""
+    assert judge(0, "TAP version 13\n1..0\n").passed
     diag = '  ---\n  {\n    "error": "Hooks MUST be called in the listed order\\nRefer to: x"\n  }\n  ...\n'
     out = f"TAP version 13\n{diag}1..0\n"
     v = judge(0, out)
     assert not v.passed
-    assert v.first_failure == "empty plan 1..0: Hooks MUST be called in the listed order Refer to: x"
+    assert v.first_failure == "1..0 with a diagnostic: Hooks MUST be called in the listed order Refer to: x"
 
 
 def test_timeout_fails_and_says_so():

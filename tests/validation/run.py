@@ -52,7 +52,8 @@ class Runtime:
         return self.home / "bin" / self.name
 
     def setup(self) -> None:
-        self.root.mkdir(parents=True)
+        self.home.mkdir(mode=0o711)
+        self.root.mkdir()
         self.wrapper.parent.mkdir(parents=True)
         self.wrapper.write_text(f'#!/bin/sh\nexec {self.command} --root {self.root} "$@"\n')
         self.wrapper.chmod(0o755)
@@ -139,9 +140,9 @@ def sweep(rt: Runtime, tmp: Path, cgroups_before: set[Path]) -> list[str]:
 
 
 def run_file(rt: Runtime, test: Path, suite: Path, logs: Path, timeout: float) -> Result:
-    """Run one validation file against one runtime; its stdout and stderr are kept under `logs`."""
+    """Run one validation file against one runtime; its stdout, stderr and exit status are kept under `logs`."""
     tmp = rt.home / "tmp"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o711)
     before = suite_cgroups()
     env = dict(os.environ, RUNTIME=str(rt.wrapper), TMPDIR=str(tmp))
     out, err = logs / f"{test.stem}.stdout", logs / f"{test.stem}.stderr"
@@ -156,8 +157,10 @@ def run_file(rt: Runtime, test: Path, suite: Path, logs: Path, timeout: float) -
             proc.wait()
             returncode = None
     seconds = time.monotonic() - start
+    (logs / f"{test.stem}.rc").write_text(f"{'timeout' if returncode is None else returncode}\n")
     verdict = judge(returncode, out.read_text(errors="replace"), err.read_text(errors="replace"), timeout)
-    rt.leftovers += [f"{test.stem}: {line}" for line in sweep(rt, tmp, before)]
+    if left := sweep(rt, tmp, before):
+        rt.leftovers.append(f"{test.stem}: {'; '.join(left)}")
     return Result(verdict, seconds)
 
 
@@ -228,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run.py: no built suite in {suite} (validation/*/*.t and runtimetest)", file=sys.stderr)
         return 2
     scratch = Path(tempfile.mkdtemp(prefix="pyrunc-validate-"))
+    # Traversable like /tmp, the suite's usual TMPDIR: a container's mapped root (linux_uid_mappings) must not
+    # meet a barrier the runner added.
+    scratch.chmod(0o711)
     runtimes = []
     for spec in args.runtime:
         name, _, path = spec.partition("=")

@@ -2,7 +2,10 @@
 
 A file passes when it exits 0, prints a TAP plan, prints no `not ok` and as many points as it planned.
 Only top-level lines count: the suite nests runtimetest's own TAP in indented YAML diagnostics.
-A plan of `1..0` is no pass: `hooks` reports its failures only as a diagnostic under an empty plan.
+The hook files (hooks, prestart, poststart, poststop and their _fail forms) plan no points at all and report
+a failure only as a YAML diagnostic: an empty plan `1..0` passes only when no diagnostic was printed.
+The files that expect a refusal (process_capabilities_fail, process_rlimits_fail) print no TAP at all and exit 0
+when the runtime refuses the config, and exit 1 when it does not: exit 0 with an empty stdout passes as "refused".
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ class Verdict:
 
     @property
     def label(self) -> str:
-        """The table cell: pass, pass with its skips, or FAIL."""
+        """The table cell: pass, pass with its skips, pass as a silent refusal, or FAIL."""
         if not self.passed:
             return "FAIL"
+        if self.planned is None:
+            return "pass (refused, no TAP)"
         return f"pass ({self.skipped} skipped)" if self.skipped else "pass"
 
 
@@ -56,7 +61,9 @@ def judge(returncode: int | None, stdout: str, stderr: str = "", timeout: float 
     planned = None
     points = failed = skipped = 0
     first_not_ok = ""
+    diagnosed = False
     for line in stdout.splitlines():
+        diagnosed = diagnosed or line.rstrip() == "  ---"
         if (m := _PLAN.match(line)) and planned is None:
             planned = int(m.group(1))
         elif m := _POINT.match(line):
@@ -66,7 +73,10 @@ def judge(returncode: int | None, stdout: str, stderr: str = "", timeout: float 
                 first_not_ok = first_not_ok or line.strip()
             elif _SKIP.search(line):
                 skipped += 1
-    passed = returncode == 0 and bool(planned) and failed == 0 and points == planned
+    passed = returncode == 0 and planned is not None and failed == 0 and points == planned
+    passed = passed and not (planned == 0 and diagnosed)
+    if returncode == 0 and not stdout.strip():
+        return Verdict(True, None, 0, 0, 0, "")
     if passed:
         return Verdict(True, planned, points, failed, skipped, "")
     reasons = []
@@ -80,7 +90,7 @@ def judge(returncode: int | None, stdout: str, stderr: str = "", timeout: float 
         reasons.append("no TAP plan")
     elif returncode == 0 and planned == 0:
         diag = next((m.group(1) for line in stdout.splitlines() if (m := _DIAG_ERROR.match(line))), "")
-        reasons.append("empty plan 1..0" + (f": {diag.replace(chr(92) + 'n', ' ')}" if diag else ""))
+        reasons.append("1..0 with a diagnostic" + (f": {diag.replace(chr(92) + 'n', ' ')}" if diag else ""))
     elif returncode == 0 and points != planned:
         reasons.append(f"{points} of {planned} planned points")
     cause = runtime_error(stderr)
