@@ -149,3 +149,12 @@ def test_json_is_the_text_in_another_form(monkeypatch):
     for step in doc["steps"]:
         assert step["action"] in text
         assert step["process"] in ("runtime", "init")
+
+
+def test_json_follows_its_documented_schema():
+    """schema/explain-schema.json documents `explain --format json` for tools; every golden plan fits it."""
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schema/explain-schema.json").read_text())
+    for name, cfg in variants().items():
+        jsonschema.validate(json.loads(explain.as_json(plan_for(cfg, name))), schema)
