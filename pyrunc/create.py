@@ -17,6 +17,8 @@ from pyrunc.lifecycle import (
     destroy,
     hook_state,
     kill_and_reap,
+    plan_poststart,
+    plan_teardown,
     run_poststart,
     run_poststop,
     write_pid_file,
@@ -162,7 +164,11 @@ def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
     """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
     cid = os.path.basename(os.path.abspath(bundle))
     opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
-    return Prepared(ctx, cid, bundle, opts).plan
+    p = Prepared(ctx, cid, bundle, opts)
+    record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
+    p.plan.phases["started"] = plan_poststart(record["hooks"]).phases["started"]
+    p.plan.phases["delete"] = plan_teardown(record).phases["delete"]
+    return p.plan
 
 
 def check_terminal(terminal: bool, console_socket: str | None, detached: bool) -> None:
@@ -326,10 +332,10 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
 
     c, pid, master = create(ctx, cid, bundle, opts, pid_file, run_mode=True, detached=detach)
     try:
-        run_poststart(c)
+        run_poststart(c, ctx.log)
     except PyruncError:
         c.lock()
-        destroy(c)
+        destroy(c, ctx.log)
         raise
     if detach:
         return 0
@@ -350,7 +356,7 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
         os.close(master)
     _, status = os.waitpid(pid, 0)
     c.lock()
-    destroy(c)
+    destroy(c, ctx.log)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 

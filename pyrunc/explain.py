@@ -17,6 +17,8 @@ PHASE_TITLES = {
     "pivot": ("init", "the init, after pivot_root"),
     "process": ("init", "the init prepares the process, then waits for start"),
     "start": ("init", "the init, released by start"),
+    "started": ("runtime", "start, once the program runs"),
+    "delete": ("runtime", "delete, once the container has stopped"),
 }
 
 

@@ -3,9 +3,10 @@ create (hook state, poststart/poststop hooks, the pid file). create and run are 
 
 import os
 
-from pyrunc import OCI_VERSION, cgroups, jsonio, uapi
+from pyrunc import OCI_VERSION, cgroups, executor, jsonio, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.state import Container
+from pyrunc.steps import Plan
 
 
 class Context:
@@ -68,21 +69,39 @@ def start(ctx: Context, cid: str) -> None:
         raise PyruncError(f"cannot start container {cid}: {(e.strerror or '').lower()}") from None
     if err:
         raise PyruncError(err)
-    run_poststart(c)
+    run_poststart(c, ctx.log)
 
 
-def run_poststart(c: Container) -> None:
-    """Poststart hooks; a failure stops the container and is an error (runtime.md step 9)."""
-    post = (c.record.get("hooks") or {}).get("poststart") or []
-    if post:
+def plan_poststart(hooks_cfg: dict) -> Plan:
+    """`start` (and `run`), once the program runs: the poststart hooks."""
+    plan = Plan()
+    if hooks_cfg.get("poststart"):
+        plan.add("started", "run_poststart", (), "run the poststart hooks; a failure stops the container",
+                 "hooks.poststart")
+    return plan
+
+
+class Started:
+    """Performs plan_poststart's step."""
+
+    def __init__(self, c: Container) -> None:
+        self.c = c
+
+    def run_poststart(self) -> None:
+        """A failure stops the container and is an error (runtime.md step 9)."""
         from pyrunc import hooks
 
+        r = self.c.record
         try:
-            hooks.run("poststart", post, hook_state(c.id, c.record["bundle"], c.record.get("annotations") or {},
-                                                    "running", c.record["pid"]))
+            hooks.run("poststart", (r.get("hooks") or {}).get("poststart") or [],
+                      hook_state(self.c.id, r["bundle"], r.get("annotations") or {}, "running", r["pid"]))
         except PyruncError:
-            kill(c, uapi.SIGKILL)
+            kill(self.c, uapi.SIGKILL)
             raise
+
+
+def run_poststart(c: Container, log=None) -> None:
+    executor.run(plan_poststart(c.record.get("hooks") or {}).phases["started"], Started(c), log)
 
 
 def pause(c: Container, frozen: bool) -> None:
@@ -157,31 +176,74 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     status = c.status()
     if status in ("running", "paused") and not force:
         raise PyruncError(f"cannot delete container {cid} that is not stopped: {status}")
-    if status in ("created", "running", "paused"):
-        if not own_pid_namespace(c.record["pid"]):  # the init's death would leave the others
-            from pyrunc import killall
+    live = status in ("created", "running", "paused")
+    destroy(c, ctx.log, status if live else "stopped", live and not own_pid_namespace(c.record["pid"]))
 
-            killall.run(c.record.get("cgroups") or {}, uapi.SIGKILL, status == "paused", ctx.log)
+
+def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = False) -> Plan:
+    """delete's steps (and run's, once its container has exited): stop what still runs, then undo
+    create: the cgroups, an Intel RDT group, the state directory; then the poststop hooks."""
+    plan = Plan()
+    pid = record.get("pid", 0)
+    if status != "stopped":
+        if shared_pid_ns:  # the init's death would leave the others
+            plan.add("delete", "kill_all", (status == "paused",), "freeze, SIGKILL every process in the "
+                     "container's cgroups, thaw: it shares a pid namespace")
+        plan.add("delete", "kill", (pid,), f"kill({pid}, SIGKILL)")
+        if status == "paused":
+            plan.add("delete", "thaw", (), "thaw the container's cgroups: a frozen process dies once thawed")
+        plan.add("delete", "wait_gone", (pid,), f"wait until {pid} has exited")
+    if record.get("cgroups_created"):
+        plan.add("delete", "remove_cgroups", (), "SIGKILL what is left in the container's cgroups, remove them "
+                 "and the empty parents create made", "linux.cgroupsPath", tuple(record["cgroups_created"]))
+    if record.get("intel_rdt"):
+        plan.add("delete", "remove_rdt", (record["intel_rdt"],), f"rmdir {record['intel_rdt']}", "linux.intelRdt")
+    plan.add("delete", "remove_state", (), "remove the container's state directory")
+    if (record.get("hooks") or {}).get("poststop"):
+        plan.add("delete", "run_poststop", (), "run the poststop hooks (a failure only warns)", "hooks.poststop")
+    return plan
+
+
+class Teardown:
+    """Performs plan_teardown's steps."""
+
+    def __init__(self, c: Container) -> None:
+        self.c = c
+        self.record = c.record or {}
+
+    def kill_all(self, paused: bool) -> None:
+        from pyrunc import killall
+
+        killall.run(self.record.get("cgroups") or {}, uapi.SIGKILL, paused, None)
+
+    def kill(self, pid: int) -> None:
         try:
-            os.kill(c.record["pid"], uapi.SIGKILL)
+            os.kill(pid, uapi.SIGKILL)
         except ProcessLookupError:  # killed (and reaped) with the others just now
             pass
-        if status == "paused":
-            cgroups.freeze(c.record.get("cgroups") or {}, False)  # a frozen process dies once thawed
-        wait_gone(c.record["pid"])
-    destroy(c)
 
+    def thaw(self) -> None:
+        cgroups.freeze(self.record.get("cgroups") or {}, False)
 
-def destroy(c: Container) -> None:
-    """Undo create: the cgroups, the state directory; then the poststop hooks."""
-    cgroups.destroy(c.record.get("cgroups") or {}, c.record.get("cgroups_created") or [])
-    if c.record.get("intel_rdt"):  # made by update --l3-cache-schema/--mem-bw-schema
+    def wait_gone(self, pid: int) -> None:
+        wait_gone(pid)
+
+    def remove_cgroups(self) -> None:
+        cgroups.destroy(self.record.get("cgroups") or {}, self.record.get("cgroups_created") or [])
+
+    def remove_rdt(self, path: str) -> None:
         from pyrunc import resctrl
 
-        resctrl.remove(c.record["intel_rdt"])
-    c.remove()
-    if c.record:
-        run_poststop(c.record.get("hooks") or {}, hook_state(c.id, c.record["bundle"],
-                                                             c.record.get("annotations") or {}, "stopped", 0))
+        resctrl.remove(path)
+
+    def remove_state(self) -> None:
+        self.c.remove()
+
+    def run_poststop(self) -> None:
+        r = self.record
+        run_poststop(r.get("hooks") or {}, hook_state(self.c.id, r["bundle"], r.get("annotations") or {}, "stopped", 0))
 
 
+def destroy(c: Container, log=None, status: str = "stopped", shared_pid_ns: bool = False) -> None:
+    """Undo create (plan_teardown), each step logged by --debug as it is performed."""
+    executor.run(plan_teardown(c.record or {}, status, shared_pid_ns).phases["delete"], Teardown(c), log)

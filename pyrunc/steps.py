@@ -56,6 +56,8 @@ class Plan:
         "pivot",  # the init: pivot_root and what needs the final root
         "process",  # the init: limits, user, capabilities (before `start`)
         "start",  # the init, released by `start`: exec
+        "started",  # the runtime, once the program runs: poststart hooks (lifecycle.plan_poststart)
+        "delete",  # the runtime, deleting the container (lifecycle.plan_teardown)
     )
 
     def __init__(self) -> None:

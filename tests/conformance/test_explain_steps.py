@@ -11,12 +11,14 @@ import pytest
 
 from pyrunc.steps import REQUESTS
 
+from .bundle import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
 
 
 def steps_by_process(lines: list[tuple[str, str]]) -> dict[str, list[str]]:
-    runtime = {"before", "runtime", "clone", "parent"}
+    runtime = {"before", "runtime", "clone", "parent", "started", "delete"}
     out: dict[str, list[str]] = {"runtime": [], "init": []}
     for phase, text in lines:
         out["runtime" if phase in runtime else "init"].append(f"{phase}: {text}")
@@ -62,6 +64,9 @@ def test_debug_steps_are_explains_steps(bundle: Path, rt, tmp_path):
         r = rt("--debug", "--log", log, "--log-format", "json", "create", "--bundle", bundle, *flags, cid)
         assert r.rc == 0, r
         assert rt("start", cid).rc == 0
+        wait_for(lambda: json.loads(rt("state", cid).out or "{}").get("status") == "stopped", 20, f"{cid} stopped")
+        r = rt("--debug", "--log", log, "--log-format", "json", "delete", cid)
+        assert r.rc == 0, r
         logged = []
         for line in log.read_text().splitlines():
             entry = json.loads(line)

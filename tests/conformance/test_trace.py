@@ -83,6 +83,11 @@ CAUSES = {
     "clear_pdeathsig": {PRCTL},
     "seccomp_load": {PRCTL},
     "execve": {EXECVE},
+    "run_poststart": {CLONE},
+    "kill_all": {PROCWRITE},
+    "thaw": {PROCWRITE},
+    "remove_cgroups": {PROCWRITE},
+    "run_poststop": {CLONE},
 }
 
 LINE = re.compile(r"^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()(.*)$")
