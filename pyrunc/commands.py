@@ -75,7 +75,7 @@ def run(g, args, logger) -> int:
         from pyrunc import create as creating
 
         bundle, cid = _bundle_and_id(args)
-        return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach))
+        return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach), bool(args.keep))
     finally:
         grace.finish(ctx.grace_pidfd, wait=False)
 

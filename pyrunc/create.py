@@ -314,8 +314,10 @@ def _recv(channel: sync.Channel) -> tuple[str, str]:
     return tag, payload
 
 
-def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None, detach: bool) -> int:
-    """create + start (+ wait, forwarding signals, then delete); the container's exit status."""
+def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None, detach: bool,
+        keep: bool = False) -> int:
+    """create + start (+ wait, forwarding signals, then delete unless `keep`: runc's --keep leaves
+    the stopped container, its cgroups and its poststop hooks to `delete`); its exit status."""
     import _signal
 
     c, pid, master = create(ctx, cid, bundle, opts, pid_file, run_mode=True, detached=detach)
@@ -343,8 +345,9 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
         console.relay(master, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
         os.close(master)
     _, status = os.waitpid(pid, 0)
-    c.lock()
-    destroy(c)
+    if not keep:
+        c.lock()
+        destroy(c)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
