@@ -105,6 +105,16 @@ class LinuxKernel(MountOps):
     def umask(self, value: int) -> None:
         os.umask(value)
 
+    def chown_terminal(self, uid: int) -> None:
+        """The pty (our stdio by now) to the user, as runc does, so that the user can use its
+        console; EPERM (an owner unmapped in the user namespace) and EROFS leave it, as in runc."""
+        try:
+            if os.fstat(0).st_uid != uid:
+                os.fchown(0, uid, -1)
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EROFS):
+                raise
+
     def chdir_before_user(self, path: str) -> None:
         """runc's first try: the runtime's credentials may enter a directory the user cannot (a
         0700 directory of root's). A permission error leaves it to chdir, as the user."""

@@ -351,6 +351,10 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     cwd = proc.get("cwd") or "/"
     if not cwd.startswith("/"):
         raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
+    if proc.get("terminal") and uid != 0:
+        plan.add("process", "chown_terminal", (uid,),
+                 f"fchown(<pty>, {uid}, -1): the user's terminal, its group still the devpts gid (runc's "
+                 "fixStdioPermissions, for the pty only)", "process.terminal,process.user.uid")
     plan.add("process", "chdir_before_user", (cwd,),
              f"chdir({cwd}) with the runtime's credentials; on a permission error again as the user", "process.cwd")
     groups = tuple(user.get("additionalGids") or ())
