@@ -76,6 +76,14 @@ class RuntimeOps:
         idmap.prepare(*args)
         self._idmapped = True
 
+    def prepare_bind_mount(self, *args) -> None:
+        """A bind mount's source reached with the host's credentials before the init enters its
+        user namespace (runc's mount source fds); the init inherits the fd and attaches it."""
+        from pyrunc import idmap
+
+        idmap.prepare_bind(*args)
+        self._idmapped = True
+
     def after_clone(self) -> None:
         """Back to the host's time namespace for the runtime's own children (hooks); the
         init has its own copies of the idmapped mounts' fds."""

@@ -225,6 +225,7 @@ class Context:
         self.label = linux.get("mountLabel") or ""
         userns = any(n.get("type") == "user" and not n.get("path") for n in linux.get("namespaces") or [])
         self.userns_maps = (linux.get("uidMappings"), linux.get("gidMappings")) if userns else (None, None)
+        self.new_userns = userns
 
 
 def plan_rootfs(plan: Plan, cfg: dict, rootfs: str, cgroup_dirs: dict[str, str], ns=None, bundle: str = "") -> None:
@@ -402,6 +403,13 @@ def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: 
                  f"move_mount the idmapped {source} to {dest}", where)
         return
     note = " (refused unless the source is a procfs)" if clean(dest) == "/proc" else ""
+    if ctx.new_userns:  # the init, root of its user namespace only, may not reach the source
+        plan.add("runtime", "prepare_bind_mount", (where, source, recursive, tuple(attrs)),
+                 f"open_tree --clone {'-R ' if recursive else ''}{source}{attrs_text}: reached with the host's "
+                 "credentials, for the init in its user namespace", where)
+        plan.add("rootfs", "attach_mount", (where, ctx.rootfs, dest, source),
+                 f"move_mount the {verb} of {source} to {dest}{note}", where)
+        return
     plan.add("rootfs", "bind_mount", (source, ctx.rootfs, dest, recursive, tuple(attrs)),
              f"mount --{verb} {source} {dest}{attrs_text}{note}", where)
 
