@@ -123,7 +123,7 @@ class LinuxKernel(MountOps):
         except PermissionError:
             return
         except OSError as e:
-            raise PyruncError(f"chdir to cwd ({path!r}) set in config.json failed: "
+            raise PyruncError(f'chdir to cwd ("{path}") set in config.json failed: '
                               f"{os.strerror(e.errno).lower()}") from None
         self.cwd_done = True
 

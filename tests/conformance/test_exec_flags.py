@@ -192,3 +192,12 @@ def test_init_cwd_only_the_user_can_enter(container, rt):
     r = c.run()
     assert r.rc == 0, r
     assert r.out == "/mine\n1000\n", r
+
+
+def test_exec_missing_cwd(container, rt):
+    c, _ = running(container)
+    r = rt("exec", "--cwd", "/no/such/dir", c.id, "true")
+    assert r.rc == 255 and len(r.err.strip().splitlines()) == 1, r
+    err = r.err.replace('\\"', '"')  # runc's text log escapes the quotes
+    assert 'chdir to cwd ("/no/such/dir") set in config.json failed: no such file or directory' in err, r
+    c.kill("KILL")
