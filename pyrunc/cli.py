@@ -77,6 +77,7 @@ global flags:
   --systemd-cgroup      cgroupsPath is slice:prefix:name
   --rootless, --criu    accepted for compatibility
   -v, --version         print the version
+  -h, --help            print this (`pyrunc help COMMAND` or `pyrunc COMMAND -h`: a command's flags)
 """
 
 
@@ -137,7 +138,8 @@ class Logger:
             from pyrunc import jsonio
 
             return (jsonio.dumps({"level": level, "msg": msg, "time": rfc3339_now()}) + "\n").encode()
-        return f'time="{rfc3339_now()}" level={level} msg="{msg}"\n'.encode()
+        quoted = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")  # as logrus quotes it
+        return f'time="{rfc3339_now()}" level={level} msg="{quoted}"\n'.encode()
 
     def write(self, level: str, msg: str) -> None:
         os.write(self.fd if self.fd >= 0 else 2, self.line(level, msg))
@@ -153,6 +155,36 @@ class Logger:
             os.write(2, f"pyrunc: {msg}\n".encode())
 
 
+def command_flags(command: str) -> dict:
+    if command not in COMMANDS:
+        raise PyruncError(f"no such command: {command}")
+    if command in _LAZY_FLAGS:
+        return __import__(_LAZY_FLAGS[command], fromlist=["CLI_FLAGS"]).CLI_FLAGS
+    return COMMANDS[command][1]
+
+
+def command_usage(command: str) -> str:
+    table = command_flags(command)
+    usage, _, help_ = COMMANDS[command]
+    flags = ", ".join(sorted(table)) or "none"
+    return f"usage: pyrunc {command} [flags] {usage}\n\n{help_}\n\nflags: {flags}, -h, --help\n"
+
+
+def version_text() -> str:
+    """runc's lines (docker parses `version` and `commit:`), python in place of go, and the
+    libseccomp pyrunc was built with, when it was."""
+    lines = [f"pyrunc version {__version__}", f"commit: {__version__}", f"spec: {OCI_VERSION}",
+             f"python: {sys.version.split()[0]}"]
+    try:
+        from pyrunc._seccomp import lib
+
+        v = lib.seccomp_version()
+        lines.append(f"libseccomp: {v.major}.{v.minor}.{v.micro}")
+    except ImportError:
+        pass
+    return "".join(line + "\n" for line in lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     g = Args()
@@ -163,24 +195,25 @@ def main(argv: list[str] | None = None) -> int:
             raise PyruncError(f"invalid log format: {g.log_format}")
         logger = Logger(g.log, g.log_format or "text", bool(g.debug))
         if g.version:
-            sys.stdout.write(f"pyrunc version {__version__}\ncommit: {__version__}\nspec: {OCI_VERSION}\n")
+            sys.stdout.write(version_text())
             return 0
         if not rest or g.help:
             sys.stdout.write(USAGE)
             return 0 if g.help else 1
         command = rest[0]
-        if command not in COMMANDS:
-            raise PyruncError(f"no such command: {command}")
-        usage, table, help_ = COMMANDS[command]
-        if command in _LAZY_FLAGS:
-            table = __import__(_LAZY_FLAGS[command], fromlist=["CLI_FLAGS"]).CLI_FLAGS
+        if command in ("help", "h"):  # runc's `help [COMMAND]`
+            if len(rest) > 1:
+                sys.stdout.write(command_usage(rest[1]))
+            else:
+                sys.stdout.write(USAGE)
+            return 0
+        table = command_flags(command)
         args = Args()
         left = parse_flags(rest[1:], {**table, "--help": ("help", False), "-h": ("help", False)}, args,
                            command in PASS_THROUGH)
         args.positional.extend(left)
         if args.help:
-            flags = ", ".join(sorted(table)) or "none"
-            sys.stdout.write(f"usage: pyrunc {command} [flags] {usage}\n\n{help_}\n\nflags: {flags}\n")
+            sys.stdout.write(command_usage(command))
             return 0
         from pyrunc import commands
 

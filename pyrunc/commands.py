@@ -37,7 +37,7 @@ def _options(args):
     listen = listen_fds_from_env()
     check_kept_fds(max(preserve, listen))
     return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve, console_socket=socket, listen_fds=listen,
-                   no_new_keyring=bool(args.no_new_keyring))
+                   no_new_keyring=bool(args.no_new_keyring), subreaper=not getattr(args, "no_subreaper", False))
 
 
 def _bundle_and_id(args) -> tuple[str, str]:
@@ -75,7 +75,7 @@ def run(g, args, logger) -> int:
         from pyrunc import create as creating
 
         bundle, cid = _bundle_and_id(args)
-        return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach))
+        return creating.run(ctx, cid, bundle, _options(args), args.pid_file, bool(args.detach), bool(args.keep))
     finally:
         grace.finish(ctx.grace_pidfd, wait=False)
 

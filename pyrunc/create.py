@@ -45,7 +45,6 @@ class RuntimeOps:
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
-        self._idmapped = False
 
     def protect_exe(self, hide: bool) -> None:
         """Inherited by the init: non-dumpable, and with `hide` /proc/<pid>/exe not the host's
@@ -79,7 +78,13 @@ class RuntimeOps:
 
         self.alone()
         idmap.prepare(*args)
-        self._idmapped = True
+
+    def prepare_bind_mount(self, *args) -> None:
+        """A bind mount's source reached with the host's credentials before the init enters its
+        user namespace (runc's mount source fds); the init inherits the fd and attaches it."""
+        from pyrunc import idmap
+
+        idmap.prepare_bind(*args)
 
     def set_child_subreaper(self) -> None:
         native.prctl(uapi.PR_SET_CHILD_SUBREAPER, 1)
@@ -326,8 +331,10 @@ def _recv(channel: sync.Channel) -> tuple[str, str]:
     return tag, payload
 
 
-def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None, detach: bool) -> int:
-    """create + start (+ wait, forwarding signals, then delete); the container's exit status."""
+def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None, detach: bool,
+        keep: bool = False) -> int:
+    """create + start (+ wait, forwarding signals, then delete unless `keep`: runc's --keep leaves
+    the stopped container, its cgroups and its poststop hooks to `delete`); its exit status."""
     import _signal
 
     c, pid, master = create(ctx, cid, bundle, opts, pid_file, run_mode=True, detached=detach)
@@ -355,8 +362,9 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
         console.relay(master, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
         os.close(master)
     _, status = os.waitpid(pid, 0)
-    c.lock()
-    destroy(c, ctx.log)
+    if not keep:
+        c.lock()
+        destroy(c, ctx.log)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 

@@ -66,8 +66,52 @@ class Request:
         self.preserve_fds = args.preserve_fds
         self.apparmor = args.apparmor
         self.process_label = args.process_label
-        if args.cgroup:
-            raise PyruncError("unsupported: --cgroup (exec into a sub-cgroup)")
+        self.sub_cgroups = parse_sub_cgroups(args.cgroup or [])
+        self.ignore_paused = bool(args.ignore_paused)
+
+
+def parse_sub_cgroups(values: list[str]) -> dict[str, str]:
+    """`--cgroup [controller[,controller]:]path`, as runc's getSubCgroupPaths: controller -> path,
+    or {"": path} for one path without a prefix (every hierarchy; the only form on v2)."""
+    paths: dict[str, str] = {}
+    for value in values:
+        parts = value.split(":")
+        if len(parts) > 2:
+            raise PyruncError(f"invalid --cgroup argument: {value}")
+        if len(parts) == 1:
+            if len(values) != 1:
+                raise PyruncError(f"invalid --cgroup argument: {value} (missing <controller>: prefix)")
+            paths[""] = value
+            continue
+        for ctrl in parts[0].split(","):
+            if not ctrl:
+                raise PyruncError(f"invalid --cgroup argument: {value} (empty <controller> prefix)")
+            if ctrl in paths:
+                raise PyruncError(f"invalid --cgroup argument(s): controller {ctrl} specified multiple times")
+            paths[ctrl] = parts[1]
+    return paths
+
+
+def sub_cgroup_dirs(dirs: dict[str, str], subs: dict[str, str]) -> dict[str, str]:
+    """The container's cgroup directories with --cgroup's sub-paths joined (runc's
+    newSetnsProcess): a path that leaves the container's cgroup, or an unknown controller, is refused."""
+    def join(base: str, sub: str) -> str:
+        joined = os.path.normpath(os.path.join(base, sub.lstrip("/")))
+        if joined != base and not joined.startswith(base.rstrip("/") + "/"):
+            raise PyruncError(f"{sub} is not a sub cgroup path")
+        return joined
+
+    if "" in subs:
+        return {k: join(v, subs[""]) for k, v in dirs.items()}
+    out = dict(dirs)
+    for ctrl, sub in subs.items():
+        if ctrl not in dirs:
+            raise PyruncError(f"unknown controller {ctrl} in SubCgroupPaths")
+        joined = join(dirs[ctrl], sub)
+        for k, v in dirs.items():  # co-mounted controllers (cpu,cpuacct) share the hierarchy: one place
+            if v == dirs[ctrl]:
+                out[k] = joined
+    return out
 
 
 def build_process(req: Request, kept: dict) -> dict:
@@ -195,9 +239,11 @@ def _same_ns(pid: int, name: str) -> bool:
 
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
-              listen_fds: int, keyring: str = "", exe_sealed: bool = False) -> Plan:
+              listen_fds: int, keyring: str = "", exe_sealed: bool = False,
+              cgroup_source: str = "state.cgroups") -> Plan:
     """Pure: the steps of one exec (shown by --debug); `keyring` names the container's session
-    keyring to join ("" with create's --no-new-keyring: the caller's is kept)."""
+    keyring to join ("" with create's --no-new-keyring: the caller's is kept); `cgroup_dirs`
+    are the container's, or the sub-cgroups of --cgroup (`cgroup_source`)."""
     plan = Plan()
     plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
              + process.exeseal_text(exe_sealed))
@@ -212,7 +258,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
     dirs = tuple(sorted(set(cgroup_dirs.values())))
     if dirs:
         plan.add("namespaces", "enter_cgroups", (dirs,),
-                 "echo 0 > " + " ".join(f"{d}/cgroup.procs" for d in dirs), "state.cgroups")
+                 "echo 0 > " + " ".join(f"{d}/cgroup.procs" for d in dirs), cgroup_source)
     if affinity.get("final"):
         cpus = process.parse_cpus(affinity["final"], "process.execCPUAffinity.final")
         plan.add("namespaces", "set_affinity", (cpus,), f"sched_setaffinity({affinity['final']}) in the cgroup",
@@ -260,6 +306,9 @@ def run(root: str, cid: str, args, log=None) -> int:
         return _run(root, cid, Request(args), log)
     except PyruncError as e:
         raise PyruncError(f"exec failed: {e.message}", EXIT_FAILED) from None
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        raise PyruncError(f"exec failed: {where}{(e.strerror or str(e)).lower()}", EXIT_FAILED) from None
 
 
 def _run(root: str, cid: str, req: Request, log) -> int:
@@ -268,7 +317,9 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         raise PyruncError(f"container {cid} does not exist")
     c.read()
     status = c.status()
-    if status not in ("created", "running"):
+    if status == "paused" and not req.ignore_paused:
+        raise PyruncError("cannot exec in a paused container (use --ignore-paused to override)")
+    if status not in ("created", "running", "paused"):
         raise PyruncError(f"cannot exec in a {status} container")
     kept = c.record.get("exec") or {}
     proc = build_process(req, kept)
@@ -283,7 +334,9 @@ def _run(root: str, cid: str, req: Request, log) -> int:
     init_pid = c.record["pid"]
     joins = [name for name, _ in NAMESPACES if not _same_ns(init_pid, name)]
     keyring = "" if kept.get("noNewKeyring") else process.session_keyring_name(cid)
-    plan = plan_exec(proc, kept, c.record.get("cgroups") or {}, joins, preserve, listen, keyring, exeseal.sealed())
+    dirs = sub_cgroup_dirs(c.record.get("cgroups") or {}, req.sub_cgroups)
+    plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, exeseal.sealed(),
+                     "--cgroup" if req.sub_cgroups else "state.cgroups")
 
     flags = dict(NAMESPACES)
     ns_fds = [(os.open(f"/proc/{init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), flags[n]) for n in joins]
@@ -312,6 +365,10 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         child.close()
         child = None
         master = _drive(parent, pid, req, c, kept, terminal)
+        if req.pid_file:  # a pid file that cannot be written ends the process, as in runc
+            from pyrunc.lifecycle import write_pid_file
+
+            write_pid_file(req.pid_file, pid)
     except BaseException:
         if pid:
             kill_and_reap(pid)
@@ -322,10 +379,6 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         for ch in (parent, child):
             if ch is not None:
                 ch.close()
-    if req.pid_file:
-        from pyrunc.lifecycle import write_pid_file
-
-        write_pid_file(req.pid_file, pid)
     if req.detach:
         if master >= 0:
             os.close(master)

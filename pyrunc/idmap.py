@@ -8,6 +8,10 @@ runtime writes, as runc and crun do), with the mount's flags set. The init inher
 (clone copies the fd table) and attaches each with move_mount in config order; the runtime
 closes its copies after clone. A file owned by `containerID` on disk is seen as `hostID`.
 
+The same hand-over serves every bind mount of a container with a new user namespace
+(prepare_bind, as runc's mount source fds): the source is reached with the host's credentials,
+so a directory the container's root cannot enter (0700, owned by the host's root) still mounts.
+
 Imported only for a config with such a mount.
 """
 
@@ -40,12 +44,22 @@ def prepare(key: str, source: str, recursive: bool, idmap_recursive: bool, attrs
             gid_lines: str) -> int:
     """The detached, idmapped copy of `source` for mounts[i] `key`; returns its fd."""
     ns = userns_fd(uid_lines, gid_lines)
+    return _detach(key, source, recursive, ((idmap_recursive, 0x100000, 0, 0, ns), *attrs))  # MOUNT_ATTR_IDMAP
+
+
+def prepare_bind(key: str, source: str, recursive: bool, attrs: tuple) -> int:
+    """The detached copy of `source` for mounts[i] `key`, its flags set; returns its fd."""
+    return _detach(key, source, recursive, attrs)
+
+
+def _detach(key: str, source: str, recursive: bool, attrs: tuple) -> int:
+    """open_tree(OPEN_TREE_CLONE) of `source`, then mount_setattr for each (AT_RECURSIVE?, set,
+    clear[, userns fd]) in order; kept in PREPARED for the init."""
     flags = uapi.OPEN_TREE_CLONE | uapi.OPEN_TREE_CLOEXEC | (uapi.AT_RECURSIVE if recursive else 0)
     tree = native.open_tree(uapi.AT_FDCWD, source, flags)
     try:
-        native.mount_setattr(tree, idmap_recursive, 0x100000, 0, 0, ns)  # MOUNT_ATTR_IDMAP
-        for rec, attr_set, attr_clr in attrs:
-            native.mount_setattr(tree, rec, attr_set, attr_clr)
+        for attr in attrs:
+            native.mount_setattr(tree, *attr)
     except BaseException:
         os.close(tree)
         raise

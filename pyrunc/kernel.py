@@ -24,6 +24,7 @@ class LinuxKernel(MountOps):
         self.ns_fds: dict[str, int] = {}
         self.exec_path = ""
         self.home: str | None = None  # HOME from the container's /etc/passwd (home_from_passwd)
+        self.cwd_done = False  # chdir_before_user reached the cwd: chdir has nothing left to do
 
     # -- namespaces ------------------------------------------------------------------------
     def open_namespace(self, kind: str, path: str) -> None:
@@ -103,10 +104,34 @@ class LinuxKernel(MountOps):
     def umask(self, value: int) -> None:
         os.umask(value)
 
+    def chown_terminal(self, uid: int) -> None:
+        """The pty (our stdio by now) to the user, as runc does, so that the user can use its
+        console; EPERM (an owner unmapped in the user namespace) and EROFS leave it, as in runc."""
+        try:
+            if os.fstat(0).st_uid != uid:
+                os.fchown(0, uid, -1)
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EROFS):
+                raise
+
+    def chdir_before_user(self, path: str) -> None:
+        """runc's first try: the runtime's credentials may enter a directory the user cannot (a
+        0700 directory of root's). A permission error leaves it to chdir, as the user."""
+        try:
+            self.chdir(path)
+        except PermissionError:
+            return
+        except OSError as e:
+            raise PyruncError(f'chdir to cwd ("{path}") set in config.json failed: '
+                              f"{os.strerror(e.errno).lower()}") from None
+        self.cwd_done = True
+
     def chdir(self, path: str) -> None:
         """chdir, then getcwd: a cwd outside the root (a magic link such as /proc/self/fd/N to a
         host directory) has no path from it, and glibc's getcwd fails with ENOENT (runc's check,
         CVE-2024-21626)."""
+        if self.cwd_done:
+            return
         os.chdir(path)
         try:
             cwd = os.getcwd()

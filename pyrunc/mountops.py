@@ -204,7 +204,8 @@ class MountOps:
             os.close(tree)
 
     def attach_mount(self, key: str, rootfs: str, dest: str, source: str) -> None:
-        """Attach the idmapped copy of `source` the runtime prepared for `key` (pyrunc/idmap.py)."""
+        """Attach the detached copy of `source` (idmapped, or reached before the user namespace) the
+        runtime prepared for `key` (pyrunc/idmap.py)."""
         from pyrunc import idmap  # loaded by the runtime, which prepared the mount
 
         tree = idmap.take(key)

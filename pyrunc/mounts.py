@@ -225,6 +225,7 @@ class Context:
         self.label = linux.get("mountLabel") or ""
         userns = any(n.get("type") == "user" and not n.get("path") for n in linux.get("namespaces") or [])
         self.userns_maps = (linux.get("uidMappings"), linux.get("gidMappings")) if userns else (None, None)
+        self.new_userns = userns
 
 
 def plan_rootfs(plan: Plan, cfg: dict, rootfs: str, cgroup_dirs: dict[str, str], ns=None, bundle: str = "") -> None:
@@ -328,12 +329,24 @@ def plan_filesystem(plan: Plan, m: dict, where: str, dest: str, fstype: str, o: 
         from pyrunc import copyup  # noqa: F401 - for the init, which must not import after clone
 
     op = "mount_copy_up" if o.copyup else "mount_at"
-    text = f"mount -t {fstype} {source} {dest}" + (f" ({flags_text(o.flags, data)})" if o.flags or data else "")
-    plan.add("rootfs", op, (source, ctx.rootfs, dest, fstype, o.flags, data or None),
+    flags = o.flags
+    if dev_remounted_readonly(fstype, dest, flags):
+        flags &= ~MS_RDONLY
+    text = f"mount -t {fstype} {source} {dest}" + (f" ({flags_text(flags, data)})" if flags or data else "")
+    if flags != o.flags:
+        text += ": read-only once the devices, devpts, shm, mqueue and console are in it"
+    plan.add("rootfs", op, (source, ctx.rootfs, dest, fstype, flags, data or None),
              text + (" and copy up what the image has there" if o.copyup else ""), where)
     if ctx.label and fstype == "mqueue":
         plan.add("rootfs", "set_file_label", (ctx.rootfs, dest, ctx.label),
                  f"setxattr security.selinux {ctx.label!r} on {dest}", "linux.mountLabel")
+
+
+def dev_remounted_readonly(fstype: str, dest: str, flags: int) -> bool:
+    """A read-only tmpfs at /dev is mounted writable and remounted read-only after pivot_root
+    (plan_protect), as runc's finalizeRootfs does: mount points, device nodes and /dev/console
+    are made in it first."""
+    return fstype == "tmpfs" and bool(flags & MS_RDONLY) and clean(dest) == "/dev"
 
 
 def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: Context) -> None:
@@ -390,6 +403,13 @@ def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: 
                  f"move_mount the idmapped {source} to {dest}", where)
         return
     note = " (refused unless the source is a procfs)" if clean(dest) == "/proc" else ""
+    if ctx.new_userns:  # the init, root of its user namespace only, may not reach the source
+        plan.add("runtime", "prepare_bind_mount", (where, source, recursive, tuple(attrs)),
+                 f"open_tree --clone {'-R ' if recursive else ''}{source}{attrs_text}: reached with the host's "
+                 "credentials, for the init in its user namespace", where)
+        plan.add("rootfs", "attach_mount", (where, ctx.rootfs, dest, source),
+                 f"move_mount the {verb} of {source} to {dest}{note}", where)
+        return
     plan.add("rootfs", "bind_mount", (source, ctx.rootfs, dest, recursive, tuple(attrs)),
              f"mount --{verb} {source} {dest}{attrs_text}{note}", where)
 
@@ -439,6 +459,11 @@ def plan_protect(plan: Plan, cfg: dict) -> None:
     if prop_name:
         plan.add("pivot", "mount", (None, "/", None, PROPAGATION[prop_name], None), f"mount --make-{prop_name} /",
                  "linux.rootfsPropagation")
+    for i, m in enumerate(cfg.get("mounts") or []):
+        o = parse_options(m.get("options") or [])
+        if not o.flags & MS_BIND and dev_remounted_readonly(m.get("type") or "", m.get("destination") or "", o.flags):
+            plan.add("pivot", "mount_at", (None, "/", "/dev", None, MS_REMOUNT | o.flags, None),
+                     "remount /dev read-only (its submounts keep their own flags)", f"mounts[{i}]")
     label = linux.get("mountLabel") or None
     for i, path in enumerate(linux.get("maskedPaths") or []):
         plan.add("pivot", "mask_path", (path, label), f"mask {path} (/dev/null or a read-only tmpfs)",

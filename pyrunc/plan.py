@@ -41,15 +41,14 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     plan_before(plan, opts)
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
-    elif opts.subreaper and not ns.single_clone:
-        plan.add("runtime", "set_child_subreaper", (), "prctl(PR_SET_CHILD_SUBREAPER, 1): the init, forked after "
-                 "the joins, is a grandchild that `run` waits for")
+    elif opts.subreaper or not ns.single_clone:
+        plan.add("runtime", "set_child_subreaper", (), "prctl(PR_SET_CHILD_SUBREAPER, 1): `run` reaps what the "
+                 "container orphans" + ("" if ns.single_clone else ", and its init, forked after the joins"))
     ns.plan(plan)
     if cgroup_dirs:
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
     process.plan_protect(plan, opts.exe_sealed)  # the last step before clone
-    plan_after_clone(plan)
     plan_parent(plan, linux, ns, cgroup_dirs, cfg.get("process") or {})
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
@@ -95,6 +94,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     plan.phases["namespaces"].insert(0, Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
                                              f"close every fd from {process.first_cloexec(plan)} on but the "
                                              "init's own (the sync socket, start socket, log, procfs handle)"))
+    plan_after_clone(plan)
     plan_procfs_handle(plan)
     return plan, ns
 
@@ -114,13 +114,16 @@ def plan_before(plan: Plan, opts: Options) -> None:
 
 
 def plan_after_clone(plan: Plan) -> None:
-    """The runtime's own state after clone: what only the init needed goes."""
+    """The runtime's own state right after clone (the first steps of the parent phase): what only
+    the init needed goes."""
+    first = []
     if plan.has("unshare_time"):
-        plan.add("parent", "leave_time_namespace", (), "setns(<the runtime's former time namespace>): hooks "
-                 "the runtime runs keep the host's clocks")
-    if plan.has("prepare_idmapped_mount"):
-        plan.add("parent", "close_idmapped_mounts", (), "close the detached idmapped mounts: the init holds its "
-                 "own copies")
+        first.append(Step("parent", "leave_time_namespace", (), "setns(<the runtime's former time namespace>): "
+                          "hooks the runtime runs keep the host's clocks"))
+    if plan.has("prepare_idmapped_mount") or plan.has("prepare_bind_mount"):
+        first.append(Step("parent", "close_idmapped_mounts", (), "close the detached mounts prepared for the init: "
+                          "it holds its own copies"))
+    plan.phases["parent"][:0] = first
 
 
 def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict) -> None:

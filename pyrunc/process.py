@@ -348,6 +348,15 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
         plan.add("process", "drop_bounding", (drop, top),
                  f"drop from the bounding set all but: {capabilities.names(sets['bounding'])}",
                  "process.capabilities.bounding")
+    cwd = proc.get("cwd") or "/"
+    if not cwd.startswith("/"):
+        raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
+    if proc.get("terminal") and uid != 0:
+        plan.add("process", "chown_terminal", (uid,),
+                 f"fchown(<pty>, {uid}, -1): the user's terminal, its group still the devpts gid (runc's "
+                 "fixStdioPermissions, for the pty only)", "process.terminal,process.user.uid")
+    plan.add("process", "chdir_before_user", (cwd,),
+             f"chdir({cwd}) with the runtime's credentials; on a permission error again as the user", "process.cwd")
     groups = tuple(user.get("additionalGids") or ())
     plan.add("process", "set_user", (uid, gid, groups, sets is not None),
              f"setgroups({list(groups)}), setresgid({gid}), setresuid({uid})", "process.user")
@@ -367,10 +376,8 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
                      "process.capabilities.ambient")
     if "umask" in user:
         plan.add("process", "umask", (user["umask"],), f"umask({user['umask']:04o})", "process.user.umask")
-    cwd = proc.get("cwd") or "/"
-    if not cwd.startswith("/"):
-        raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
-    plan.add("process", "chdir", (cwd,), f"chdir({cwd}), then getcwd: it must be inside the root", "process.cwd")
+    plan.add("process", "chdir", (cwd,), f"chdir({cwd}) unless done, then getcwd: it must be inside the root",
+             "process.cwd")
     if nnp:
         plan.add("process", "no_new_privs", (), "prctl(PR_SET_NO_NEW_PRIVS, 1)", "process.noNewPrivileges")
     path = env_value(env, "PATH") or DEFAULT_PATH

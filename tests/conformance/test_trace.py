@@ -1,10 +1,12 @@
-"""Every kernel action of a real container is a step `explain` printed: `strace -f` records the
-mounts, pivot_root, setns, unshare, clones, prctl, capset, writes into /proc or /sys and execve of
-`pyrunc run`, and the `--debug` lines the runtime and the init write as they begin each step appear
-in the same trace, in order, per process. Each action must fall inside a step whose operation can
-cause it; a child process inherits the step that cloned it; a process stops being the runtime's once
-it has executed something else (the container's program, a hook). An action outside any step, or
-inside a step that cannot cause it, fails the test and is named."""
+"""Every kernel action of a real container is a step `explain` printed.
+
+`strace -f` records the mounts, pivot_root, setns, unshare, clones, prctl, capset, writes into /proc
+or /sys and execve of `pyrunc create`, `start` and `delete`, and the `--debug` lines the runtime and
+the init write as they begin each step appear in the same trace, in order, per process. Each action
+must fall inside a step whose operation can cause it; a child process inherits the step that cloned
+it; a process stops being the runtime's once it has executed something else (the container's
+program, a hook). An action outside any step, or inside a step that cannot cause it, fails the test
+and is named."""
 
 import codecs
 import json
@@ -17,7 +19,7 @@ import pytest
 
 from pyrunc.steps import REQUESTS
 
-from .bundle import base_config, make_rootfs
+from .bundle import base_config, make_rootfs, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json")
@@ -210,16 +212,30 @@ def test_every_kernel_action_is_an_explained_step(which, rt, tmp_path):
                                                                                       f"_ses.{cid}'"): s["op"]
            for s in explained}
     before = {s["op"] for s in explained if s["phase"] == "before"}
-    log, out = tmp_path / "debug.log", tmp_path / "trace"
+    log = tmp_path / "debug.log"
     syscalls = ",".join([*SYSCALLS, "write", "pwrite64", "writev"])
-    cmd = ["strace", "-f", "-qq", "-y", "--pidns-translation", "-s", "4096", "-o", out, "-e", f"trace={syscalls}",
-           rt.exe, "--root", rt.root, "--debug", "--log", log, "--log-format", "json", "run", "--bundle", bundle, cid]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    def traced(name: str, *args) -> list:
+        return ["strace", "-f", "-qq", "-y", "--pidns-translation", "-s", "4096", "-o", tmp_path / name,
+                "-e", f"trace={syscalls}", rt.exe, "--root", rt.root, "--debug", "--log", log, "--log-format",
+                "json", *args]
+
+    creating = subprocess.Popen(traced("create", "create", "--bundle", bundle, cid), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:  # strace -f follows the init until it exits: create is done once the container is created
+        wait_for(lambda: json.loads(rt("state", cid).out or "{}").get("status") == "created", 60, "created")
+        r = subprocess.run(traced("start", "start", cid), capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r
+        assert creating.wait(timeout=60) == 0
+        r = subprocess.run(traced("delete", "delete", cid), capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r
     finally:
+        creating.kill()
         rt("delete", "--force", cid)
-    problems = check_trace(out.read_text().splitlines(), str(log), ops, before)
+    problems = [f"{name}: {p}" for name in ("create", "start", "delete")
+                for p in check_trace((tmp_path / name).read_text().splitlines(), str(log), ops, before)]
     assert not problems, "kernel actions outside the steps explain printed:\n" + "\n".join(problems[:40])
 
 

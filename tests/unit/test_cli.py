@@ -137,3 +137,16 @@ def test_features_lists_only_what_is_implemented(capsys):
     assert seccomp["enabled"] is True and "SCMP_ACT_NOTIFY" in seccomp["actions"]
     assert "SCMP_CMP_MASKED_EQ" in seccomp["operators"] and "SCMP_ARCH_X86_64" in seccomp["archs"]
     assert "time" in feats["linux"]["namespaces"]
+
+
+def test_help_command_and_unknown_command(capfd):
+    assert cli.main(["help", "run"]) == 0
+    assert "--keep" in capfd.readouterr().out
+    assert cli.main(["help"]) == 0 and "commands:" in capfd.readouterr().out
+    assert cli.main(["foo", "-h"]) == 1
+    assert capfd.readouterr().err == "pyrunc: no such command: foo\n"
+
+
+def test_text_log_lines_quote_as_logrus():
+    line = cli.Logger(None, "text", True).line("debug", 'say "hi"\\now\n').decode()
+    assert line.endswith(' level=debug msg="say \\"hi\\"\\\\now\\n"\n'), line

@@ -256,3 +256,19 @@ def test_config_accepts_the_fields_implemented_here():
     cfg["process"]["selinuxLabel"] = "l"
     cfg["process"]["apparmorProfile"] = "p"
     config.check_supported(cfg)
+
+
+def test_read_only_dev_is_remounted_after_pivot():
+    cfg = default_config()
+    i = next(i for i, m in enumerate(cfg["mounts"]) if m["destination"] == "/dev")
+    cfg["mounts"][i]["options"].append("ro")
+    plan = plan_of(cfg)
+    first, last = steps_for(plan, f"mounts[{i}]")
+    assert first.phase == "rootfs" and not first.args[4] & uapi.MS_RDONLY
+    remount_ro = uapi.MS_REMOUNT | uapi.MS_RDONLY
+    assert last.phase == "pivot" and last.args[4] & remount_ro == remount_ro
+    pivot = ops(plan, "pivot")
+    assert pivot.index("pivot_root") < pivot.index("mount_at")
+    other = with_mount({"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]})
+    (step,) = steps_for(plan_of(other), f"mounts[{len(other['mounts']) - 1}]")
+    assert step.args[4] & uapi.MS_RDONLY, "another read-only tmpfs is mounted read-only at once"

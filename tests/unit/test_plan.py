@@ -182,8 +182,10 @@ def test_every_side_action_is_a_step():
     assert ops(plan, "namespaces")[0] == "close_inherited_fds"
     process = ops(plan, "process")
     assert process[-2:] == ["clear_pdeathsig", "signal_ready"]
-    assert "set_child_subreaper" not in ops(plan_of(cfg, wait_for_start=False, subreaper=False))
-    assert "set_child_subreaper" not in ops(plan_of(default_config(), wait_for_start=False)), "one clone: a child"
+    assert "set_child_subreaper" in ops(plan_of(cfg, wait_for_start=False, subreaper=False)), "run waits for it"
+    assert "set_child_subreaper" in ops(plan_of(default_config(), wait_for_start=False)), "runc's default"
+    assert "set_child_subreaper" not in ops(plan_of(default_config(), wait_for_start=False, subreaper=False))
+    assert "set_child_subreaper" not in ops(plan_of(default_config())), "create: the init is not ours to wait for"
 
 
 def test_runtime_steps_the_init_asks_for_are_marked_in_the_plan():

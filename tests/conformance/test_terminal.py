@@ -1,0 +1,83 @@
+"""A terminal for a user other than root: the pty is the user's, in the devpts mount's tty group (runc's
+fixStdioPermissions changes only the owner), for the init and for `exec -t`."""
+
+import os
+import socket
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+
+class ConsoleReader(threading.Thread):
+    """Takes the pty master from --console-socket and reads what the container writes until EOF."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(1)
+        self.server.settimeout(30)
+        self.out, self.error = b"", None
+        self.start()
+
+    def run(self):
+        try:
+            conn, _ = self.server.accept()
+            with conn:
+                _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+            while True:
+                try:
+                    chunk = os.read(fds[0], 4096)
+                except OSError:  # EIO: the last slave closed
+                    break
+                if not chunk:
+                    break
+                self.out += chunk
+            os.close(fds[0])
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        finally:
+            self.server.close()
+
+    def text(self):
+        self.join(20)
+        assert self.error is None, self.error
+        return self.out.decode().replace("\r\n", "\n")
+
+
+SHOW = 'stat -c "%u:%g" $(tty); id -u'
+
+
+def test_init_terminal_belongs_to_the_user(container, rt):
+    c = container("sh", "-c", SHOW)
+    c.config["process"]["terminal"] = True
+    c.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    reader = ConsoleReader(container.dir / "console.sock")
+    r = c.create("--console-socket", container.dir / "console.sock")
+    assert r.rc == 0, r
+    assert c.start().rc == 0
+    assert reader.text() == "1000:5\n1000\n"
+    c.wait_status("stopped")
+
+
+def test_exec_terminal_belongs_to_the_user(container, rt):
+    c = container("sleep", "1000")
+    c.started()
+    sock = container.dir / "exec.sock"
+    reader = ConsoleReader(sock)
+    r = rt("exec", "-t", "-d", "--console-socket", sock, "--user", "1000:1000", c.id, "sh", "-c", SHOW)
+    assert r.rc == 0, r
+    assert reader.text() == "1000:5\n1000\n"
+    c.kill("KILL")
+
+
+def test_root_terminal_unchanged(container, rt):
+    c = container("sh", "-c", SHOW)
+    c.config["process"]["terminal"] = True
+    reader = ConsoleReader(container.dir / "console.sock")
+    assert c.create("--console-socket", container.dir / "console.sock").rc == 0
+    assert c.start().rc == 0
+    assert reader.text() == "0:5\n0\n"
+    c.wait_status("stopped")
