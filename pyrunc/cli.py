@@ -41,9 +41,10 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
     "spec": ("", {"--bundle": ("bundle", True), "-b": ("bundle", True), "--rootless": ("rootless", False)},
              "write a default config.json"),
     "features": ("", {}, "print the features this runtime supports as JSON"),
-    "explain": ("[<bundle-dir>]", {"--bundle": ("bundle", True), "-b": ("bundle", True),
-                                   "--format": ("format", True), "-f": ("format", True)},
-                "print the kernel steps create and start would perform, without doing them"),
+    "explain": ("[<bundle-dir>] | --exec <container-id> [command...]",
+                {"--bundle": ("bundle", True), "-b": ("bundle", True), "--format": ("format", True),
+                 "-f": ("format", True), "--exec": ("exec", False)},
+                "print the kernel steps create, start and delete (or exec) would perform, without doing them"),
     "exec": ("<container-id> <command> [args...]", {
         "--process": ("process", True), "-p": ("process", True), "--detach": ("detach", False),
         "-d": ("detach", False), "--tty": ("tty", False), "-t": ("tty", False), "--pid-file": ("pid_file", True),
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         table = command_flags(command)
         args = Args()
         left = parse_flags(rest[1:], {**table, "--help": ("help", False), "-h": ("help", False)}, args,
-                           command in PASS_THROUGH)
+                           command in PASS_THROUGH or (command == "explain" and "--exec" in rest))
         args.positional.extend(left)
         if args.help:
             sys.stdout.write(command_usage(command))

@@ -173,11 +173,18 @@ def explain(g, args, logger) -> int:
     from pyrunc import explain as ex
     from pyrunc.plan import Options
 
-    bundle = args.bundle or (args.positional[0] if args.positional else ".")
     if args.format not in (None, "text", "json"):
         raise PyruncError(f"invalid format option: {args.format}")
-    plan = creating.plan_only(_ctx(g, logger), bundle, Options())
-    sys.stdout.write(ex.as_json(plan) if args.format == "json" else ex.as_text(plan))
+    titles = ex.PHASE_TITLES
+    if args.exec:  # the steps `exec <container-id> [command...]` would perform
+        from pyrunc import exec as executing
+
+        plan = executing.prepare(g.root or DEFAULT_ROOT, _one_id(args), executing.Request(args))[2]
+        titles = ex.EXEC_TITLES
+    else:
+        bundle = args.bundle or (args.positional[0] if args.positional else ".")
+        plan = creating.plan_only(_ctx(g, logger), bundle, Options())
+    sys.stdout.write(ex.as_json(plan, titles) if args.format == "json" else ex.as_text(plan, titles))
     return 0
 
 

@@ -36,7 +36,7 @@ from pyrunc import (
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
-from pyrunc.plan import plan_procfs_handle
+from pyrunc.plan import Options, plan_before, plan_procfs_handle
 from pyrunc.state import Container, proc_start_time
 from pyrunc.steps import Plan, Step
 
@@ -245,6 +245,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
     keyring to join ("" with create's --no-new-keyring: the caller's is kept); `cgroup_dirs`
     are the container's, or the sub-cgroups of --cgroup (`cgroup_source`)."""
     plan = Plan()
+    plan_before(plan, Options(exe_sealed=exe_sealed))
     plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
              + process.exeseal_text(exe_sealed))
     affinity = proc.get("execCPUAffinity") or {}
@@ -311,7 +312,9 @@ def run(root: str, cid: str, args, log=None) -> int:
         raise PyruncError(f"exec failed: {where}{(e.strerror or str(e)).lower()}", EXIT_FAILED) from None
 
 
-def _run(root: str, cid: str, req: Request, log) -> int:
+def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, list[str]]:
+    """Check the container and plan the exec: (the container, the process, the plan, the namespaces
+    to join). `explain --exec` prints this plan; `exec` performs it."""
     c = Container(root, cid)
     if not c.exists():
         raise PyruncError(f"container {cid} does not exist")
@@ -337,6 +340,14 @@ def _run(root: str, cid: str, req: Request, log) -> int:
     dirs = sub_cgroup_dirs(c.record.get("cgroups") or {}, req.sub_cgroups)
     plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, exeseal.sealed(),
                      "--cgroup" if req.sub_cgroups else "state.cgroups")
+    return c, proc, plan, joins
+
+
+def _run(root: str, cid: str, req: Request, log) -> int:
+    c, proc, plan, joins = prepare(root, cid, req)
+    init_pid = c.record["pid"]
+    terminal = bool(proc.get("terminal"))
+    kept = c.record.get("exec") or {}
 
     flags = dict(NAMESPACES)
     ns_fds = [(os.open(f"/proc/{init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), flags[n]) for n in joins]

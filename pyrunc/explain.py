@@ -22,21 +22,33 @@ PHASE_TITLES = {
 }
 
 
-def as_json(plan: Plan) -> str:
+# `explain --exec`: the same phases, performed by `exec` and the process it forks.
+EXEC_TITLES = {
+    "before": ("runtime", "before the plan, overlapping the interpreter's start-up"),
+    "runtime": ("runtime", "exec, before it forks"),
+    "clone": ("runtime", "exec forks the process"),
+    "namespaces": ("process", "the process, entering the container's cgroups and namespaces"),
+    "pivot": ("process", "the process, its terminal"),
+    "process": ("process", "the process prepares itself"),
+    "start": ("process", "the process executes the program"),
+}
+
+
+def as_json(plan: Plan, titles: dict = PHASE_TITLES) -> str:
     """Stable for tools: a version, then one object per step in order."""
-    steps = [{"phase": phase, "process": PHASE_TITLES[phase][0], "op": s.op, "action": s.text,
+    steps = [{"phase": phase, "process": titles[phase][0], "op": s.op, "action": s.text,
               "source": s.source, "details": list(s.details), "on": s.on} for phase, s in plan.steps()]
     return jsonio.dumps({"ociVersion": OCI_VERSION, "steps": steps}, indent=2) + "\n"
 
 
-def as_text(plan: Plan) -> str:
+def as_text(plan: Plan, titles: dict = PHASE_TITLES) -> str:
     """For a person: grouped by phase, one line per step."""
     lines = []
     for phase in Plan.PHASES:
         steps = plan.phases[phase]
         if not steps:
             continue
-        lines.append(f"{PHASE_TITLES[phase][1]}:")
+        lines.append(f"{titles[phase][1]}:")
         for s in steps:
             lines.append(f"  {s.describe()}")
             lines.extend(f"      {d}" for d in s.details)

@@ -239,6 +239,34 @@ def test_every_kernel_action_is_an_explained_step(which, rt, tmp_path):
     assert not problems, "kernel actions outside the steps explain printed:\n" + "\n".join(problems[:40])
 
 
+@pytest.mark.root
+def test_every_kernel_action_of_exec_is_an_explained_step(container, rt, tmp_path):
+    """The same for `exec` into a running container, against `explain --exec`."""
+    rt.only_pyrunc("explain --exec")
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (make deps installs it)")
+    c = container("sleep", "1000")
+    c.started()
+    explained = json.loads(rt("explain", "--exec", "--format", "json", c.id, "id", "-u").out)["steps"]
+
+    def described(s: dict) -> str:
+        text = (f"{REQUESTS[s['on']]}: " if s["on"] else "") + s["action"]
+        return f"{s['phase']}: {text}" + (f"  [{s['source']}]" if s["source"] else "")
+
+    ops = {described(s): s["op"] for s in explained}
+    before = {s["op"] for s in explained if s["phase"] == "before"}
+    log, out = tmp_path / "debug.log", tmp_path / "exec"
+    syscalls = ",".join([*SYSCALLS, "write", "pwrite64", "writev"])
+    r = subprocess.run(["strace", "-f", "-qq", "-y", "--pidns-translation", "-s", "4096", "-o", out,
+                        "-e", f"trace={syscalls}", rt.exe, "--root", rt.root, "--debug", "--log", log,
+                        "--log-format", "json", "exec", c.id, "id", "-u"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and r.stdout == "0\n", r
+    problems = check_trace(out.read_text().splitlines(), str(log), ops, before)
+    assert not problems, "kernel actions outside the steps explain --exec printed:\n" + "\n".join(problems[:40])
+    c.kill("KILL")
+
+
 def test_the_check_names_an_action_outside_its_steps():
     """The control: a trace where the runtime calls prctl inside a step that cannot cause it (as
     create once set PR_SET_CHILD_SUBREAPER beside the plan), and a mount before any step, is refused."""
