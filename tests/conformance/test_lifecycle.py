@@ -106,12 +106,24 @@ def test_start_only_once(container):
     assert c.output() == "once\n"
 
 
-def test_delete_refuses_running_container(container):
-    c = container("sleep", "300")
-    pid = c.started()
+@pytest.mark.parametrize("started", [False, True], ids=["created", "running"])
+def test_delete_refuses_container_not_stopped(container, rt, started):
+    """runtime.md: deleting a container that is not stopped MUST generate an error; a created one too
+    (the validation suite's `delete` file), and it stays as it was, ready to start."""
+    if not started:
+        rt.lacks("an error on deleting a created container (it deletes it)")
+    c = container("sh", "-c", "echo ran; exec sleep 300")
+    assert c.create().rc == 0
+    if started:
+        assert c.start().rc == 0
+    status = c.state()["status"]
+    pid = c.state()["pid"]
     r = c.delete()
-    assert r.rc != 0 and "not stopped" in r.err, r
-    assert c.state()["status"] == "running" and alive(pid)
+    assert r.rc != 0 and f"not stopped: {status}" in r.err and len(r.err.splitlines()) == 1, r
+    assert c.state()["status"] == status and alive(pid)
+    if not started:
+        assert c.start().rc == 0
+        wait_for(lambda: c.output() == "ran\n", what="the program's output")
 
 
 @pytest.mark.parametrize("started", [False, True], ids=["created", "running"])
