@@ -52,6 +52,9 @@ def start(ctx: Context, cid: str) -> None:
     status = c.status()
     if status != "created":
         raise PyruncError(f"cannot start a container in the {status} state")
+    if "exec" in c.record and c.record["exec"].get("process") is None:
+        raise PyruncError(f"cannot start container {cid}: its config.json has no process (config.md: REQUIRED "
+                          "when start is called); it stays created until delete --force")
     from pyrunc import sync
 
     def on_seccomp(fd: int) -> None:  # the filter came last (no_new_privs): its listener fd

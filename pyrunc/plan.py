@@ -38,6 +38,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     ns = Namespaces(linux)
     if not ns.has("mount"):
         raise PyruncError("linux.namespaces: a mount namespace is required")
+    has_process = cfg.get("process") is not None
+    if not has_process and not opts.wait_for_start:
+        raise PyruncError("config.json: process is required to run a container (config.md: REQUIRED when "
+                          "start is called)")
     plan_before(plan, opts)
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
@@ -86,7 +90,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
         plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
-    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
+    if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
+        process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
     if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
