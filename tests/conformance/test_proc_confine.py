@@ -1,6 +1,7 @@
 """The process confined as config.json says: capabilities, no_new_privs, rlimits, oom_score_adj,
 sysctl, seccomp (errno and a notify listener), personality, scheduler, I/O priority, CPU affinity."""
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -10,10 +11,11 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
-from .bundle import proc_status
+from .bundle import proc_status, wait_for
 
 pytestmark = pytest.mark.root
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
@@ -389,6 +391,129 @@ def test_seccomp_notify_listener(container, nnp, how):
     assert agent.syscall in (83, 258), agent.syscall  # mkdir, mkdirat on x86_64
     for fd in agent.fds:
         os.close(fd)
+
+
+MKDIR_CALLS, CHMOD_CALLS = (83, 258), (90, 268)  # mkdir, mkdirat; chmod, fchmodat on x86_64
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
+
+
+class Listener(threading.Thread):
+    """A seccomp agent with a policy, for the notify tests: `answer` lets mkdir go on
+    (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and refuses chmod with EXDEV, for as long as the container
+    lives; `never` keeps the fd and answers nothing; `close` closes the fd as soon as it has it."""
+
+    def __init__(self, path, policy):
+        super().__init__(daemon=True)
+        self.policy = policy
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(1)
+        self.server.settimeout(30)
+        self.state, self.seen, self.error, self.fd = None, [], None, None
+        self.got_fd = threading.Event()
+        self.start()
+
+    def run(self):
+        import fcntl
+        import select
+
+        try:
+            conn, _ = self.server.accept()
+            with conn:
+                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+                while True:
+                    try:
+                        self.state = json.loads(data)
+                        break
+                    except ValueError:
+                        data += conn.recv(65536)
+            self.fd = fds[0]
+            self.got_fd.set()
+            if self.policy == "close":
+                os.close(self.fd)
+                return
+            if self.policy == "never":
+                return  # the test closes self.fd at the end
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
+            while True:
+                events = poller.poll(30000)
+                if not events or events[0][1] & (select.POLLHUP | select.POLLERR):
+                    break  # every task under the filter is gone
+                buf = bytearray(80)
+                fcntl.ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, buf)
+                notif_id, _pid, _flags, nr = struct.unpack_from("=QIIi", buf)
+                self.seen.append(nr)
+                answer = (struct.pack("=QqiI", notif_id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                          if nr in MKDIR_CALLS else struct.pack("=QqiI", notif_id, 0, -errno.EXDEV, 0))
+                with contextlib.suppress(OSError):  # ENOENT: the caller died meanwhile
+                    fcntl.ioctl(self.fd, SECCOMP_IOCTL_NOTIF_SEND, bytearray(answer))
+            os.close(self.fd)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        finally:
+            self.server.close()
+
+
+def notify_config(c, path, nnp):
+    seccomp_config(c, nnp)
+    sc = c.config["linux"]["seccomp"]
+    sc["syscalls"] = [{"names": ["mkdir", "mkdirat", "chmod", "fchmodat"], "action": "SCMP_ACT_NOTIFY"}]
+    sc["listenerPath"] = str(path)
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_listener_answers_while_the_container_runs(container, nnp):
+    """config-linux.md: the listener gets the container process state with `seccompFd` in `fds` and the fd;
+    the container runs on while it answers: a mkdir it lets continue happens, a chmod it refuses fails with
+    its errno, again and again, and the container ends normally."""
+    c = container("sh", "-c", "for i in 1 2 3; do mkdir /scratch/d$i && echo made; chmod 700 /scratch/d$i "
+                  "|| echo refused; done; echo done")
+    path = container.dir / "listener.sock"
+    notify_config(c, path, nnp)
+    agent = Listener(path, "answer")
+    c.started()
+    out = c.finish()
+    agent.join(10)
+    assert agent.error is None, agent.error
+    assert out.split() == ["made", "refused"] * 3 + ["done"], (out, c.stderr.read_text())
+    assert len([nr for nr in agent.seen if nr in MKDIR_CALLS]) == 3, agent.seen
+    st = agent.state
+    assert st["fds"] == ["seccompFd"] and st["pid"] == st["state"]["pid"] > 0, st
+    assert st["state"]["id"] == c.id and st["state"]["status"] in ("creating", "created", "running"), st
+    assert {"ociVersion", "fds", "pid", "state"} <= set(st), st
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+@pytest.mark.parametrize("policy", ["never", "close"])
+def test_seccomp_listener_that_never_answers_or_goes_away(container, nnp, policy):
+    """A listener that keeps the fd and never answers leaves the container's mkdir waiting, but create,
+    start, kill and delete each return (timed); one that closes the fd makes the notified call fail with
+    ENOSYS (the kernel's answer without a listener) and the container goes on."""
+    c = container("sh", "-c", "mkdir /scratch/d || echo failed; echo done; exec sleep 300")
+    path = container.dir / "listener.sock"
+    notify_config(c, path, nnp)
+    agent = Listener(path, policy)
+    try:
+        for call in (c.create, c.start):
+            t0 = time.monotonic()
+            r = call(timeout=20)
+            assert r.rc == 0 and time.monotonic() - t0 < 10, r
+        assert agent.got_fd.wait(10)
+        if policy == "close":
+            wait_for(lambda: "done" in c.output(), what="the container to go on")
+            assert "failed" in c.output() and "Function not implemented" in c.stderr.read_text()
+        else:
+            time.sleep(0.5)
+            assert c.output() == "" and c.state()["status"] == "running"  # waiting in mkdir
+        t0 = time.monotonic()
+        assert c.kill("KILL", timeout=20).rc == 0
+        c.wait_status("stopped")
+        assert c.delete(timeout=20).rc == 0 and time.monotonic() - t0 < 10
+        assert c.state_dir_gone()
+    finally:
+        if policy == "never" and agent.fd is not None:
+            os.close(agent.fd)
 
 
 def test_seccomp_notify_without_listener_is_refused(container):
