@@ -51,6 +51,7 @@ FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2, "SECCOMP_
 FLAG_NEW_LISTENER = 8
 FLAG_TSYNC_ESRCH = 16
 ENOSYS = 38
+LISTENER_TIMEOUT = 5.0  # seconds to connect to listenerPath and send the fd
 # Default actions under which an unknown syscall already goes through: no ENOSYS stub then.
 LETS_THROUGH = (ACTIONS["SCMP_ACT_ALLOW"], ACTIONS["SCMP_ACT_LOG"], ACTIONS["SCMP_ACT_TRACE"])
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -329,14 +330,31 @@ def send_listener(path: str, fd: int, message: bytes) -> None:
     from pyrunc.console import fds_message
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(LISTENER_TIMEOUT)  # a listener that accepts nothing must not hang create or start
     try:
-        sock.connect(path)
+        _connect(sock, path)
         sock.sendmsg([message], fds_message([fd]))
     except OSError as e:
-        raise PyruncError(f"linux.seccomp.listenerPath: sending the seccomp fd to {path}: "
-                          f"{(e.strerror or str(e)).lower()}") from None
+        why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e)).lower()
+        raise PyruncError(f"linux.seccomp.listenerPath: sending the seccomp fd to {path}: {why}") from None
     finally:
         sock.close()
+
+
+def _connect(sock, path: str) -> None:
+    """connect(), retried while the listener's backlog is full (a unix socket with a timeout says
+    EAGAIN at once rather than wait), for at most LISTENER_TIMEOUT seconds."""
+    import time
+
+    deadline = time.monotonic() + LISTENER_TIMEOUT
+    while True:
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError from None
+            time.sleep(0.05)
 
 
 def handover(sc: dict, fd: int, pid: int, state: dict) -> None:

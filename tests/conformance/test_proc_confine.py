@@ -516,6 +516,35 @@ def test_seccomp_listener_that_never_answers_or_goes_away(container, nnp, policy
             os.close(agent.fd)
 
 
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_listener_that_accepts_nothing(container, rt, nnp):
+    """A listener socket whose backlog is full (it never accepts) makes the runtime give up in time with
+    a one-line error; the container is not left running under a filter nobody watches."""
+    rt.lacks("a timeout on listenerPath (it waits forever)")
+    c = container("sh", "-c", "mkdir /scratch/d; echo done")
+    path = container.dir / "full.sock"
+    notify_config(c, path, nnp)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(0)
+    queued = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    queued.connect(str(path))  # fills the backlog
+    try:
+        t0 = time.monotonic()
+        r = c.create(timeout=30)
+        if r.rc == 0:  # the filter comes last (noNewPrivileges): start hands the fd over
+            r = c.start(timeout=30)
+            assert r.rc != 0, r
+            c.wait_status("stopped")
+            assert c.delete().rc == 0
+        assert time.monotonic() - t0 < 20 and "timed out" in r.err and len(r.err.splitlines()) == 1, r
+        assert c.output() == ""
+        assert c.state_dir_gone()
+    finally:
+        queued.close()
+        server.close()
+
+
 def test_seccomp_notify_without_listener_is_refused(container):
     c = container("true")
     seccomp_config(c)
