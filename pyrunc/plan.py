@@ -89,7 +89,13 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     process.plan_sysctl(plan, cfg, ns.has, ns.joined)
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
-        plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
+        # Without noNewPrivileges the filter is loaded before start (it needs CAP_SYS_ADMIN): the hooks are
+        # then started by fork and waited for without a pidfd, as a profile need not allow clone3
+        # (posix_spawn's) or pidfd_open.
+        filtered = linux.get("seccomp") is not None and not proc.get("noNewPrivileges")
+        plan.add("start", "run_hooks", ("startContainer", filtered),
+                 "run the startContainer hooks" + (" (fork+exec, under the seccomp filter)" if filtered else ""),
+                 "hooks.startContainer")
     if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
         process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
     if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
