@@ -37,7 +37,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     linux = cfg.get("linux") or {}
     ns = Namespaces(linux)
     if not ns.has("mount"):
-        raise PyruncError("linux.namespaces: a mount namespace is required")
+        # runc then makes the host's / rslave, mounts the config's filesystems on the host under the
+        # rootfs (left there by delete) and chroots: pyrunc changes no host mount (README).
+        raise PyruncError("linux.namespaces: a mount namespace is required: without one the config's mounts "
+                          "would be made in the host's mount namespace and root.path reached by chroot")
     has_process = cfg.get("process") is not None
     if not has_process and not opts.wait_for_start:
         raise PyruncError("config.json: process is required to run a container (config.md: REQUIRED when "
