@@ -34,6 +34,5 @@ def _seccomp() -> dict:
     except ImportError:
         return {"enabled": False}
     archs = [name for name, arch in seccomp.ARCHS.items() if lib.seccomp_arch_resolve_name(arch.encode())]
-    flags = sorted(seccomp.FLAGS)
     return {"enabled": True, "actions": sorted(seccomp.ACTIONS), "operators": sorted(seccomp.OPERATORS),
-            "archs": sorted(archs), "knownFlags": flags, "supportedFlags": flags}
+            "archs": sorted(archs), "knownFlags": sorted(seccomp.FLAGS), "supportedFlags": seccomp.supported_flags()}

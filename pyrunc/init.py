@@ -28,10 +28,12 @@ class Lifecycle:
         self.kernel.channel.send("hooks")
         self.kernel.channel.expect("hooks-done")
 
-    def run_hooks(self, kind: str) -> None:
+    def run_hooks(self, kind: str, filtered: bool = False) -> None:
         """createContainer and startContainer, in the container's namespaces; the state is
-        `created` for both (runtime.md: the environment exists after its step 2)."""
-        hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.hook_state("created", os.getpid()))
+        `created` for both (runtime.md: the environment exists after its step 2). `filtered`: a
+        seccomp filter is loaded (hooks.run_one)."""
+        hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.hook_state("created", os.getpid()),
+                  filtered)
 
     def __getattr__(self, op: str):
         return getattr(self.kernel, op)

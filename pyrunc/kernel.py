@@ -134,10 +134,12 @@ class LinuxKernel(MountOps):
             return
         os.chdir(path)
         try:
-            cwd = os.getcwd()
+            inside = os.getcwd().startswith("/")
         except FileNotFoundError:
-            cwd = ""
-        if not cwd.startswith("/"):
+            inside = False
+        except OSError:  # a seccomp filter (loaded before, without noNewPrivileges) denies getcwd
+            inside = _cwd_under_root()
+        if not inside:
             raise PyruncError(f"process.cwd {path}: the working directory is outside the container's root "
                               "-- possible container breakout detected")
 
@@ -247,3 +249,17 @@ class LinuxKernel(MountOps):
 
     def clear_pdeathsig(self) -> None:
         prctl.set_pdeathsig(0)
+
+
+def _cwd_under_root() -> bool:
+    """getcwd's answer without getcwd: climb `..` from the cwd until it no longer moves. The
+    kernel stops `..` at the process's root, so the climb ends there only if the cwd is under
+    it; from a directory outside the root it ends at the top of some other tree instead."""
+    root = os.stat("/")
+    here, seen = ".", os.stat(".")
+    for _ in range(1024):
+        up = os.stat(here + "/..")
+        if (up.st_dev, up.st_ino) == (seen.st_dev, seen.st_ino):
+            return (seen.st_dev, seen.st_ino) == (root.st_dev, root.st_ino)
+        here, seen = here + "/..", up
+    return False

@@ -9,7 +9,8 @@ mount_setattr before it is attached, so it keeps the source's restrictions and o
 those asked for (as runc's bind remount does not drop them either). The `r*` options are
 mount_setattr(AT_RECURSIVE) on the whole tree. A bare word that is not an option is refused
 for a bind mount and for the filesystems listed in FS_WORDS; for other filesystems (ext4, nfs,
-…) pyrunc cannot know the options, so they pass as data, as the spec says they should.
+…) pyrunc cannot know the options, so they pass as data, as the spec says they should. The
+kernel ignores key=value data on a bind mount, so it is accepted there and shown as ignored.
 """
 
 import posixpath
@@ -352,7 +353,12 @@ def dev_remounted_readonly(fstype: str, dest: str, flags: int) -> bool:
 def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: Context) -> None:
     """A bind mount: a detached copy of the source with its flags set, attached at `dest`."""
     for j, opt in o.data:
-        raise PyruncError(f"{where}.options[{j}]: unknown mount option {opt!r} for a bind mount")
+        if "=" not in opt:
+            raise PyruncError(f"{where}.options[{j}]: unknown mount option {opt!r} for a bind mount")
+    # key=value data (mode=755...) means nothing to a bind mount: the kernel ignores it, runc passes it
+    # on and so accepts it. A bare word would be a flag, and pyrunc knows them all: refused above.
+    ignored = ",".join(opt for _, opt in o.data)
+    note = f" (data {ignored} ignored: a bind mount takes none)" if ignored else ""
     if o.copyup:
         raise PyruncError(f"{where}.options: tmpcopyup is for tmpfs mounts")
     sb = o.flags & _SUPERBLOCK
@@ -402,7 +408,7 @@ def plan_bind(plan: Plan, m: dict, where: str, dest: str, o: MountOptions, ctx: 
         plan.add("rootfs", "attach_mount", (where, ctx.rootfs, dest, source),
                  f"move_mount the idmapped {source} to {dest}", where)
         return
-    note = " (refused unless the source is a procfs)" if clean(dest) == "/proc" else ""
+    note += " (refused unless the source is a procfs)" if clean(dest) == "/proc" else ""
     if ctx.new_userns:  # the init, root of its user namespace only, may not reach the source
         plan.add("runtime", "prepare_bind_mount", (where, source, recursive, tuple(attrs)),
                  f"open_tree --clone {'-R ' if recursive else ''}{source}{attrs_text}: reached with the host's "

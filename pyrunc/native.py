@@ -168,6 +168,11 @@ def join_namespaces(fds: list[int], types: list[int]) -> None:
     _check(lib.pyr_join_namespaces(ffi.new("int[]", fds), ffi.new("int[]", types), len(fds)), "setns")
 
 
+def seccomp_flags_supported(flags: int) -> bool:
+    """Whether the kernel takes these SECCOMP_FILTER_FLAG_* flags (probed, nothing loaded)."""
+    return lib.pyr_seccomp_flags_supported(flags) == 0
+
+
 def seccomp_load(bpf: bytes, flags: int) -> int:
     """Load a compiled filter; the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0."""
     return _check(lib.pyr_seccomp_load(bpf, len(bpf) // 8, flags), "seccomp")

@@ -37,7 +37,14 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     linux = cfg.get("linux") or {}
     ns = Namespaces(linux)
     if not ns.has("mount"):
-        raise PyruncError("linux.namespaces: a mount namespace is required")
+        # runc then makes the host's / rslave, mounts the config's filesystems on the host under the
+        # rootfs (left there by delete) and chroots: pyrunc changes no host mount (README).
+        raise PyruncError("linux.namespaces: a mount namespace is required: without one the config's mounts "
+                          "would be made in the host's mount namespace and root.path reached by chroot")
+    has_process = cfg.get("process") is not None
+    if not has_process and not opts.wait_for_start:
+        raise PyruncError("config.json: process is required to run a container (config.md: REQUIRED when "
+                          "start is called)")
     plan_before(plan, opts)
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
@@ -84,8 +91,15 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     process.plan_sysctl(plan, cfg, ns.has, ns.joined)
     mounts.plan_protect(plan, cfg)
     if hooks.get("startContainer"):
-        plan.add("start", "run_hooks", ("startContainer",), "run the startContainer hooks", "hooks.startContainer")
-    process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
+        # Without noNewPrivileges the filter is loaded before start (it needs CAP_SYS_ADMIN): the hooks are
+        # then started by fork and waited for without a pidfd, as a profile need not allow clone3
+        # (posix_spawn's) or pidfd_open.
+        filtered = linux.get("seccomp") is not None and not proc.get("noNewPrivileges")
+        plan.add("start", "run_hooks", ("startContainer", filtered),
+                 "run the startContainer hooks" + (" (fork+exec, under the seccomp filter)" if filtered else ""),
+                 "hooks.startContainer")
+    if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
+        process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
     if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")

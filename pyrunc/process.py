@@ -95,7 +95,7 @@ def exec_record(cfg: dict, no_new_keyring: bool = False) -> dict:
     """What `exec` needs from config.json and create's flags, kept in the state at create:
     later edits of the bundle's config must not change the container."""
     linux = cfg.get("linux") or {}
-    record = {"process": cfg.get("process") or {}}
+    record = {"process": cfg.get("process")}  # None without one: `start` refuses (lifecycle.start)
     for key in ("seccomp", "personality"):
         if key in linux:
             record[key] = linux[key]

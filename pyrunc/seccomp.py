@@ -12,6 +12,10 @@ exported bytes with seccomp(2) (pyr_seccomp_load / pyr_exec_seccomp in the main 
 Semantics follow runc: unknown syscall names are skipped (profiles name syscalls newer than the
 host's libseccomp), a rule whose action equals the default action is dropped (libseccomp refuses
 it), conditions on the same argument index become separate rules (docker's profile relies on it).
+Unless the default action lets calls through (allow, log, trace), a syscall newer than every one
+the profile names returns ENOSYS instead of the default action (runc's patchbpf): libc then falls
+back to an older call, as it does on an older kernel, where the default errno (EPERM) would be
+taken for a refusal. Requested flags are probed against the kernel; a flag it lacks is an error.
 """
 
 from pyrunc.errors import PyruncError
@@ -46,6 +50,16 @@ FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2, "SECCOMP_
          "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32}
 FLAG_NEW_LISTENER = 8
 FLAG_TSYNC_ESRCH = 16
+ENOSYS = 38
+LISTENER_TIMEOUT = 5.0  # seconds to connect to listenerPath and send the fd
+# Default actions under which an unknown syscall already goes through: no ENOSYS stub then.
+LETS_THROUGH = (ACTIONS["SCMP_ACT_ALLOW"], ACTIONS["SCMP_ACT_LOG"], ACTIONS["SCMP_ACT_TRACE"])
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000  # x32 calls come as x86_64 ones with this bit: left to the filter
+SCMP_ARCH_X32 = 0x4000003E  # libseccomp's token for x32 (no audit arch of its own)
+# struct seccomp_data offsets, and the classic BPF opcodes of the stub
+DATA_NR, DATA_ARCH = 0, 4
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGT_K, BPF_JSET_K, BPF_RET_K = 0x20, 0x15, 0x25, 0x45, 0x06
 # Syscalls the runtime itself makes between loading the filter and handing the listener fd to
 # the agent: a SCMP_ACT_NOTIFY on them would wait for an agent that has no fd yet.
 NOT_NOTIFIABLE = ("sendmsg",)
@@ -77,6 +91,8 @@ class Filter:
         self.metadata = metadata
         self.bpf = b""
         self.skipped: list[str] = []
+        self.names: list[str] = [rule.name for rule in rules]  # every name in the profile (check() sets it)
+        self.newest: list[tuple[int, int]] = []  # (audit arch, highest syscall number named) for the stub
 
     def describe(self) -> str:
         parts = [f"default {action_text(self.default)}", f"{len(self.rules)} rules"]
@@ -84,6 +100,8 @@ class Filter:
             parts.append(f"{len(self.bpf) // 8} BPF instructions")
         if self.skipped:
             parts.append(f"unknown to libseccomp, skipped: {','.join(sorted(set(self.skipped)))}")
+        for arch, nr in self.newest:
+            parts.append(f"syscalls above {nr} (audit arch {arch:#x}) return ENOSYS")
         if self.notify:
             parts.append(f"listener fd to {self.listener_path}")
         return "; ".join(parts)
@@ -133,6 +151,7 @@ def check(sc: dict, where: str = "linux.seccomp") -> Filter:
             raise PyruncError(f"{where}.flags[{i}]: unknown seccomp flag {flag!r}")
         flags |= FLAGS[flag]
     rules: list[Rule] = []
+    names_seen: list[str] = []
     notify = False
     for i, call in enumerate(sc.get("syscalls") or []):
         w = f"{where}.syscalls[{i}]"
@@ -165,6 +184,7 @@ def check(sc: dict, where: str = "linux.seccomp") -> Filter:
                     raise PyruncError(f"{aw}.{key}: {v!r} is not a uint64")
                 values.append(v)
             conditions.append((index, OPERATORS[op], values[0], values[1]))
+        names_seen.extend(names)
         if action == default:
             continue  # redundant, and libseccomp refuses it
         indexes = [c[0] for c in conditions]
@@ -183,7 +203,9 @@ def check(sc: dict, where: str = "linux.seccomp") -> Filter:
             flags |= FLAG_TSYNC_ESRCH  # the kernel refuses TSYNC with a listener otherwise
     if sc.get("listenerMetadata") and not sc.get("listenerPath"):
         raise PyruncError(f"{where}.listenerMetadata: needs listenerPath")
-    return Filter(default, archs, flags, rules, notify, listener, sc.get("listenerMetadata") or "")
+    filt = Filter(default, archs, flags, rules, notify, listener, sc.get("listenerMetadata") or "")
+    filt.names = names_seen
+    return filt
 
 
 def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - what it does
@@ -191,6 +213,7 @@ def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - w
     import os
 
     filt = check(sc, where)
+    _probe_flags(sc, where)
     try:
         from pyrunc._seccomp import ffi, lib
     except ImportError as e:
@@ -220,6 +243,8 @@ def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - w
             if rc < 0:
                 raise PyruncError(f"{rule.where}: libseccomp refused the rule for {rule.name}: "
                                   f"{os.strerror(-rc).lower()}")
+        if filt.default not in LETS_THROUGH:
+            filt.newest = _newest(lib, filt)
         fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
         try:
             rc = lib.seccomp_export_bpf(ctx, fd)
@@ -231,9 +256,61 @@ def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - w
             os.close(fd)
     finally:
         lib.seccomp_release(ctx)
+    filt.bpf = enosys_stub(filt.newest) + filt.bpf
     if not filt.bpf or len(filt.bpf) % 8 or len(filt.bpf) // 8 > 0xFFFF:
         raise PyruncError(f"{where}: the compiled filter has {len(filt.bpf) // 8} instructions (at most 65535)")
     return filt
+
+
+def _probe_flags(sc: dict, where: str) -> None:
+    """Each requested flag, as the kernel would take it (WAIT_KILLABLE_RECV only with a listener)."""
+    from pyrunc import native
+
+    for i, flag in enumerate(sc.get("flags") or []):
+        bits = FLAGS[flag] | (FLAG_NEW_LISTENER if flag == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" else 0)
+        if not native.seccomp_flags_supported(bits):
+            raise PyruncError(f"{where}.flags[{i}]: {flag} is not supported by this kernel")
+
+
+def supported_flags() -> list[str]:
+    """The known flags this kernel takes, for `pyrunc features` (seccomp.supportedFlags)."""
+    from pyrunc import native
+
+    return sorted(flag for flag, bit in FLAGS.items()
+                  if native.seccomp_flags_supported(
+                      bit | (FLAG_NEW_LISTENER if flag == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" else 0)))
+
+
+def _newest(lib, filt: Filter) -> list[tuple[int, int]]:
+    """(audit arch, highest syscall number the profile names on it) for the filter's architectures."""
+    tokens = [lib.seccomp_arch_native()] + [lib.seccomp_arch_resolve_name(a.encode()) for a in filt.archs]
+    newest = []
+    for token in dict.fromkeys(tokens):
+        if token in (0, SCMP_ARCH_X32):
+            continue
+        numbers = [lib.seccomp_syscall_resolve_name_arch(token, name.encode()) for name in set(filt.names)]
+        numbers = [nr for nr in numbers if 0 <= nr < X32_SYSCALL_BIT]
+        if numbers:
+            newest.append((token, max(numbers)))
+    return newest
+
+
+def enosys_stub(newest: list[tuple[int, int]]) -> bytes:
+    """Classic BPF to run before the filter: on each (audit arch, nr), a syscall numbered above nr
+    returns ENOSYS; anything else falls through to the filter (which loads the arch again)."""
+    import struct
+
+    def insn(code: int, jt: int, jf: int, k: int) -> bytes:
+        return struct.pack("=HBBI", code, jt, jf, k)
+
+    out = b""
+    for arch, nr in newest:
+        tail = [insn(BPF_LD_W_ABS, 0, 0, DATA_NR)]
+        if arch == AUDIT_ARCH_X86_64:
+            tail.append(insn(BPF_JSET_K, 2, 0, X32_SYSCALL_BIT))  # an x32 call: past the block
+        tail += [insn(BPF_JGT_K, 0, 1, nr), insn(BPF_RET_K, 0, 0, ACTIONS["SCMP_ACT_ERRNO"] | ENOSYS)]
+        out += insn(BPF_LD_W_ABS, 0, 0, DATA_ARCH) + insn(BPF_JEQ_K, 0, len(tail), arch) + b"".join(tail)
+    return out
 
 
 def process_state(filt: Filter, pid: int, state: dict) -> bytes:
@@ -253,14 +330,31 @@ def send_listener(path: str, fd: int, message: bytes) -> None:
     from pyrunc.console import fds_message
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(LISTENER_TIMEOUT)  # a listener that accepts nothing must not hang create or start
     try:
-        sock.connect(path)
+        _connect(sock, path)
         sock.sendmsg([message], fds_message([fd]))
     except OSError as e:
-        raise PyruncError(f"linux.seccomp.listenerPath: sending the seccomp fd to {path}: "
-                          f"{(e.strerror or str(e)).lower()}") from None
+        why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e)).lower()
+        raise PyruncError(f"linux.seccomp.listenerPath: sending the seccomp fd to {path}: {why}") from None
     finally:
         sock.close()
+
+
+def _connect(sock, path: str) -> None:
+    """connect(), retried while the listener's backlog is full (a unix socket with a timeout says
+    EAGAIN at once rather than wait), for at most LISTENER_TIMEOUT seconds."""
+    import time
+
+    deadline = time.monotonic() + LISTENER_TIMEOUT
+    while True:
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError from None
+            time.sleep(0.05)
 
 
 def handover(sc: dict, fd: int, pid: int, state: dict) -> None:

@@ -514,6 +514,15 @@ int pyr_seccomp_load(const void *insns, unsigned int count, unsigned int flags)
     return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
 }
 
+int pyr_seccomp_flags_supported(unsigned int flags)
+{
+    if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, NULL) == 0)
+        return 0; /* cannot happen: no program */
+    if (errno == EFAULT)
+        return 0;
+    return -1;
+}
+
 /* Send `fd` with the payload "seccomp" and wait for the runtime's one-message answer. */
 static int hand_over_listener(int sock, int fd)
 {

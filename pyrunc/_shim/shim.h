@@ -155,6 +155,11 @@ int pyr_join_namespaces(const int *fds, const int *types, int n);
  * has SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0. Needs no_new_privs or CAP_SYS_ADMIN. */
 int pyr_seccomp_load(const void *insns, unsigned int count, unsigned int flags);
 
+/* Whether the kernel takes these SECCOMP_FILTER_FLAG_* `flags`: seccomp(SECCOMP_SET_MODE_FILTER,
+ * flags, NULL) checks the flags before it reads the (absent) program, so EFAULT means yes and
+ * EINVAL no. Returns 0 if supported, else -1 with errno. Loads nothing. */
+int pyr_seccomp_flags_supported(unsigned int flags);
+
 /* The last step when the filter comes last (noNewPrivileges): pyr_seccomp_load, and when that
  * gives a listener fd, send it over `notify_sock` (payload "seccomp", one SCM_RIGHTS fd) and
  * wait for one message back (the runtime has handed it to the seccomp agent), close it; then

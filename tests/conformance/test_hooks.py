@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,21 @@ def test_failing_poststop_hook_is_a_warning(container, rt):
     assert c.state_dir_gone()
     rt.lacks("running the remaining poststop hooks after one fails")
     assert order(log) == ["poststop"]
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_start_container_hook_under_a_default_deny_profile(container, nnp):
+    """startContainer hooks run in the container after start, next to the filter: under the validation
+    suite's default profile (runtime-tools' generate: default errno, 315 allowed names, no close_range,
+    clone3 or faccessat2), with or without noNewPrivileges, the hook runs with its state and the program
+    after it."""
+    c = container("sh", "-c", "cat /hooks/order; echo ran")
+    c.config["process"]["noNewPrivileges"] = nnp
+    c.config["linux"]["seccomp"] = json.loads((Path(__file__).parent / "data/runtime-tools-default-seccomp.json")
+                                              .read_text())
+    log = logging_hooks(c, ["startContainer"])
+    c.config["hooks"]["startContainer"][0]["timeout"] = 10  # waited for without pidfd_open, not in the profile
+    c.started()
+    out = c.finish()
+    assert out == "startContainer\nran\n", (out, c.stderr.read_text())
+    check_record(log, "startContainer", c, None)

@@ -106,12 +106,24 @@ def test_start_only_once(container):
     assert c.output() == "once\n"
 
 
-def test_delete_refuses_running_container(container):
-    c = container("sleep", "300")
-    pid = c.started()
+@pytest.mark.parametrize("started", [False, True], ids=["created", "running"])
+def test_delete_refuses_container_not_stopped(container, rt, started):
+    """runtime.md: deleting a container that is not stopped MUST generate an error; a created one too
+    (the validation suite's `delete` file), and it stays as it was, ready to start."""
+    if not started:
+        rt.lacks("an error on deleting a created container (it deletes it)")
+    c = container("sh", "-c", "echo ran; exec sleep 300")
+    assert c.create().rc == 0
+    if started:
+        assert c.start().rc == 0
+    status = c.state()["status"]
+    pid = c.state()["pid"]
     r = c.delete()
-    assert r.rc != 0 and "not stopped" in r.err, r
-    assert c.state()["status"] == "running" and alive(pid)
+    assert r.rc != 0 and f"not stopped: {status}" in r.err and len(r.err.splitlines()) == 1, r
+    assert c.state()["status"] == status and alive(pid)
+    if not started:
+        assert c.start().rc == 0
+        wait_for(lambda: c.output() == "ran\n", what="the program's output")
 
 
 @pytest.mark.parametrize("started", [False, True], ids=["created", "running"])
@@ -131,3 +143,29 @@ def test_delete_force(container, rt, started):
 def test_delete_force_unknown_id(rt):
     r = rt("delete", "--force", "t-never-created")
     assert r.rc == 0, r
+
+
+def test_config_without_process(container, rt):
+    """config.md: process is OPTIONAL, REQUIRED only when start is called. create makes the container;
+    start refuses it with a one-line error and no effect (it stays created, its init waiting); delete
+    --force removes it; run refuses it up front and leaves nothing."""
+    rt.lacks("a config without process (it refuses create)")
+    c = container("true")
+    del c.config["process"]
+    r = c.create()
+    assert r.rc == 0, r
+    st = c.state()
+    assert st["status"] == "created" and alive(st["pid"]), st
+    r = c.start()
+    assert r.rc != 0 and "no process" in r.err and len(r.err.splitlines()) == 1, r
+    assert c.state()["status"] == "created" and alive(st["pid"])
+    assert c.delete().rc != 0  # not stopped
+    r = c.delete("--force")
+    assert r.rc == 0, r
+    wait_for(lambda: not alive(st["pid"]), what="the init to die")
+    assert c.state_dir_gone()
+    c2 = container("true")
+    del c2.config["process"]
+    r = c2.run()
+    assert "process is required" in r.err
+    c2.assert_refused(r, one_line=True)

@@ -149,3 +149,17 @@ def test_new_network_namespace_has_lo_up(container):
                            check=True)
     assert links == sorted(line.split(": ")[1].split("@")[0] for line in fresh.stdout.splitlines())
     assert flags & 0x1, f"lo is down (flags {flags:#x})"  # IFF_UP
+
+
+def test_config_without_mount_namespace_is_refused(container, rt):
+    """pyrunc's choice (README): without a mount namespace the config's mounts would be made in the host's
+    mount namespace and root.path reached by chroot (runc also makes the host's / rslave and leaves the
+    mounts after delete); pyrunc refuses it with one line, before any mount, leaving nothing."""
+    rt.only_pyrunc("refusing a config without a mount namespace")
+    c = container("true")
+    c.config["linux"]["namespaces"] = [n for n in c.config["linux"]["namespaces"] if n["type"] != "mount"]
+    before = Path("/proc/self/mountinfo").read_text().count(str(c.dir))
+    r = c.run()
+    c.assert_refused(r, one_line=True)
+    assert "a mount namespace is required" in r.err and "chroot" in r.err, r
+    assert Path("/proc/self/mountinfo").read_text().count(str(c.dir)) == before == 0

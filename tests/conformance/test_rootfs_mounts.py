@@ -179,6 +179,20 @@ def test_bind_mount_flags(container):
     assert {"nosuid", "nodev", "noexec", "noatime"} <= mount_table(out)["/mnt/b"].options
 
 
+def test_bind_mount_ignores_data(container):
+    """Data such as mode=755 on a bind mount is accepted and changes nothing (the kernel ignores data on a
+    bind mount; runc passes it on): the validation suite's `mounts` file binds with mode=755."""
+    c = container("sh", "-c", "cat /mnt/b/hello; stat -c %a /mnt/b; cat /proc/self/mountinfo")
+    src = c.dir / "src"
+    src.mkdir()
+    src.chmod(0o700)
+    (src / "hello").write_text("hello\n")
+    c.bind(src, "/mnt/b", "mode=755", "ro")
+    out = run_ok(c)
+    assert out.splitlines()[:2] == ["hello", "700"], out
+    assert "ro" in mount_table(out)["/mnt/b"].options and (src / "hello").read_text() == "hello\n"
+
+
 @pytest.fixture
 def submount(container):
     """A host directory with a tmpfs mounted below it: `rbind` copies it, `bind` does not."""

@@ -217,3 +217,35 @@ def test_seccomp_allow_list_without_close_range(container, rt, nnp, close):
     fds = {line.split()[-3]: line.split()[-1] for line in preserved.stdout.splitlines() if "->" in line}
     assert fds.get("3") == str(target), preserved
     assert digest(target) == before | {"escaped-through-fd": hashlib.sha256(b"pwned\n").hexdigest()}
+
+
+def deny_getcwd(c):
+    """A filter loaded before the cwd check (no noNewPrivileges) that denies getcwd, as the validation
+    suite's linux_seccomp does: the check must still tell inside from outside without it."""
+    c.config["process"]["noNewPrivileges"] = False
+    c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                    "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}
+
+
+def test_cwd_check_when_the_filter_denies_getcwd(container, rt):
+    """CVE-2024-21626, attack 1, under a seccomp filter that denies getcwd: process.cwd /proc/self/fd/3 (a
+    preserved host directory) is still refused, by climbing `..` to the root instead of asking getcwd, and
+    the host directory is unchanged. Control: the same filter with a cwd inside the root runs (runc 1.1.5
+    refuses every cwd then: it cannot check)."""
+    rt.lacks("a cwd check without getcwd (it refuses any cwd when getcwd is denied)")
+    target = host_dir(container)
+    before = digest(target)
+    c = container("sh", "-c", ESCAPE)
+    c.config["process"]["cwd"] = "/proc/self/fd/3"
+    deny_getcwd(c)
+    c.write()
+    r = with_fd3(rt, target, "run", "--bundle", c.bundle, "--preserve-fds", "1", c.id)
+    assert r.returncode != 0 and "possible container breakout detected" in r.stderr, r
+    assert digest(target) == before
+
+    control = container("sh", "-c", "echo inside > here && cat /scratch/deep/here")
+    control.mount("/scratch", "tmpfs", "tmpfs")
+    control.config["process"]["cwd"] = "/scratch/deep"
+    deny_getcwd(control)
+    out = control.run()
+    assert out.rc == 0 and out.out == "inside\n", out
