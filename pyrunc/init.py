@@ -28,12 +28,21 @@ class Lifecycle:
         self.kernel.channel.send("hooks")
         self.kernel.channel.expect("hooks-done")
 
-    def run_hooks(self, kind: str, filtered: bool = False) -> None:
+    def run_hooks(self, kind: str, filtered: bool = False, cwd: str = "") -> None:
         """createContainer and startContainer, in the container's namespaces; the state is
         `created` for both (runtime.md: the environment exists after its step 2). `filtered`: a
-        seccomp filter is loaded (hooks.run_one)."""
-        hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.hook_state("created", os.getpid()),
-                  filtered)
+        seccomp filter is loaded (hooks.run_one). With `cwd` the hooks start there and the init
+        comes back to where it was (createContainer: the rootfs, as runc does)."""
+        back = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if cwd else -1
+        try:
+            if cwd:
+                os.chdir(cwd)
+            hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.hook_state("created", os.getpid()),
+                      filtered)
+        finally:
+            if back >= 0:
+                os.fchdir(back)
+                os.close(back)
 
     def __getattr__(self, op: str):
         return getattr(self.kernel, op)

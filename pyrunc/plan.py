@@ -77,8 +77,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
                 plan.add("parent", "run_hooks", (kind,), f"run the {kind} hooks in the runtime's namespaces",
                          f"hooks.{kind}", on="hooks")
     if hooks.get("createContainer"):
-        plan.add("rootfs", "run_hooks", ("createContainer",), "run the createContainer hooks",
-                 "hooks.createContainer")
+        plan.add("rootfs", "run_hooks", ("createContainer", False, rootfs), "run the createContainer hooks in the "
+                 f"container's mount namespace, in {rootfs}", "hooks.createContainer")
     mounts.plan_pivot(plan, rootfs, opts.no_pivot)
     process.plan_cwd(plan, cfg)
     proc = cfg.get("process") or {}

@@ -133,3 +133,21 @@ def test_start_container_hook_under_a_default_deny_profile(container, nnp):
     out = c.finish()
     assert out == "startContainer\nran\n", (out, c.stderr.read_text())
     check_record(log, "startContainer", c, None)
+
+
+def test_create_container_hook_works_in_the_rootfs(container, rt):
+    """runc's createContainer hooks (nvidia's and others' library injection): in the container's mount
+    namespace before pivot_root, with the working directory at the rootfs, so `touch ./lib/x && mount
+    --bind SRC ./lib/x` adds a file the container sees, and the host's own ./lib is untouched."""
+    src = container.dir / "injected.so"
+    src.write_text("injected by the hook\n")
+    hook = container.dir / "inject.sh"
+    hook.write_text(f"#!/bin/sh\nset -e\nmkdir -p ./lib\ntouch ./lib/libinjected.so\n"
+                    f"mount --bind {src} ./lib/libinjected.so\n")
+    hook.chmod(0o755)
+    c = container("cat", "/lib/libinjected.so")
+    c.hook("createContainer", hook)
+    r = c.run()
+    assert r.rc == 0 and r.out == "injected by the hook\n", r
+    assert (c.rootfs / "lib/libinjected.so").exists(), "the hook's cwd was the rootfs"
+    assert (c.rootfs / "lib/libinjected.so").read_text() == "", "the bind mount stayed in the container"
