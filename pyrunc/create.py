@@ -89,9 +89,15 @@ class RuntimeOps:
     def set_child_subreaper(self) -> None:
         native.prctl(uapi.PR_SET_CHILD_SUBREAPER, 1)
 
-    def clone(self, flags: int) -> None:
-        """The init: 0 in it (it goes on to _become_init), its pid here."""
-        self.pid = native.clone(flags, self.child_sync, uapi.SIGKILL)
+    def clone(self, flags: int, into: str = "") -> None:
+        """The init: 0 in it (it goes on to _become_init), its pid here; born in the cgroup2
+        directory `into` when there is one."""
+        fd = os.open(into, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if into else -1
+        try:
+            self.pid = native.clone(flags, self.child_sync, uapi.SIGKILL, fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def leave_time_namespace(self) -> None:
         native.setns(self._time_ns, uapi.CLONE_NEWTIME)
@@ -150,9 +156,11 @@ class Prepared:
         self.bundle = os.path.abspath(bundle)
         self.cfg = config.load(self.bundle)
         self.rootfs = config.rootfs_path(self.bundle, self.cfg)
-        self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, cgroups.detect(),
-                                    systemd=ctx.systemd_cgroup)
+        layout = cgroups.detect()
+        self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, layout, systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
+        if layout.unified is not None:  # the init is born in its cgroup2 directory
+            opts.clone_into = self.cgroup_dirs.get(layout.unified.key, "")
         if ctx.log:
             for path in config.ignored:
                 ctx.log(f"config: ignoring unknown property {path}")

@@ -22,9 +22,11 @@ def _c(s: str | None):
     return _NULL if s is None else s.encode()
 
 
-def clone(flags: int, sync_fd: int, pdeathsig: int) -> int:
-    """Fork-like clone into new namespaces; 0 in the child (see shim.h)."""
-    return _check(lib.pyr_clone(flags, sync_fd, pdeathsig), "clone")
+def clone(flags: int, sync_fd: int, pdeathsig: int, cgroup_fd: int = -1) -> int:
+    """Fork-like clone into new namespaces, into the cgroup2 directory `cgroup_fd` when it is
+    not -1; 0 in the child (see shim.h)."""
+    return _check(lib.pyr_clone(flags, sync_fd, pdeathsig, cgroup_fd), "clone3(CLONE_INTO_CGROUP)"
+                  if cgroup_fd >= 0 else "clone")
 
 
 def unshare_user(flags: int, sync_fd: int) -> None:

@@ -16,8 +16,9 @@ class Options:
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
                  console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
                  no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
-                 grace: str = "", subreaper: bool = True) -> None:
+                 grace: str = "", subreaper: bool = True, clone_into: str = "") -> None:
         self.no_pivot = no_pivot
+        self.clone_into = clone_into  # the container's cgroup2 directory: the init is born in it
         self.grace = grace  # who started the cgroup grace-period task: "launcher", "runtime" or "" (none)
         self.subreaper = subreaper  # `run` adopts an init that is its grandchild (runc's --no-subreaper)
         self.exe_sealed = exe_sealed  # a host fact: the interpreter runs from a sealed view (exeseal.py)
@@ -56,7 +57,12 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
     process.plan_protect(plan, opts.exe_sealed)  # the last step before clone
-    plan_parent(plan, linux, ns, cgroup_dirs, cfg.get("process") or {})
+    if opts.clone_into:
+        (clone,) = plan.phases["clone"]
+        clone.args = (clone.args[0], opts.clone_into)
+        clone.text += f"; born in {opts.clone_into} (clone3 with CLONE_INTO_CGROUP)"
+    plan_parent(plan, linux, ns, {k: d for k, d in cgroup_dirs.items() if d != opts.clone_into},
+                cfg.get("process") or {})
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))

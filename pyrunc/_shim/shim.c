@@ -59,9 +59,19 @@ static int become_root_after_maps(int sync_fd)
     return 0;
 }
 
-int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig)
+int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig, int cgroup_fd)
 {
-    long pid = syscall(SYS_clone, (flags & ~0xffUL) | SIGCHLD, 0, 0, 0, 0);
+    long pid;
+    if (cgroup_fd >= 0) {
+        struct clone_args args;
+        memset(&args, 0, sizeof(args));
+        args.flags = (flags & ~0xffUL) | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (unsigned long long)cgroup_fd;
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+    } else {
+        pid = syscall(SYS_clone, (flags & ~0xffUL) | SIGCHLD, 0, 0, 0, 0);
+    }
     if (pid != 0)
         return (int)pid;
     if (pdeathsig)

@@ -11,7 +11,7 @@
  * of the new user namespace with setresgid/setresuid 0) before it returns. If that read
  * fails (the parent died), the child exits with status 1. The child gets `pdeathsig` as
  * its parent-death signal when it is non-zero. */
-int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig);
+int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig, int cgroup_fd);
 
 /* unshare(flags) where `flags` has CLONE_NEWUSER: writes one byte "M" to `sync_fd` to ask
  * the parent for the id maps, waits for one byte back, then becomes root of the new user

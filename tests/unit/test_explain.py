@@ -26,8 +26,9 @@ def plan_for(cfg: dict, name: str):
     """What Prepared does in create, with the host's facts fixed."""
     layout = cgroups.detect("/sys/fs/cgroup", mountinfo=V2_MOUNTINFO)
     cg = cgroups.plan(cfg.get("linux") or {}, name, layout, self_cgroup="0::/\n")
-    opts = Options(container_id=name, exe_sealed=True, grace="launcher")
-    plan, _ = build(cfg, f"/bundles/{name}/rootfs", opts, cgroups.paths_for(cg), tuple(cg.describe()))
+    dirs = cgroups.paths_for(cg)
+    opts = Options(container_id=name, exe_sealed=True, grace="launcher", clone_into=dirs.get(layout.unified.key, ""))
+    plan, _ = build(cfg, f"/bundles/{name}/rootfs", opts, dirs, tuple(cg.describe()))
     return plan
 
 

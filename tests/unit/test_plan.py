@@ -200,3 +200,15 @@ def test_runtime_steps_the_init_asks_for_are_marked_in_the_plan():
     assert [s.op for s in plan.on("parent", "rlimits")] == ["prlimit"]
     assert [s.args for s in plan.on("parent", "hooks")] == [("prestart",)]
     assert plan.on("parent", "maps")[0].describe().startswith("when the init asks for its id maps: write")
+
+
+def test_on_cgroup2_the_init_is_born_in_its_cgroup():
+    """clone3(CLONE_INTO_CGROUP): no migration of the init into the cgroup2 directory; the v1
+    hierarchies of a hybrid host are still entered while the init is held."""
+    dirs = {"memory": "/sys/fs/cgroup/memory/pyrunc/c", "unified": "/sys/fs/cgroup/unified/pyrunc/c"}
+    plan = plan_of(default_config(), dirs, clone_into=dirs["unified"])
+    (clone,) = plan.phases["clone"]
+    assert clone.args[1] == dirs["unified"] and "CLONE_INTO_CGROUP" in clone.text
+    assert [s.args for s in plan.phases["parent"] if s.op == "enter_cgroup"] == [(dirs["memory"],)]
+    v2 = plan_of(default_config(), {"": "/sys/fs/cgroup/pyrunc/c"}, clone_into="/sys/fs/cgroup/pyrunc/c")
+    assert "enter_cgroup" not in ops(v2) and "release_init" not in ops(v2), "nothing to wait for on pure v2"
