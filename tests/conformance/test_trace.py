@@ -20,10 +20,10 @@ import pytest
 from pyrunc.steps import REQUESTS
 
 from .bundle import base_config, make_rootfs, wait_for
+from .test_explain_steps import close_every_console
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json")
-                 if not json.loads(p.read_text())["process"].get("terminal"))
+BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
 
 MOUNT = "mount"
 NS = "ns"
@@ -220,7 +220,11 @@ def test_every_kernel_action_is_an_explained_step(which, rt, tmp_path):
                 "-e", f"trace={syscalls}", rt.exe, "--root", rt.root, "--debug", "--log", log, "--log-format",
                 "json", *args]
 
-    creating = subprocess.Popen(traced("create", "create", "--bundle", bundle, cid), stdin=subprocess.DEVNULL,
+    flags = []
+    if json.loads((bundle / "config.json").read_text())["process"].get("terminal"):  # bundles/shell
+        close_every_console(tmp_path / "console.sock")  # the shell ends when its terminal closes
+        flags = ["--console-socket", tmp_path / "console.sock"]
+    creating = subprocess.Popen(traced("create", "create", "--bundle", bundle, *flags, cid), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:  # strace -f follows the init until it exits: create is done once the container is created
         wait_for(lambda: json.loads(rt("state", cid).out or "{}").get("status") == "created", 60, "created")
