@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -217,3 +219,22 @@ class Container:
         """No entry named after the container (`<id>`, `<id>.json`...) is left in the state root."""
         root = self.rt.root
         return not root.exists() or all(p.name.partition(".")[0] != self.id for p in root.iterdir())
+
+
+def close_every_console(path: Path) -> threading.Thread:
+    """A --console-socket peer that takes the pty master and closes it (the shell then exits)."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        _, ancdata, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(4))
+        for _, _, data in ancdata:
+            os.close(int.from_bytes(data[:4], "little"))
+        conn.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread

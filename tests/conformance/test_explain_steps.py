@@ -2,16 +2,13 @@
 by `--debug` while the container really runs are explain's steps, in order, per process."""
 
 import json
-import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 
 from pyrunc.steps import REQUESTS
 
-from .bundle import wait_for
+from .bundle import close_every_console, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
@@ -23,25 +20,6 @@ def steps_by_process(lines: list[tuple[str, str]]) -> dict[str, list[str]]:
     for phase, text in lines:
         out["runtime" if phase in runtime else "init"].append(f"{phase}: {text}")
     return out
-
-
-def close_every_console(path: Path) -> threading.Thread:
-    """A --console-socket peer that takes the pty master and closes it (the shell then exits)."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-
-    def serve():
-        conn, _ = server.accept()
-        _, ancdata, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(4))
-        for _, _, data in ancdata:
-            os.close(int.from_bytes(data[:4], "little"))
-        conn.close()
-        server.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return thread
 
 
 @pytest.mark.root

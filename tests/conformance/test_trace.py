@@ -19,8 +19,7 @@ import pytest
 
 from pyrunc.steps import REQUESTS
 
-from .bundle import base_config, make_rootfs, wait_for
-from .test_explain_steps import close_every_console
+from .bundle import base_config, close_every_console, make_rootfs, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
