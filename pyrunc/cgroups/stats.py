@@ -240,18 +240,13 @@ def _intel_rdt(group: str | None) -> dict:
         return {}
     root = os.path.dirname(group)
     out = {}
-    for line in (_text(f"{group}/schemata") or "").splitlines():
-        line = line.strip()
-        if line.startswith("L3:"):
-            out["l3_cache_schema"] = line
-        elif line.startswith("MB:"):
-            out["mem_bw_schema"] = line
-    for line in (_text(f"{root}/schemata") or "").splitlines():
-        line = line.strip()
-        if line.startswith("L3:"):
-            out["l3_cache_schema_root"] = line
-        elif line.startswith("MB:"):
-            out["mem_bw_schema_root"] = line
+    for directory, suffix in ((group, ""), (root, "_root")):
+        for line in (_text(f"{directory}/schemata") or "").splitlines():
+            line = line.strip()
+            if line.startswith("L3:"):
+                out["l3_cache_schema" + suffix] = line
+            elif line.startswith("MB:"):
+                out["mem_bw_schema" + suffix] = line
     return out
 
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from .bundle import proc_status, wait_for
+from .bundle import SocketPeer, proc_status, receive_state, wait_for
 
 pytestmark = pytest.mark.root
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
@@ -326,43 +326,25 @@ SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100
 SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101
 
 
-class Agent(threading.Thread):
+class Agent(SocketPeer):
     """A seccomp agent: takes the state + fd from the listener socket, answers one notification
     with EXDEV."""
 
     def __init__(self, path):
-        super().__init__(daemon=True)
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(path))
-        self.server.listen(1)
-        self.server.settimeout(30)
-        self.state, self.fds, self.syscall, self.error = None, [], None, None
+        super().__init__(path)
+        self.state, self.fds, self.syscall = None, [], None
         self.start()
 
-    def run(self):
-        try:
-            conn, _ = self.server.accept()
-            with conn:
-                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
-                while True:  # until the JSON is whole (runc 1.1.5 keeps the connection open)
-                    try:
-                        self.state = json.loads(data)
-                        break
-                    except ValueError:
-                        data += conn.recv(65536)
-            self.fds = fds
-            buf = bytearray(80)
-            import fcntl
+    def serve(self, conn):
+        import fcntl
 
-            fcntl.ioctl(fds[0], SECCOMP_IOCTL_NOTIF_RECV, buf)
-            notif_id, _pid, _flags, nr = struct.unpack_from("=QIIi", buf)
-            self.syscall = nr
-            fcntl.ioctl(fds[0], SECCOMP_IOCTL_NOTIF_SEND, bytearray(struct.pack("=Qqii", notif_id, 0,
-                                                                                 -errno.EXDEV, 0)))
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-        finally:
-            self.server.close()
+        self.state, self.fds = receive_state(conn)
+        buf = bytearray(80)
+        fcntl.ioctl(self.fds[0], SECCOMP_IOCTL_NOTIF_RECV, buf)
+        notif_id, _pid, _flags, nr = struct.unpack_from("=QIIi", buf)
+        self.syscall = nr
+        fcntl.ioctl(self.fds[0], SECCOMP_IOCTL_NOTIF_SEND, bytearray(struct.pack("=Qqii", notif_id, 0,
+                                                                                  -errno.EXDEV, 0)))
 
 
 @pytest.mark.parametrize("nnp, how", [(True, "run"), (False, "run"), (True, "create+start"), (False, "create+start")])
@@ -397,62 +379,45 @@ MKDIR_CALLS, CHMOD_CALLS = (83, 258), (90, 268)  # mkdir, mkdirat; chmod, fchmod
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
 
 
-class Listener(threading.Thread):
+class Listener(SocketPeer):
     """A seccomp agent with a policy, for the notify tests: `answer` lets mkdir go on
     (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and refuses chmod with EXDEV, for as long as the container
     lives; `never` keeps the fd and answers nothing; `close` closes the fd as soon as it has it."""
 
     def __init__(self, path, policy):
-        super().__init__(daemon=True)
+        super().__init__(path)
         self.policy = policy
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(path))
-        self.server.listen(1)
-        self.server.settimeout(30)
-        self.state, self.seen, self.error, self.fd = None, [], None, None
+        self.state, self.seen, self.fd = None, [], None
         self.got_fd = threading.Event()
         self.start()
 
-    def run(self):
+    def serve(self, conn):
         import fcntl
         import select
 
-        try:
-            conn, _ = self.server.accept()
-            with conn:
-                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
-                while True:
-                    try:
-                        self.state = json.loads(data)
-                        break
-                    except ValueError:
-                        data += conn.recv(65536)
-            self.fd = fds[0]
-            self.got_fd.set()
-            if self.policy == "close":
-                os.close(self.fd)
-                return
-            if self.policy == "never":
-                return  # the test closes self.fd at the end
-            poller = select.poll()
-            poller.register(self.fd, select.POLLIN)
-            while True:
-                events = poller.poll(30000)
-                if not events or events[0][1] & (select.POLLHUP | select.POLLERR):
-                    break  # every task under the filter is gone
-                buf = bytearray(80)
-                fcntl.ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, buf)
-                notif_id, _pid, _flags, nr = struct.unpack_from("=QIIi", buf)
-                self.seen.append(nr)
-                answer = (struct.pack("=QqiI", notif_id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-                          if nr in MKDIR_CALLS else struct.pack("=QqiI", notif_id, 0, -errno.EXDEV, 0))
-                with contextlib.suppress(OSError):  # ENOENT: the caller died meanwhile
-                    fcntl.ioctl(self.fd, SECCOMP_IOCTL_NOTIF_SEND, bytearray(answer))
+        self.state, fds = receive_state(conn)
+        self.fd = fds[0]
+        self.got_fd.set()
+        if self.policy == "close":
             os.close(self.fd)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-        finally:
-            self.server.close()
+            return
+        if self.policy == "never":
+            return  # the test closes self.fd at the end
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while True:
+            events = poller.poll(30000)
+            if not events or events[0][1] & (select.POLLHUP | select.POLLERR):
+                break  # every task under the filter is gone
+            buf = bytearray(80)
+            fcntl.ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, buf)
+            notif_id, _pid, _flags, nr = struct.unpack_from("=QIIi", buf)
+            self.seen.append(nr)
+            answer = (struct.pack("=QqiI", notif_id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                      if nr in MKDIR_CALLS else struct.pack("=QqiI", notif_id, 0, -errno.EXDEV, 0))
+            with contextlib.suppress(OSError):  # ENOENT: the caller died meanwhile
+                fcntl.ioctl(self.fd, SECCOMP_IOCTL_NOTIF_SEND, bytearray(answer))
+        os.close(self.fd)
 
 
 def notify_config(c, path, nnp):

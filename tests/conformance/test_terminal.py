@@ -3,43 +3,33 @@ fixStdioPermissions changes only the owner), for the init and for `exec -t`."""
 
 import os
 import socket
-import threading
 
 import pytest
+
+from .bundle import SocketPeer
 
 pytestmark = pytest.mark.root
 
 
-class ConsoleReader(threading.Thread):
+class ConsoleReader(SocketPeer):
     """Takes the pty master from --console-socket and reads what the container writes until EOF."""
 
     def __init__(self, path):
-        super().__init__(daemon=True)
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(path))
-        self.server.listen(1)
-        self.server.settimeout(30)
-        self.out, self.error = b"", None
+        super().__init__(path)
+        self.out = b""
         self.start()
 
-    def run(self):
-        try:
-            conn, _ = self.server.accept()
-            with conn:
-                _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-            while True:
-                try:
-                    chunk = os.read(fds[0], 4096)
-                except OSError:  # EIO: the last slave closed
-                    break
-                if not chunk:
-                    break
-                self.out += chunk
-            os.close(fds[0])
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-        finally:
-            self.server.close()
+    def serve(self, conn):
+        _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        while True:
+            try:
+                chunk = os.read(fds[0], 4096)
+            except OSError:  # EIO: the last slave closed
+                break
+            if not chunk:
+                break
+            self.out += chunk
+        os.close(fds[0])
 
     def text(self):
         self.join(20)
