@@ -49,18 +49,18 @@ def default_config(rootless: bool = False) -> dict:
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
         },
     }
-    if rootless:
+    if rootless:  # runc's specconv.ToRootless
         linux = cfg["linux"]
+        linux["namespaces"] = [n for n in linux["namespaces"] if n["type"] not in ("network", "user")]
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
         linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
         del linux["resources"]
-        cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
         for m in cfg["mounts"]:
-            if m["type"] == "sysfs":
+            if m["destination"].rstrip("/") == "/sys":
                 m.update(type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"])
-            if m["type"] == "devpts":
-                m["options"] = [o for o in m["options"] if o != "gid=5"]
+            elif "options" in m:
+                m["options"] = [o for o in m["options"] if not o.startswith(("gid=", "uid="))]
     return cfg
 
 

@@ -150,3 +150,26 @@ def test_help_command_and_unknown_command(capfd):
 def test_text_log_lines_quote_as_logrus():
     line = cli.Logger(None, "text", True).line("debug", 'say "hi"\\now\n').decode()
     assert line.endswith(' level=debug msg="say \\"hi\\"\\\\now\\n"\n'), line
+
+
+@pytest.mark.parametrize("rootless", [False, True])
+def test_spec_writes_what_runc_writes(tmp_path, rootless):
+    """`spec [--rootless]` against Debian's runc: the same document but for the version and hostname
+    (runc's ToRootless: no network namespace, a user namespace with the caller's ids, /sys an rbind,
+    no uid=/gid= options, no resources)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("runc"):
+        pytest.skip("runc is not installed")
+    flags = ["--rootless"] if rootless else []
+    (tmp_path / "runc").mkdir()
+    (tmp_path / "pyrunc").mkdir()
+    subprocess.run(["runc", "spec", *flags], cwd=tmp_path / "runc", check=True)
+    assert cli.main(["spec", *flags, "--bundle", str(tmp_path / "pyrunc")]) == 0
+    theirs = json.loads((tmp_path / "runc/config.json").read_text())
+    ours = json.loads((tmp_path / "pyrunc/config.json").read_text())
+    for doc in (theirs, ours):
+        doc.pop("ociVersion")
+        doc.pop("hostname")
+    assert ours == theirs
