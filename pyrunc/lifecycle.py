@@ -12,9 +12,10 @@ from pyrunc.steps import Plan
 class Context:
     """Global options of the command line."""
 
-    def __init__(self, root: str, log=None, systemd_cgroup: bool = False) -> None:
+    def __init__(self, root: str, log=None, systemd_cgroup: bool = False, warn=None) -> None:
         self.root = root
         self.log = log
+        self.warn = warn  # runc's level=warning lines (Logger.warn), to stderr or --log
         self.systemd_cgroup = systemd_cgroup
         self.grace_pidfd = -1  # the task started by cgroups.grace (a child), reaped before the cgroups are made
 
