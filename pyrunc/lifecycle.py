@@ -119,18 +119,28 @@ def pause(c: Container, frozen: bool) -> None:
 
 
 def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
+    """runc's Signal: --all reaches every process in the cgroup, also those a stopped container left
+    behind (its init gone, in the host's pid namespace); otherwise the init only, and a paused
+    container is thawed for KILL (a frozen v1 task dies only once thawed)."""
     status = c.status()
-    if status not in ("created", "running", "paused"):
-        raise PyruncError("container not running")
-    if all_processes and c.record.get("cgroups"):
+    paths = c.record.get("cgroups") or {}
+    if all_processes and paths and status != "creating":
         from pyrunc import killall
 
-        killall.run(c.record["cgroups"], sig, status == "paused", log)
+        if status == "stopped" and not any(os.path.isdir(d) for d in paths.values()):
+            return  # as runc: nothing left to signal
+        killall.run(paths, sig, status == "paused", log)
         return
+    if status not in ("created", "running", "paused"):
+        raise PyruncError("container not running")
     try:
         os.kill(c.record["pid"], sig)
     except ProcessLookupError:
         pass
+    if status == "paused" and sig == uapi.SIGKILL and paths:
+        from pyrunc import killall
+
+        killall.thaw(paths, log)
 
 
 def kill_and_reap(pid: int) -> None:
