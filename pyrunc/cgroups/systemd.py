@@ -12,7 +12,9 @@ doing anything. pyrunc has no D-Bus client: with systemd running, it makes the c
 above itself, as a cgroupfs manager would.
 """
 
+import os
 import posixpath
+import stat
 
 from pyrunc.errors import PyruncError
 
@@ -27,9 +29,7 @@ NOT_RUNNING = "systemd not running on this host, cannot use systemd cgroups mana
 
 
 def running(mark: str = RUNNING_MARK) -> bool:
-    import os
-    import stat
-
+    """runc's IsRunningSystemd: systemd makes this directory when it boots as pid 1."""
     try:
         return stat.S_ISDIR(os.lstat(mark).st_mode)
     except OSError:
@@ -79,7 +79,7 @@ def _join(*parts: str) -> str:
 
 def v2_path(mountpoint: str, parent: str, prefix: str, name: str) -> str:
     """unifiedManager.initPath: the slice and unit under the cgroup2 mount."""
-    return _join(mountpoint, _join("/", expand_slice(parent) if parent else DEFAULT_SLICE, unit_name(prefix, name)))
+    return _join(mountpoint, expand_slice(parent) if parent else DEFAULT_SLICE, unit_name(prefix, name))
 
 
 def v1_path(mountpoint: str, init_cgroup: str, parent: str, prefix: str, name: str) -> str:
