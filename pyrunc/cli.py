@@ -148,6 +148,9 @@ class Logger:
     def step(self, msg: str) -> None:
         self.write("debug", msg)
 
+    def warn(self, msg: str) -> None:
+        self.write("warning", msg)
+
     def error(self, msg: str) -> None:
         if self.fd >= 0:
             self.write("error", msg)

@@ -15,7 +15,7 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
 
 def _ctx(g, logger) -> lifecycle.Context:
     return lifecycle.Context(g.root or DEFAULT_ROOT, logger.step if logger.debug else None,
-                             bool(g.systemd_cgroup))
+                             bool(g.systemd_cgroup), logger.warn)
 
 
 def _one_id(args, what: str = "container id") -> str:

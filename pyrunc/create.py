@@ -135,7 +135,7 @@ class RuntimeOps:
 
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
-        self.cgroups_created[:] = cgroups.create(self.cgroup_plan)
+        self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn if self.ctx else None)
         self.cgroups_made()
 
     def set_oom_score_adj(self, value: str) -> None:

@@ -46,6 +46,15 @@ def plan(paths: dict[str, str], sig: int, paused: bool, freezer: bool) -> list:
     return steps
 
 
+def thaw(paths: dict[str, str], log=None) -> None:
+    """After KILL to a paused container's init: thaw, so that it can die (runc's Signal)."""
+    from pyrunc import executor
+    from pyrunc.steps import Step
+
+    where = ", ".join(sorted(set(paths.values())))
+    executor.run([Step("kill", "thaw", (paths,), f"thaw {where}: the killed init dies once thawed")], KillOps(), log)
+
+
 def run(paths: dict[str, str], sig: int, paused: bool, log=None) -> None:
     if paths:
         from pyrunc import executor

@@ -12,9 +12,10 @@ from pyrunc.steps import Plan
 class Context:
     """Global options of the command line."""
 
-    def __init__(self, root: str, log=None, systemd_cgroup: bool = False) -> None:
+    def __init__(self, root: str, log=None, systemd_cgroup: bool = False, warn=None) -> None:
         self.root = root
         self.log = log
+        self.warn = warn  # runc's level=warning lines (Logger.warn), to stderr or --log
         self.systemd_cgroup = systemd_cgroup
         self.grace_pidfd = -1  # the task started by cgroups.grace (a child), reaped before the cgroups are made
 
@@ -118,18 +119,28 @@ def pause(c: Container, frozen: bool) -> None:
 
 
 def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
+    """runc's Signal: --all reaches every process in the cgroup, also those a stopped container left
+    behind (its init gone, in the host's pid namespace); otherwise the init only, and a paused
+    container is thawed for KILL (a frozen v1 task dies only once thawed)."""
     status = c.status()
-    if status not in ("created", "running", "paused"):
-        raise PyruncError("container not running")
-    if all_processes and c.record.get("cgroups"):
+    paths = c.record.get("cgroups") or {}
+    if all_processes and paths and status != "creating":
         from pyrunc import killall
 
-        killall.run(c.record["cgroups"], sig, status == "paused", log)
+        if status == "stopped" and not any(os.path.isdir(d) for d in paths.values()):
+            return  # as runc: nothing left to signal
+        killall.run(paths, sig, status == "paused", log)
         return
+    if status not in ("created", "running", "paused"):
+        raise PyruncError("container not running")
     try:
         os.kill(c.record["pid"], sig)
     except ProcessLookupError:
         pass
+    if status == "paused" and sig == uapi.SIGKILL and paths:
+        from pyrunc import killall
+
+        killall.thaw(paths, log)
 
 
 def kill_and_reap(pid: int) -> None:

@@ -14,7 +14,9 @@ from pyrunc.state import Container
 
 
 def container_pids(c: Container) -> list[int]:
-    if c.status() in ("stopped", "creating"):
+    """runc's Processes: whatever is in the cgroup, also once the init has gone (a stopped container
+    in the host's pid namespace may leave processes behind); none while it is being created."""
+    if c.status() == "creating":
         return []
     return cgroups.pids(c.record.get("cgroups") or {})
 
@@ -50,7 +52,7 @@ def run(root: str, cid: str, fmt: str | None, ps_args: list[str]) -> int:
         raise PyruncError(f"invalid format option: {fmt}")
     pids = container_pids(c)
     if fmt == "json":
-        sys.stdout.write(jsonio.dumps(pids) + "\n")
+        sys.stdout.write(jsonio.dumps(pids or None) + "\n")  # runc encodes no pids (a nil slice) as null
         return 0
     import subprocess
 

@@ -43,20 +43,21 @@ def _apply(writes: list[tuple[str, str, str, str]]) -> None:
             raise os_error(f"{json_path}: write {alt_value!r} to {d}/{alt_name}", e) from e
 
 
-def _check_reused(paths: dict[str, str]) -> None:
-    """A container's cgroup that already existed must be fit for a new container (runtime-spec,
-    "Control groups"): no process in it, not frozen."""
+def _check_reused(paths: dict[str, str], warn) -> None:
+    """A container's cgroup that already existed, as runc 1.1 checks it (factory_linux.go Create):
+    processes in it only warn (runc 1.2 refuses), a frozen one is refused. The wording is runc's."""
     d = _v2_dir(paths) or next(iter(paths.values()))
     found = fs.procs(d)
-    if found:
-        raise PyruncError(f"cgroup {d} is not empty: {len(found)} process(es) already in it")
+    if found and warn is not None:
+        warn(f"container's cgroup is not empty: {len(found)} process(es) found")
     if frozen(paths):
-        raise PyruncError(f"cgroup {d} is frozen")
+        raise PyruncError("container's cgroup unexpectedly frozen")
 
 
-def create(plan: "CgroupPlan") -> list[str]:
+def create(plan: "CgroupPlan", warn=None) -> list[str]:
     """Make the cgroups and configure them. Returns the directories it made, outermost first:
-    keep them for destroy(), which removes exactly those. On failure, removes them and raises."""
+    keep them for destroy(), which removes exactly those. On failure, removes them and raises.
+    `warn(message)` hears what runc only warns about (a cgroup that already has processes)."""
     created: list[str] = []
     try:
         for key, d in plan.dirs.items():
@@ -67,7 +68,7 @@ def create(plan: "CgroupPlan") -> list[str]:
                 v1.inherit_cpuset(created[first:], planned)
         reused = {k: d for k, d in plan.dirs.items() if d not in created}
         if reused:
-            _check_reused(reused)
+            _check_reused(reused, warn)
         if plan.delegate_dir is not None:
             mount = next(plan.mounts[k] for k, d in plan.dirs.items() if d == plan.delegate_dir)
             v2.delegate(mount, plan.delegate_dir)

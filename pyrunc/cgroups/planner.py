@@ -93,8 +93,12 @@ class _Placer:
 
 
 def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool,
-          self_cgroup: str | None) -> dict[str, str]:
-    absolute, inner = cgpath.resolve(linux.get("cgroupsPath"), container_id, systemd)
+          self_cgroup: str | None, systemd_running: bool | None) -> dict[str, str]:
+    if systemd:
+        from pyrunc.cgroups import systemd as sd
+
+        return sd.dirs(linux.get("cgroupsPath"), container_id, layout, systemd_running=systemd_running)
+    absolute, inner = cgpath.resolve(linux.get("cgroupsPath"), container_id)
     own: dict[str, str] = {}
     if not absolute:
         own = parse_self_cgroup(self_cgroup if self_cgroup is not None else read_self_cgroup())
@@ -113,12 +117,13 @@ def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool,
 
 
 def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = False,
-         self_cgroup: str | None = None) -> CgroupPlan:
+         self_cgroup: str | None = None, systemd_running: bool | None = None) -> CgroupPlan:
     """The cgroups for config.json's `linux` object. `self_cgroup` is /proc/self/cgroup's text,
-    read here only when a relative cgroupsPath needs it and it was not passed."""
+    read here only when a relative cgroupsPath needs it and it was not passed; with `systemd`,
+    whether systemd runs is looked up unless `systemd_running` says (systemd.dirs)."""
     if not isinstance(linux, dict):
         raise PyruncError("linux: must be an object")
-    dirs = _dirs(linux, container_id, layout, systemd, self_cgroup)
+    dirs = _dirs(linux, container_id, layout, systemd, self_cgroup, systemd_running)
     result = CgroupPlan(layout.version, dirs, {h.key: h.mountpoint for h in layout.hierarchies})
     place = _Placer(layout, dirs)
     res = linux.get("resources") or {}

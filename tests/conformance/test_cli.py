@@ -78,3 +78,41 @@ def test_debug_lines_in_the_log_file(container, rt, fmt):
     else:
         assert all(TEXT_LINE.match(line) for line in lines), lines[:3]
         assert any(" level=debug " in line for line in lines)
+
+
+def _runc_help(*command):
+    import subprocess
+
+    return subprocess.run(["runc", *command, "--help"], capture_output=True, text=True).stdout
+
+
+def test_readme_lists_every_runc_command_and_flag():
+    """README's table names every command and flag runc 1.1's help lists (commands and global flags from
+    `runc --help`, each command's flags from `runc COMMAND --help`)."""
+    import shutil
+    from pathlib import Path
+
+    if not shutil.which("runc"):
+        pytest.skip("runc is not installed")
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    table = readme.read_text().split("## Every runc command and flag", 1)[1].split("\n## ", 1)[0]
+    top = _runc_help()
+    names = re.findall(r"^   ([a-z]+)(?:, h)?\s{2,}", top.split("COMMANDS:", 1)[1].split("GLOBAL OPTIONS:")[0], re.M)
+    assert "create" in names and "update" in names, top
+    flags = set(re.findall(r"^   (--?[a-z-]+)", top.split("GLOBAL OPTIONS:", 1)[1], re.M))
+    assert {"--debug", "--systemd-cgroup", "--root"} <= flags, top
+    def listed(word):  # `--flag`, `--flag VALUE`, `--flag`/`-f`
+        return re.search(rf"`{re.escape(word)}[` ]", table) is not None
+
+    missing = [f for f in flags if not listed(f)]
+    for name in names:
+        if name == "help":
+            continue
+        if not listed(name):
+            missing.append(name)
+        text = _runc_help(name)
+        options = text.split("OPTIONS:", 1)[1] if "OPTIONS:" in text else ""
+        for flag in re.findall(r"^   (--[a-z0-9-]+)", options, re.M):
+            if flag != "--help" and not listed(flag):
+                missing.append(f"{name} {flag}")
+    assert not missing, f"README's table lacks: {missing}"

@@ -1,6 +1,7 @@
 """`kill --all` and `delete --force` reach every process of the container, found in its cgroup, also
 when it shares the host's pid namespace (podman run --pid=host; stop): freeze, signal, thaw."""
 
+import json
 import time
 
 import pytest
@@ -71,3 +72,42 @@ def test_delete_force_host_pid_namespace(container, rt):
     assert r.rc == 0, r
     wait_for(lambda: not any(alive(p) for p in seen), 5, "every process seen to die")
     assert rt("state", c.id).rc != 0
+
+
+def ps_pids(rt, cid):
+    r = rt("ps", "--format", "json", cid)
+    assert r.rc == 0, r
+    return set(json.loads(r.out) or ())
+
+
+@pytest.mark.root
+def test_ps_and_kill_all_reach_what_a_stopped_container_left(container, rt):
+    """runc's Processes and Signal(all) read the cgroup, not the init: once a container sharing the
+    host's pid namespace has stopped, its init gone, `ps` still lists the processes it left in its
+    cgroup and `kill --all` still reaches them; `kill` without --all says it is not running."""
+    c = container("sh", "-c", "sleep 300 & sleep 300 & sleep 0.3")
+    c.drop_namespace("pid")
+    pid = c.started()
+    wait_for(lambda: len(members(pid)) >= 3, what="the two sleeps in the cgroup")
+    left = members(pid) - {pid}
+    c.wait_status("stopped")
+    assert all(alive(p) for p in left)
+    assert ps_pids(rt, c.id) == left
+    r = rt("kill", c.id, "KILL")
+    assert r.rc != 0 and "not running" in r.err, r
+    r = rt("kill", "--all", c.id, "KILL")
+    assert r.rc == 0, r
+    wait_for(lambda: not any(alive(p) for p in left), 5, "what the container left to die")
+    wait_for(lambda: not ps_pids(rt, c.id), 5, "an empty cgroup")
+    assert rt("ps", "--format", "json", c.id).out == "null\n"  # runc's encoding of no pids
+
+
+@pytest.mark.root
+def test_kill_paused_container_init(container, rt):
+    """KILL to a paused container's init (no --all) thaws it so that it dies, as runc's Signal does."""
+    c = container("sleep", "300")
+    pid = c.started()
+    assert rt("pause", c.id).rc == 0
+    assert rt("kill", c.id, "KILL").rc == 0
+    wait_for(lambda: not alive(pid), 5, "a paused init to die of KILL")
+    c.wait_status("stopped")

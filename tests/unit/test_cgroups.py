@@ -4,6 +4,7 @@ layer against a directory tree standing in for cgroupfs."""
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import sys
 import pytest
 
 from pyrunc import cgroups
-from pyrunc.cgroups import bpf, cgpath, devices, fs, resources
+from pyrunc.cgroups import bpf, devices, fs, resources, systemd
 from pyrunc.cgroups.layout import Hierarchy, Layout, detect, parse_mountinfo, parse_self_cgroup
 from pyrunc.errors import PyruncError
 
@@ -135,21 +136,81 @@ def test_bad_cgroups_paths(value):
         cgroups.plan({"cgroupsPath": value}, "c1", v2_layout(), self_cgroup="0::/\n")
 
 
-def test_systemd_paths():
-    assert cgpath.expand_slice("system.slice") == "/system.slice"
-    assert cgpath.expand_slice("a-b-c.slice") == "/a.slice/a-b.slice/a-b-c.slice"
-    assert cgpath.expand_slice("-.slice") == ""
-    for bad in ("a--b.slice", "-a.slice", "a.scope", "a/b.slice"):
-        with pytest.raises(PyruncError):
-            cgpath.expand_slice(bad)
-    plan = cgroups.plan({"cgroupsPath": "user-1000.slice:docker:abc"}, "c1", v2_layout(), systemd=True)
-    assert plan.dirs[""] == "/sys/fs/cgroup/user.slice/user-1000.slice/docker-abc.scope"
-    plan = cgroups.plan({}, "c1", v2_layout(), systemd=True)
-    assert plan.dirs[""] == "/sys/fs/cgroup/system.slice/pyrunc-c1.scope"
-    plan = cgroups.plan({"cgroupsPath": ":runc:x.slice"}, "c1", v2_layout(), systemd=True)
-    assert plan.dirs[""] == "/sys/fs/cgroup/system.slice/x.slice"
+# runc 1.1's expectations: ExpandSlice's rules (libcontainer/cgroups/systemd/common.go), the paths its
+# integration tests expect (tests/integration/helpers.bash set_cgroups_path: machine[-pod].slice and
+# runc-cgroups-integration-test-N.scope) and the v1 path in systemd_test.go's SkipDevices comment.
+@pytest.mark.parametrize("slice_name, path", [
+    ("system.slice", "/system.slice"),
+    ("-.slice", "/"),
+    ("test-a-b.slice", "/test.slice/test-a.slice/test-a-b.slice"),
+    ("machine-pod1.slice", "/machine.slice/machine-pod1.slice"),
+    ("system-runc_test_pods.slice", "/system.slice/system-runc_test_pods.slice"),
+])
+def test_systemd_expand_slice(slice_name, path):
+    assert systemd.expand_slice(slice_name) == path
+
+
+@pytest.mark.parametrize("bad", ["a--b.slice", "-a.slice", "a-.slice", ".slice", "a.scope", "a/b.slice", ""])
+def test_systemd_expand_slice_refuses(bad):
+    with pytest.raises(PyruncError, match=f"^invalid slice name: {re.escape(bad)}$"):
+        systemd.expand_slice(bad)
+
+
+@pytest.mark.parametrize("value, path", [
+    ("machine.slice:runc-cgroups:integration-test-7", "/machine.slice/runc-cgroups-integration-test-7.scope"),
+    ("machine-pod1.slice:runc-cgroups:integration-test-7",
+     "/machine.slice/machine-pod1.slice/runc-cgroups-integration-test-7.scope"),
+    ("user-1000.slice:docker:abc", "/user.slice/user-1000.slice/docker-abc.scope"),
+    (":cri-containerd:deadbeef", "/system.slice/cri-containerd-deadbeef.scope"),
+    ("system.slice::x.slice", "/system.slice/x.slice"),  # getUnitName: a slice keeps its name
+    ("-.slice:p:n", "/p-n.scope"),
+    (None, "/system.slice/runc-c1.scope"),  # no cgroupsPath: runc's ScopePrefix and the id
+])
+def test_systemd_v2_paths(value, path):
+    plan = cgroups.plan({"cgroupsPath": value} if value else {}, "c1", v2_layout(), systemd=True,
+                        systemd_running=True)
+    assert plan.dirs[""] == "/sys/fs/cgroup" + path
+
+
+def test_systemd_v1_paths_below_pid1s_cgroup():
+    """v1 and the hybrid cgroup2: below pid 1's cgroup in each hierarchy, less init.scope."""
+    layout = hybrid_layout()
+    pid1 = "9:devices:/init.scope\n4:memory:/\n1:name=systemd:/init.scope\n0::/nested/init.scope\n"
+    dirs = systemd.dirs("system-runc_test_pods.slice:test:SkipDevices", "c1", layout, pid1, systemd_running=True)
+    assert dirs["devices"] == "/sys/fs/cgroup/devices/system.slice/system-runc_test_pods.slice/test-SkipDevices.scope"
+    assert dirs["memory"] == "/sys/fs/cgroup/memory/system.slice/system-runc_test_pods.slice/test-SkipDevices.scope"
+    assert dirs["unified"] == "/sys/fs/cgroup/unified/nested/system.slice/system-runc_test_pods.slice/" \
+                              "test-SkipDevices.scope"
+    assert dirs["cpuset"] == "/sys/fs/cgroup/cpuset/system.slice/system-runc_test_pods.slice/test-SkipDevices.scope"
+    assert dirs["systemd"].startswith("/sys/fs/cgroup/systemd/system.slice/")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("/not/systemd", 'expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, '
+                     'got "/not/systemd" instead'),
+    ("a:b", "slice:prefix:name"),
+    ("bad:p:n", "invalid slice name: bad"),
+    ("system.slice:p:../x", "invalid systemd unit"),
+    ("system.slice:p/q:n", "invalid systemd unit"),
+])
+def test_systemd_bad_paths(value, message):
+    with pytest.raises(PyruncError, match=re.escape(message)):
+        cgroups.plan({"cgroupsPath": value}, "c1", v2_layout(), systemd=True, systemd_running=True)
+
+
+def test_systemd_not_running():
+    """runc's IsRunningSystemd and its error; the format is checked first, as runc's specconv does."""
+    with pytest.raises(PyruncError, match="^systemd not running on this host, cannot use systemd cgroups manager$"):
+        cgroups.plan({}, "c1", v2_layout(), systemd=True, systemd_running=False)
     with pytest.raises(PyruncError, match="slice:prefix:name"):
-        cgroups.plan({"cgroupsPath": "/not/systemd"}, "c1", v2_layout(), systemd=True)
+        cgroups.plan({"cgroupsPath": "x"}, "c1", v2_layout(), systemd=True, systemd_running=False)
+
+
+def test_systemd_running_mark(tmp_path):
+    assert not systemd.running(str(tmp_path / "none"))
+    (tmp_path / "file").touch()
+    assert not systemd.running(str(tmp_path / "file"))
+    assert systemd.running(str(tmp_path))
 
 
 # -- resources on v1 -----------------------------------------------------------------------------
@@ -649,21 +710,22 @@ def test_destroy_keeps_what_it_did_not_create(fake_v2):
     assert os.path.isdir(f"{fake_v2.root}/pyrunc/shared")
 
 
-def test_existing_cgroup_must_be_empty_and_thawed(fake_v2):
+def test_existing_cgroup_warns_when_not_empty_and_must_be_thawed(fake_v2):
     layout = detect(fake_v2.root, mountinfo="")
     plan = cgroups.plan({}, "c1", layout)
     fake_v2.mkdir(f"{fake_v2.root}/pyrunc")
     fake_v2.mkdir(f"{fake_v2.root}/pyrunc/c1")
     with open(f"{fake_v2.root}/pyrunc/c1/cgroup.procs", "w") as f:
         f.write("77\n")
-    with pytest.raises(PyruncError, match="pyrunc/c1 is not empty: 1 process"):
-        cgroups.create(plan)
+    warnings = []
+    assert cgroups.create(plan, warnings.append) == []  # runc 1.1 only warns
+    assert warnings == ["container's cgroup is not empty: 1 process(es) found"]
     open(f"{fake_v2.root}/pyrunc/c1/cgroup.procs", "w").close()
     with open(f"{fake_v2.root}/pyrunc/c1/cgroup.freeze", "w") as f:
         f.write("1\n")
     with open(f"{fake_v2.root}/pyrunc/c1/cgroup.events", "w") as f:
         f.write("populated 0\nfrozen 1\n")
-    with pytest.raises(PyruncError, match="pyrunc/c1 is frozen"):
+    with pytest.raises(PyruncError, match="^container's cgroup unexpectedly frozen$"):
         cgroups.create(plan)
     assert os.path.isdir(f"{fake_v2.root}/pyrunc/c1")  # not ours to remove
 
