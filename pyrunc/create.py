@@ -46,10 +46,12 @@ class RuntimeOps:
         self.start_listener = None
         self._time_ns = -1
 
-    def protect_exe(self, hide: bool) -> None:
+    def protect_exe(self, hide: bool, dumpable: bool = False) -> None:
         """Inherited by the init: non-dumpable, and with `hide` /proc/<pid>/exe not the host's
-        interpreter (process.plan_protect; without `hide` the launcher has sealed it)."""
-        native.prctl(uapi.PR_SET_DUMPABLE, 0)
+        interpreter (process.plan_protect; without `hide` the launcher has sealed it). An
+        unprivileged runtime stays `dumpable`: the init turns it off once its maps are written."""
+        if not dumpable:
+            native.prctl(uapi.PR_SET_DUMPABLE, 0)
         if hide:
             self.alone()  # it remaps this process's memory: no other task may share it
             native.hide_exe()
@@ -118,7 +120,7 @@ class RuntimeOps:
         hand_over_listener(self.channel, self.cfg, self.state_for_hooks("created", self.pid), self.pid)
 
     def write_id_map(self, kind: str, lines: str) -> None:
-        procfs.write(f"{self.pid}/{kind}_map", lines)
+        procfs.write(f"{self.pid}/setgroups" if kind == "setgroups" else f"{self.pid}/{kind}_map", lines)
 
     def maps_written(self) -> None:
         self.channel.send_byte()
@@ -157,8 +159,12 @@ class Prepared:
         self.cfg = config.load(self.bundle)
         self.rootfs = config.rootfs_path(self.bundle, self.cfg)
         layout = cgroups.detect()
-        self.cgroups = cgroups.plan(self.cfg.get("linux") or {}, cid, layout, systemd=ctx.systemd_cgroup)
+        linux = self.cfg.get("linux") or {}
+        opts.rootless = os.geteuid() != 0
+        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
+        if opts.rootless and not linux.get("resources") and not linux.get("cgroupsPath"):
+            self.cgroup_dirs = {}  # runc's rootless rule: no limits asked for, no cgroups of its own
         if layout.unified is not None:  # the init is born in its cgroup2 directory
             opts.clone_into = self.cgroup_dirs.get(layout.unified.key, "")
         if ctx.log:
@@ -166,6 +172,8 @@ class Prepared:
                 ctx.log(f"config: ignoring unknown property {path}")
         opts.bundle = self.bundle
         opts.exe_sealed = exeseal.sealed()
+        if opts.rootless and not opts.exe_sealed:
+            exeseal.check_unprivileged()
         if ctx.grace_pidfd >= 0:
             opts.grace = grace.origin
         opts.container_id = cid

@@ -84,10 +84,12 @@ class LinuxKernel(MountOps):
             if drop >> bit & 1:
                 prctl.capbset_drop(bit)
 
-    def set_user(self, uid: int, gid: int, groups: tuple, keep_caps: bool) -> None:
+    def set_user(self, uid: int, gid: int, groups: tuple | None, keep_caps: bool) -> None:
+        """`groups` None: leave the supplementary groups (setgroups is denied)."""
         if keep_caps:
             prctl.set_keepcaps(True)
-        os.setgroups(list(groups))
+        if groups is not None:
+            os.setgroups(list(groups))
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         if keep_caps:

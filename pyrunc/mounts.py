@@ -229,14 +229,17 @@ class Context:
         self.new_userns = userns
 
 
-def plan_rootfs(plan: Plan, cfg: dict, rootfs: str, cgroup_dirs: dict[str, str], ns=None, bundle: str = "") -> None:
-    """Everything done in the new mount namespace before pivot_root. `ns`: namespaces.Namespaces."""
+def plan_rootfs(plan: Plan, cfg: dict, rootfs: str, cgroup_dirs: dict[str, str], ns=None, bundle: str = "",
+                rootless: bool = False) -> None:
+    """Everything done in the new mount namespace before pivot_root. `ns`: namespaces.Namespaces.
+    `rootless`: the runtime has no more privileges than the init, so it opens no source for it."""
     linux = cfg.get("linux") or {}
     prop_name = linux.get("rootfsPropagation")
     if prop_name and prop_name not in PROPAGATION:
         raise PyruncError(f"linux.rootfsPropagation: unknown propagation {prop_name!r}")
     new_netns = ns is None or bool(ns.new & 0x40000000)  # CLONE_NEWNET
     ctx = Context(cfg, rootfs, cgroup_dirs, new_netns, bundle)
+    ctx.new_userns = ctx.new_userns and not rootless
     proc = cfg.get("process") or {}
     if ctx.label or proc.get("selinuxLabel") or proc.get("apparmorProfile"):
         from pyrunc import lsm  # imported by the runtime, before clone: the init finds it loaded

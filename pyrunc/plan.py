@@ -16,8 +16,9 @@ class Options:
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
                  console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
                  no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
-                 grace: str = "", subreaper: bool = True, clone_into: str = "") -> None:
+                 grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False) -> None:
         self.no_pivot = no_pivot
+        self.rootless = rootless  # a host fact: the runtime lacks privileges in the host's user namespace
         self.clone_into = clone_into  # the container's cgroup2 directory: the init is born in it
         self.grace = grace  # who started the cgroup grace-period task: "launcher", "runtime" or "" (none)
         self.subreaper = subreaper  # `run` adopts an init that is its grandchild (runc's --no-subreaper)
@@ -56,13 +57,13 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if cgroup_dirs:
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
-    process.plan_protect(plan, opts.exe_sealed)  # the last step before clone
+    process.plan_protect(plan, opts.exe_sealed, opts.rootless)  # the last step before clone
     if opts.clone_into:
         (clone,) = plan.phases["clone"]
         clone.args = (clone.args[0], opts.clone_into)
         clone.text += f"; born in {opts.clone_into} (clone3 with CLONE_INTO_CGROUP)"
     plan_parent(plan, linux, ns, {k: d for k, d in cgroup_dirs.items() if d != opts.clone_into},
-                cfg.get("process") or {})
+                cfg.get("process") or {}, opts.rootless)
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
@@ -73,7 +74,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
             plan.add("namespaces", op, (cfg[field],), f"{op}({cfg[field]!r})", field)
     if not opts.no_new_keyring:
         process.plan_keyring(plan, opts.container_id, bool(ns.new & 0x10000000))  # CLONE_NEWUSER
-    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs, ns, opts.bundle)
+    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs, ns, opts.bundle, opts.rootless)
     devices.plan_devices(plan, cfg, rootfs, bool(ns.has("user")))
     hooks = cfg.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
@@ -105,7 +106,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
                  "run the startContainer hooks" + (" (fork+exec, under the seccomp filter)" if filtered else ""),
                  "hooks.startContainer")
     if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
-        process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"))
+        process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"),
+                         rootless=opts.rootless)
     if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
@@ -146,7 +148,8 @@ def plan_after_clone(plan: Plan) -> None:
     plan.phases["parent"][:0] = first
 
 
-def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict) -> None:
+def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict,
+                rootless: bool = False) -> None:
     """What the runtime does to the new init from outside, while it waits in the shim (running
     no code of its own): its cgroups, made before clone, are entered, so the pids and memory
     limits bound all of its set-up, and its oom_score_adj is written (as runc's nsexec does
@@ -156,6 +159,9 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
     at_clone = bool(ns.new & 0x10000000) and ns.single_clone  # CLONE_NEWUSER
     map_steps = []
     if ns.new & 0x10000000:
+        if rootless:  # the kernel lets an unprivileged writer set gid_map only after this
+            map_steps.append(("write_id_map", ("setgroups", "deny"), "write /proc/<pid>/setgroups 'deny'",
+                              "linux.gidMappings"))
         for kind in ("gid", "uid"):
             lines = id_map_text(linux.get(f"{kind}Mappings") or [])
             if not lines:

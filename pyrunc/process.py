@@ -141,20 +141,27 @@ def plan_cwd(plan: Plan, cfg: dict) -> None:
                  "process.cwd")
 
 
-def plan_protect(plan: Plan, exe_sealed: bool) -> None:
+def plan_protect(plan: Plan, exe_sealed: bool, rootless: bool = False) -> None:
     """The runtime, before clone (as runc's nsexec): the init inherits it, so it never shows up
     in a namespace of the container as a dumpable copy of the host's interpreter, nor as one
     whose /proc/<pid>/exe could be opened for writing: an entrypoint of /proc/self/exe needs no
     ptrace to reach it (CVE-2019-5736). The launcher normally runs the interpreter from a sealed
     read-only view (exeseal.py); otherwise /proc/self/exe is detached here, at the price of
-    copying the interpreter's mappings (~4 ms for a static libpython)."""
-    plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); " + exeseal_text(exe_sealed)
-             + "; the init inherits it until execve")
+    copying the interpreter's mappings (~4 ms for a static libpython). Without privileges neither
+    is possible, and an interpreter the caller cannot write is safe (exeseal.check_unprivileged)."""
+    if rootless:  # its /proc/<pid>/uid_map must stay open to the runtime until the maps are written
+        plan.add("runtime", "protect_exe", (False, True), exeseal_text(exe_sealed, rootless) + "; the init, "
+                 "dumpable until its id maps are written (by this unprivileged runtime), then not, until execve")
+        return
+    plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
+             + exeseal_text(exe_sealed) + "; the init inherits it until execve")
 
 
-def exeseal_text(exe_sealed: bool) -> str:
+def exeseal_text(exe_sealed: bool, rootless: bool = False) -> str:
     if exe_sealed:
         return "/proc/self/exe is the launcher's read-only overlayfs view of the interpreter"
+    if rootless:
+        return "/proc/self/exe is an interpreter the caller's uid (all the user namespace maps) cannot write"
     return "/proc/self/exe becomes a sealed, empty memfd, not the host's interpreter"
 
 
@@ -297,7 +304,7 @@ def _plan_personality(plan: Plan, pers: dict) -> None:
 
 
 def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, for_exec: bool = False,
-                 in_userns: bool = False) -> None:
+                 in_userns: bool = False, rootless: bool = False) -> None:
     """The process phase and the exec step, for the init or (for_exec) for `pyrunc exec`. The
     init's oom_score_adj is written by the runtime (plan.plan_parent); with `in_userns` the
     rlimits are set from outside the user namespace (plan_rlimits; exec.plan_exec for exec)."""
@@ -357,9 +364,15 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
                  "fixStdioPermissions, for the pty only)", "process.terminal,process.user.uid")
     plan.add("process", "chdir_before_user", (cwd,),
              f"chdir({cwd}) with the runtime's credentials; on a permission error again as the user", "process.cwd")
-    groups = tuple(user.get("additionalGids") or ())
+    groups: tuple | None = tuple(user.get("additionalGids") or ())
+    if rootless:  # the runtime wrote setgroups `deny` to map the gid: runc's setupUser leaves them too
+        if groups:
+            raise PyruncError("process.user.additionalGids: an unprivileged runtime cannot set supplementary "
+                              "groups (setgroups is denied in its user namespace)")
+        groups = None
+    text = f"setgroups({list(groups)}), " if groups is not None else ""
     plan.add("process", "set_user", (uid, gid, groups, sets is not None),
-             f"setgroups({list(groups)}), setresgid({gid}), setresuid({uid})", "process.user")
+             f"{text}setresgid({gid}), setresuid({uid})", "process.user")
     if sets is not None:
         plan.add("process", "capset", (sets["effective"], sets["permitted"], sets["inheritable"]),
                  f"capset(effective={capabilities.names(sets['effective'])}, "

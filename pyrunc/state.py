@@ -12,6 +12,14 @@ from pyrunc import OCI_VERSION, jsonio
 from pyrunc.errors import PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
+
+
+def default_root() -> str:
+    """Where state lives without --root: runc's rule puts an unprivileged caller's under
+    $XDG_RUNTIME_DIR (runc: $XDG_RUNTIME_DIR/runc), since /run is root's."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(xdg, "pyrunc") if xdg and os.geteuid() != 0 else DEFAULT_ROOT
+
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
 LOCK_FILE = "lock"

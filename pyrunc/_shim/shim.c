@@ -56,7 +56,9 @@ static int become_root_after_maps(int sync_fd)
         return -1;
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
         return -1;
-    return 0;
+    /* An unprivileged runtime left the child dumpable so that it could open its /proc files for
+     * the maps; from here on it is not (a privileged runtime made it so before clone). */
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 int pyr_clone(unsigned long flags, int sync_fd, int pdeathsig, int cgroup_fd)

@@ -212,3 +212,21 @@ def test_on_cgroup2_the_init_is_born_in_its_cgroup():
     assert [s.args for s in plan.phases["parent"] if s.op == "enter_cgroup"] == [(dirs["memory"],)]
     v2 = plan_of(default_config(), {"": "/sys/fs/cgroup/pyrunc/c"}, clone_into="/sys/fs/cgroup/pyrunc/c")
     assert "enter_cgroup" not in ops(v2) and "release_init" not in ops(v2), "nothing to wait for on pure v2"
+
+
+def test_rootless_plan():
+    """An unprivileged runtime: setgroups `deny` before the gid map (the kernel's rule for such a
+    writer), the init left dumpable until its maps are written, supplementary groups left alone."""
+    from pyrunc.specgen import default_config as spec
+
+    cfg = spec(rootless=True)
+    plan = plan_of(cfg, rootless=True)
+    maps = [s.args[0] for s in plan.phases["parent"] if s.op == "write_id_map"]
+    assert maps == ["setgroups", "gid", "uid"]
+    assert next(s for s in plan.phases["runtime"] if s.op == "protect_exe").args == (False, True)
+    assert next(s for s in plan.phases["process"] if s.op == "set_user").args[2] is None
+    cfg["process"]["user"]["additionalGids"] = [5]
+    with pytest.raises(PyruncError, match="additionalGids"):
+        plan_of(cfg, rootless=True)
+    assert [s.args[0] for s in plan_of(spec(rootless=True)).phases["parent"]
+            if s.op == "write_id_map"] == ["gid", "uid"], "a privileged runtime writes no setgroups"
