@@ -127,6 +127,9 @@ def plan_before(plan: Plan, opts: Options) -> None:
     if opts.exe_sealed:
         plan.add("before", "sealed_exec", (), "the launcher: execveat(the interpreter, seen through a detached "
                  "overlayfs with no upper layer): /proc/self/exe cannot be opened for writing (exeseal.py)")
+    elif opts.rootless:
+        plan.add("before", "plain_exec", (), "the launcher: fsopen(overlay) is refused without privileges, so "
+                 "execve(the interpreter) as it is")
     if opts.grace == "launcher":
         plan.add("before", "grace_task", (), "the launcher: fork a task that writes 0 to its own cgroup.procs "
                  "every 4 ms (at most 60 times): the kernel's cgroup grace period begins (cgroups/grace.py)")

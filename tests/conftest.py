@@ -11,6 +11,7 @@ Tests that need root are marked `root` and skip for other users.
 import contextlib
 import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -137,3 +138,24 @@ def container(rt, request):
     shutil.rmtree(workdir, ignore_errors=True)
     if found:
         pytest.fail(report(f"{request.node.name} left this on the host:", found), pytrace=False)
+
+
+@pytest.fixture
+def ordinary_user():
+    """(name, uid, gid, a directory it owns, a directory for the test) for a user made for this test
+    alone; both directories sit in /tmp itself, which every user can enter (pytest's tmp_path is
+    below a directory only root can)."""
+    name = f"pyrunc-rl{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/false", name], check=True,
+                   capture_output=True)
+    work = Path(tempfile.mkdtemp(prefix="pyrunc-rootless-"))
+    try:
+        work.chmod(0o755)
+        pw = pwd.getpwnam(name)
+        home = work / "home"
+        home.mkdir()
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        yield name, pw.pw_uid, pw.pw_gid, home, work
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)

@@ -4,9 +4,13 @@ import json
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
+
+import pyrunc
+from pyrunc import launcher
 
 BUSYBOX = "/bin/busybox"
 APPLETS = ("cat chmod echo env grep hostname id kill ls mkdir printf pwd readlink sh sleep sort stat tail test "
@@ -275,3 +279,24 @@ def receive_state(conn):
             return json.loads(data), fds
         except ValueError:
             data += conn.recv(65536)
+
+
+# What `run` imports from site-packages; the rest (jsonschema, pyroute2) only on paths the tests avoid.
+MODULES = ("pyrunc", "_cffi_backend", "prctl.py", "_prctl")
+
+
+def reachable_runtime(rt, where: Path) -> Path:
+    """A launcher for this interpreter whose package directory the user can read."""
+    if rt.name != "pyrunc":
+        return Path(shutil.which(rt.exe) or rt.exe)
+    site = Path(pyrunc.__file__).resolve().parent.parent
+    lib = where / "lib"
+    lib.mkdir(parents=True)
+    for entry in site.iterdir():
+        if entry.name.startswith(MODULES):
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, lib / entry.name)
+    exe = where / "pyrunc"
+    launcher.write(str(exe), os.path.realpath(sys.executable), str(lib))
+    for path in (where, *where.rglob("*")):
+        path.chmod(path.stat().st_mode | 0o055)
+    return exe

@@ -8,66 +8,19 @@ the state's place from outside."""
 
 import json
 import os
-import pwd
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-import pyrunc
-from pyrunc import launcher
-
-from .bundle import make_rootfs, wait_for
+from .bundle import make_rootfs, reachable_runtime, wait_for
 
 pytestmark = pytest.mark.root
 
-# What `run` imports from site-packages; the rest (jsonschema, pyroute2) only on paths this test avoids.
-MODULES = ("pyrunc", "_cffi_backend", "prctl.py", "_prctl")
 
 
-@pytest.fixture
-def user():
-    """(name, uid, gid, a directory it owns, a directory for the test) for a user made for this test
-    alone; both directories sit in /tmp itself, which every user can enter (pytest's tmp_path is
-    below a directory only root can)."""
-    name = f"pyrunc-rl{os.getpid() % 100000}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/false", name], check=True,
-                   capture_output=True)
-    work = Path(tempfile.mkdtemp(prefix="pyrunc-rootless-"))
-    try:
-        work.chmod(0o755)
-        pw = pwd.getpwnam(name)
-        home = work / "home"
-        home.mkdir()
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        yield name, pw.pw_uid, pw.pw_gid, home, work
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def reachable_runtime(rt, where: Path) -> Path:
-    """A launcher for this interpreter whose package directory the user can read."""
-    if rt.name != "pyrunc":
-        return Path(shutil.which(rt.exe) or rt.exe)
-    site = Path(pyrunc.__file__).resolve().parent.parent
-    lib = where / "lib"
-    lib.mkdir(parents=True)
-    for entry in site.iterdir():
-        if entry.name.startswith(MODULES):
-            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, lib / entry.name)
-    exe = where / "pyrunc"
-    launcher.write(str(exe), os.path.realpath(sys.executable), str(lib))
-    for path in (where, *where.rglob("*")):
-        path.chmod(path.stat().st_mode | 0o055)
-    return exe
-
-
-def test_rootless_run(rt, user):
-    name, uid, gid, home, work = user
+def test_rootless_run(rt, ordinary_user):
+    _name, uid, gid, home, work = ordinary_user
     exe = reachable_runtime(rt, work / "runtime")
     bundle = home / "bundle"
     make_rootfs(bundle / "rootfs")

@@ -10,6 +10,7 @@ and is named."""
 
 import codecs
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 
 from pyrunc.steps import REQUESTS
 
-from .bundle import base_config, close_every_console, make_rootfs, wait_for
+from .bundle import base_config, close_every_console, make_rootfs, reachable_runtime, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
@@ -45,6 +46,7 @@ SYSCALLS = {
 # What each step op may do to the kernel, of the kinds above (steps not listed do none of them).
 CAUSES = {
     "sealed_exec": {MOUNT, EXECVE},
+    "plain_exec": {MOUNT, EXECVE},
     "grace_task": {CLONE, PROCWRITE},
     "protect_exe": {PRCTL},
     "set_child_subreaper": {PRCTL},
@@ -178,7 +180,7 @@ def check_trace(trace: list[str], log: str, ops: dict[str, str], before: set[str
             else CAUSES.get(current, set())
         if kind not in allowed:
             problems.append(f"{kind} in step {current}: {line}")
-        if kind == EXECVE and current not in ("sealed_exec", "before"):
+        if kind == EXECVE and current not in ("sealed_exec", "plain_exec", "before"):
             gone.add(pid)  # it runs something else now (or exits, if the execve failed)
     return problems
 
@@ -268,6 +270,70 @@ def test_every_kernel_action_of_exec_is_an_explained_step(container, rt, tmp_pat
     problems = check_trace(out.read_text().splitlines(), str(log), ops, before)
     assert not problems, "kernel actions outside the steps explain --exec printed:\n" + "\n".join(problems[:40])
     c.kill("KILL")
+
+
+@pytest.mark.root
+def test_every_kernel_action_is_an_explained_step_rootless(rt, ordinary_user):
+    """The same as an ordinary user: spec --rootless, then create, start and delete under strace."""
+    rt.only_pyrunc("explain")
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (make deps installs it)")
+    user, uid, gid, home, work = ordinary_user
+    exe = reachable_runtime(rt, work / "runtime")
+    bundle = home / "rl"  # explain names the container after its bundle
+    make_rootfs(bundle / "rootfs")
+    for path in (bundle, *bundle.rglob("*")):
+        os.lchown(path, uid, gid)
+    as_user = {"user": uid, "group": gid, "extra_groups": [], "cwd": bundle, "capture_output": True, "text": True,
+               "timeout": 60, "stdin": subprocess.DEVNULL,
+               "env": {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(home), "HOME": str(home)}}
+    assert subprocess.run([exe, "spec", "--rootless"], **as_user).returncode == 0
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["process"].update(terminal=False, args=["true"])
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    r = subprocess.run([exe, "explain", "--format", "json", bundle], **as_user)
+    assert r.returncode == 0, r
+    explained = json.loads(r.stdout)["steps"]
+    ops = {described(s): s["op"] for s in explained}
+    before = {s["op"] for s in explained if s["phase"] == "before"}
+    log = home / "debug.log"
+    syscalls = ",".join([*SYSCALLS, "write", "pwrite64", "writev"])
+
+    as_root = {k: v for k, v in as_user.items() if k not in ("user", "group", "extra_groups")}
+
+    def traced(name: str, *args) -> list:
+        """strace runs as root and starts the runtime as the user (-u): an unprivileged tracer could not
+        read the non-dumpable init's memory and descriptors."""
+        return ["strace", "-u", user, "-f", "-qq", "-y", "--pidns-translation", "-s", "4096", "-o", home / name,
+                "-e", f"trace={syscalls}", exe, "--debug", "--log", log, "--log-format", "json", *args]
+
+    creating = subprocess.Popen(traced("create", "create", "rl"), **{k: v for k, v in as_root.items()
+                                                                     if k not in ("capture_output", "text",
+                                                                                  "timeout")})
+    try:
+        try:
+            wait_for(lambda: json.loads(subprocess.run([exe, "state", "rl"], **as_user).stdout or "{}").get(
+                "status") == "created", 30, "created")
+        except AssertionError:
+            creating.kill()
+            raise AssertionError((home / "create").read_text()[-3000:]) from None
+        r = subprocess.run(traced("start", "start", "rl"), **as_root)
+        assert r.returncode == 0, r
+        assert creating.wait(timeout=60) == 0
+        r = subprocess.run(traced("delete", "delete", "rl"), **as_root)
+        assert r.returncode == 0, r
+    finally:
+        creating.kill()
+        subprocess.run([exe, "delete", "--force", "rl"], **as_user)
+    problems = [f"{name}: {p}" for name in ("create", "start", "delete")
+                for p in check_trace((home / name).read_text().splitlines(), str(log), ops, before)]
+    assert not problems, "kernel actions outside the steps explain printed:\n" + "\n".join(problems[:40])
+
+
+def described(s: dict) -> str:
+    """A step of explain's JSON as --debug logs it."""
+    text = (f"{REQUESTS[s['on']]}: " if s["on"] else "") + s["action"]
+    return f"{s['phase']}: {text}" + (f"  [{s['source']}]" if s["source"] else "")
 
 
 def test_the_check_names_an_action_outside_its_steps():
