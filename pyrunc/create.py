@@ -122,6 +122,17 @@ class RuntimeOps:
     def write_id_map(self, kind: str, lines: str) -> None:
         procfs.write(f"{self.pid}/setgroups" if kind == "setgroups" else f"{self.pid}/{kind}_map", lines)
 
+    def new_id_map(self, tool: str, lines: str) -> None:
+        """newuidmap/newgidmap (Debian's uidmap): setuid helpers that write a map of the caller's
+        subordinate ids, as /etc/subuid and /etc/subgid allow; their refusal is the error."""
+        import subprocess
+
+        r = subprocess.run([tool, str(self.pid), *lines.split()], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            reason = " ".join(r.stderr.split()) or f"exit status {r.returncode}"
+            raise PyruncError(f"{tool} {self.pid} {' '.join(lines.split())}: {reason}")
+
     def maps_written(self) -> None:
         self.channel.send_byte()
 
@@ -161,6 +172,7 @@ class Prepared:
         layout = cgroups.detect()
         linux = self.cfg.get("linux") or {}
         opts.rootless = os.geteuid() != 0
+        opts.caller = (os.geteuid(), os.getegid())
         self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup)
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
         if opts.rootless and not linux.get("resources") and not linux.get("cgroupsPath"):

@@ -19,6 +19,7 @@ class Options:
                  grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False) -> None:
         self.no_pivot = no_pivot
         self.rootless = rootless  # a host fact: the runtime lacks privileges in the host's user namespace
+        self.caller = (0, 0)  # with rootless, the caller's ids: single-id maps of them need no helper
         self.clone_into = clone_into  # the container's cgroup2 directory: the init is born in it
         self.grace = grace  # who started the cgroup grace-period task: "launcher", "runtime" or "" (none)
         self.subreaper = subreaper  # `run` adopts an init that is its grandchild (runc's --no-subreaper)
@@ -63,7 +64,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         clone.args = (clone.args[0], opts.clone_into)
         clone.text += f"; born in {opts.clone_into} (clone3 with CLONE_INTO_CGROUP)"
     plan_parent(plan, linux, ns, {k: d for k, d in cgroup_dirs.items() if d != opts.clone_into},
-                cfg.get("process") or {}, opts.rootless)
+                cfg.get("process") or {}, opts.rootless, opts.caller)
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
@@ -152,7 +153,7 @@ def plan_after_clone(plan: Plan) -> None:
 
 
 def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict,
-                rootless: bool = False) -> None:
+                rootless: bool = False, caller: tuple[int, int] = (0, 0)) -> None:
     """What the runtime does to the new init from outside, while it waits in the shim (running
     no code of its own): its cgroups, made before clone, are entered, so the pids and memory
     limits bound all of its set-up, and its oom_score_adj is written (as runc's nsexec does
@@ -162,15 +163,24 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
     at_clone = bool(ns.new & 0x10000000) and ns.single_clone  # CLONE_NEWUSER
     map_steps = []
     if ns.new & 0x10000000:
-        if rootless:  # the kernel lets an unprivileged writer set gid_map only after this
-            map_steps.append(("write_id_map", ("setgroups", "deny"), "write /proc/<pid>/setgroups 'deny'",
-                              "linux.gidMappings"))
-        for kind in ("gid", "uid"):
-            lines = id_map_text(linux.get(f"{kind}Mappings") or [])
+        texts = {kind: id_map_text(linux.get(f"{kind}Mappings") or []) for kind in ("gid", "uid")}
+        for kind, lines in texts.items():
             if not lines:
                 raise PyruncError(f"linux.{kind}Mappings: a new user namespace needs {kind} mappings")
-            map_steps.append(("write_id_map", (kind, lines),
-                              f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings"))
+        own = rootless and all(linux.get(f"{kind}Mappings") == [{"containerID": 0, "hostID": host, "size": 1}]
+                               for kind, host in zip(("uid", "gid"), caller, strict=True))
+        if rootless and not own:  # the user's subordinate ids: the setuid helpers check /etc/subuid, /etc/subgid
+            for kind in ("gid", "uid"):
+                tool = f"new{kind}map"
+                map_steps.append(("new_id_map", (tool, texts[kind]), f"{tool} <pid> {' '.join(texts[kind].split())}",
+                                  f"linux.{kind}Mappings"))
+        else:
+            if rootless:  # the kernel lets an unprivileged writer set gid_map only after this
+                map_steps.append(("write_id_map", ("setgroups", "deny"), "write /proc/<pid>/setgroups 'deny'",
+                                  "linux.gidMappings"))
+            for kind, lines in texts.items():
+                map_steps.append(("write_id_map", (kind, lines),
+                                  f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings"))
     if at_clone:
         for step in map_steps:
             plan.add("parent", *step)

@@ -8,6 +8,7 @@ the state's place from outside."""
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,3 +63,63 @@ def test_rootless_run(rt, ordinary_user):
     finally:
         subprocess.run([exe, "delete", "--force", "rl"], **as_user)
     assert not (home / "pyrunc" / "rl").exists()
+
+
+def subordinate(user: str, kind: str) -> tuple[int, int]:
+    """(first, count) of the user's subordinate ids in /etc/sub{uid,gid} (useradd allocates them)."""
+    for line in Path(f"/etc/sub{kind}").read_text().splitlines():
+        name, first, count = line.split(":")
+        if name == user:
+            return int(first), int(count)
+    pytest.skip(f"useradd gave {user} no subordinate {kind}s")
+
+
+def test_rootless_wide_maps(rt, ordinary_user):
+    """Maps beyond the caller's own id go through newuidmap/newgidmap, which check /etc/subuid and
+    /etc/subgid: a file chowned inside to uid 100 belongs on the host to the user's subordinate id 99
+    past the range's start. The same user without subordinate ids gets one line, and nothing is left."""
+    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+        pytest.skip("uidmap (newuidmap, newgidmap) is not installed: make deps installs it")
+    user, uid, gid, home, work = ordinary_user
+    (ufirst, _), (gfirst, _) = subordinate(user, "uid"), subordinate(user, "gid")
+    exe = reachable_runtime(rt, work / "runtime")
+    out = home / "out"
+    out.mkdir()
+    os.chown(out, uid, gid)
+    as_user = {"user": uid, "group": gid, "extra_groups": [], "capture_output": True, "text": True, "timeout": 60,
+               "stdin": subprocess.DEVNULL,
+               "env": {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(home), "HOME": str(home)}}
+
+    def bundle(cid: str) -> Path:
+        b = home / cid
+        make_rootfs(b / "rootfs")
+        for path in (b, *b.rglob("*")):
+            os.lchown(path, uid, gid)
+        assert subprocess.run([exe, "spec", "--rootless"], cwd=b, **as_user).returncode == 0
+        cfg = json.loads((b / "config.json").read_text())
+        cfg["process"].update(terminal=False, args=["sh", "-c", "cat /proc/self/uid_map; touch /out/f; "
+                                                                 "chown 100:100 /out/f; ls -n /out/f"])
+        for kind, host in (("uid", uid), ("gid", gid)):
+            first = ufirst if kind == "uid" else gfirst
+            cfg["linux"][f"{kind}Mappings"] = [{"containerID": 0, "hostID": host, "size": 1},
+                                               {"containerID": 1, "hostID": first, "size": 1000}]
+        for kind in ("bounding", "effective", "permitted"):  # root of its user namespace may chown there
+            cfg["process"]["capabilities"][kind].append("CAP_CHOWN")
+        (b / "rootfs/out").mkdir()
+        cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out), "options": ["rbind"]})
+        (b / "config.json").write_text(json.dumps(cfg))
+        return b
+
+    r = subprocess.run([exe, "run", "wide"], cwd=bundle("wide"), **as_user)
+    assert r.returncode == 0, r
+    assert r.stdout.split()[:6] == ["0", str(uid), "1", "1", str(ufirst), "1000"], r.stdout
+    st = (out / "f").stat()
+    assert (st.st_uid, st.st_gid) == (ufirst + 99, gfirst + 99), "chown inside lands on the subordinate ids"
+
+    subprocess.run(["usermod", "--del-subuids", f"{ufirst}-{ufirst + 65535}", "--del-subgids",
+                    f"{gfirst}-{gfirst + 65535}", user], check=True, capture_output=True)
+    r = subprocess.run([exe, "run", "wide2"], cwd=bundle("wide2"), **as_user)
+    assert r.returncode != 0, r
+    assert rt.name != "pyrunc" or len(r.stderr.strip().splitlines()) == 1, r  # runc adds its nsexec lines
+    assert "new" in r.stderr and "map" in r.stderr, r.stderr  # newuidmap/newgidmap refused it
+    assert not (home / ("pyrunc" if rt.name == "pyrunc" else "runc") / "wide2").exists()

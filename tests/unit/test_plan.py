@@ -230,3 +230,17 @@ def test_rootless_plan():
         plan_of(cfg, rootless=True)
     assert [s.args[0] for s in plan_of(spec(rootless=True)).phases["parent"]
             if s.op == "write_id_map"] == ["gid", "uid"], "a privileged runtime writes no setgroups"
+
+
+def test_rootless_wide_maps_go_through_the_setuid_helpers():
+    """Maps beyond the caller's own id: newgidmap, newuidmap (they check /etc/subgid, /etc/subuid)."""
+    cfg = default_config()
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [
+        {"containerID": 0, "hostID": 1001, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 1000}]
+    opts = Options(rootless=True)
+    opts.caller = (1001, 1001)
+    plan, _ = build(cfg, ROOTFS, opts, {})
+    steps = [s for s in plan.phases["parent"] if s.op in ("new_id_map", "write_id_map")]
+    assert [s.args[0] for s in steps] == ["newgidmap", "newuidmap"]
+    assert steps[1].args[1].split() == ["0", "1001", "1", "1", "100000", "1000"]
