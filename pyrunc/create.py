@@ -32,16 +32,17 @@ from pyrunc.steps import Plan
 class RuntimeOps:
     """The runtime's steps (phases runtime and parent): before and around the clone."""
 
-    def __init__(self, channel: sync.Channel, state_dir: str, cgroup_plan) -> None:
+    def __init__(self, channel: sync.Channel, state_dir: str, cgroup_plan, ctx: Context, cfg: dict,
+                 state_for_hooks) -> None:
         self.channel = channel
         self.child_sync = -1  # the init's end of the socket, when it waits in the shim after clone
-        self.cfg: dict = {}
-        self.state_for_hooks = None
+        self.cfg = cfg
+        self.state_for_hooks = state_for_hooks  # (status, pid) -> the state JSON hooks read
         self.state_dir = state_dir
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
         self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
-        self.ctx: Context | None = None  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
+        self.ctx = ctx  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
@@ -142,13 +143,12 @@ class RuntimeOps:
 
     def alone(self) -> None:
         """Wait for the grace-period task: some syscalls want no other task in our memory."""
-        if self.ctx is not None:
-            grace.finish(self.ctx.grace_pidfd)
-            self.ctx.grace_pidfd = -1
+        grace.finish(self.ctx.grace_pidfd)
+        self.ctx.grace_pidfd = -1
 
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
-        self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn if self.ctx else None)
+        self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn)
         self.cgroups_made()
 
     def set_oom_score_adj(self, value: str) -> None:
@@ -231,8 +231,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
         parent, child = sync.socketpair()
         undo.append(parent.close)
-        ops = RuntimeOps(parent, c.dir, p.cgroups)
-        ops.ctx = ctx
+        ops = RuntimeOps(parent, c.dir, p.cgroups, ctx, p.cfg, state_for_hooks)
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
         c.record = {  # saved as soon as the cgroups exist, so that `delete` can clean up after a crash
             "bundle": p.bundle,
@@ -246,7 +245,6 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
         ops.cgroups_made = lambda: c.save(durable=False)
-        ops.cfg, ops.state_for_hooks = p.cfg, state_for_hooks
         if ctx.log:  # done before there was a plan (plan.plan_before)
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())

@@ -11,18 +11,20 @@ from pyrunc.steps import Plan, Step
 
 
 class Options:
-    """What the command line adds to the config."""
+    """What the command line adds to the config, and the host facts create finds before planning
+    (rootless, caller, clone_into, grace, exe_sealed), so that planning itself reads nothing."""
 
     def __init__(self, no_pivot: bool = False, preserve_fds: int = 0, wait_for_start: bool = True,
                  console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
                  no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
-                 grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False) -> None:
+                 grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False,
+                 caller: tuple[int, int] = (0, 0)) -> None:
         self.no_pivot = no_pivot
         self.rootless = rootless  # a host fact: the runtime lacks privileges in the host's user namespace
-        self.caller = (0, 0)  # with rootless, the caller's ids: single-id maps of them need no helper
+        self.caller = caller  # with rootless, the caller's ids: single-id maps of them need no helper
         self.clone_into = clone_into  # the container's cgroup2 directory: the init is born in it
         self.grace = grace  # who started the cgroup grace-period task: "launcher", "runtime" or "" (none)
-        self.subreaper = subreaper  # `run` adopts an init that is its grandchild (runc's --no-subreaper)
+        self.subreaper = subreaper  # `run` reaps what the container orphans (runc's --no-subreaper: False)
         self.exe_sealed = exe_sealed  # a host fact: the interpreter runs from a sealed view (exeseal.py)
         self.bundle = bundle  # relative bind mount sources are relative to it
         self.container_id = container_id  # names the container's session keyring

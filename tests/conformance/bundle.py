@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -300,3 +301,19 @@ def reachable_runtime(rt, where: Path) -> Path:
     for path in (where, *where.rglob("*")):
         path.chmod(path.stat().st_mode | 0o055)
     return exe
+
+
+def user_bundle(bundle, uid, gid):
+    """A bundle directory with the busybox rootfs, owned by an ordinary user."""
+    make_rootfs(bundle / "rootfs")
+    for path in (bundle, *bundle.rglob("*")):
+        os.lchown(path, uid, gid)
+    return bundle
+
+
+def as_user(uid, gid, home, **extra):
+    """subprocess.run's keyword arguments to run a command as that user: its $XDG_RUNTIME_DIR and HOME
+    are `home`, its output captured."""
+    return {"user": uid, "group": gid, "extra_groups": [], "capture_output": True, "text": True, "timeout": 60,
+            "stdin": subprocess.DEVNULL,
+            "env": {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(home), "HOME": str(home)}} | extra

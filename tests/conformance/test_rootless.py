@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import make_rootfs, reachable_runtime, wait_for
+from .bundle import as_user, reachable_runtime, user_bundle, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -23,14 +23,9 @@ pytestmark = pytest.mark.root
 def test_rootless_run(rt, ordinary_user):
     _name, uid, gid, home, work = ordinary_user
     exe = reachable_runtime(rt, work / "runtime")
-    bundle = home / "bundle"
-    make_rootfs(bundle / "rootfs")
-    for path in (bundle, *bundle.rglob("*")):
-        os.lchown(path, uid, gid)
-    as_user = {"user": uid, "group": gid, "extra_groups": [], "cwd": bundle, "capture_output": True, "text": True,
-               "timeout": 60, "stdin": subprocess.DEVNULL,
-               "env": {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(home), "HOME": str(home)}}
-    r = subprocess.run([exe, "spec", "--rootless"], **as_user)
+    bundle = user_bundle(home / "bundle", uid, gid)
+    user = as_user(uid, gid, home, cwd=bundle)
+    r = subprocess.run([exe, "spec", "--rootless"], **user)
     assert r.returncode == 0, r
     cfg = json.loads((bundle / "config.json").read_text())
     assert [n["type"] for n in cfg["linux"]["namespaces"]][-1] == "user"
@@ -44,13 +39,13 @@ def test_rootless_run(rt, ordinary_user):
     out = home / "out"
     with open(out, "w") as f:
         os.chown(out, uid, gid)
-        r = subprocess.run([exe, "run", "-d", "rl"], **(as_user | {"capture_output": False, "stdout": f,
+        r = subprocess.run([exe, "run", "-d", "rl"], **(user | {"capture_output": False, "stdout": f,
                                                                     "stderr": subprocess.STDOUT}))
     try:
         assert r.returncode == 0, out.read_text()
         state_dir = home / ("pyrunc" if rt.name == "pyrunc" else "runc") / "rl"
         assert state_dir.is_dir(), "the state lives under $XDG_RUNTIME_DIR, as runc's rule has it"
-        state = subprocess.run([exe, "state", "rl"], **as_user)
+        state = subprocess.run([exe, "state", "rl"], **user)
         pid = json.loads(state.stdout)["pid"]
         wait_for(lambda: "0\n" in out.read_text(), 10, "the container's output")
         inside = out.read_text().split()
@@ -61,7 +56,7 @@ def test_rootless_run(rt, ordinary_user):
         assert Path(f"/proc/{pid}/uid_map").read_text().split() == ["0", str(uid), "1"]
         assert Path(f"/proc/{pid}/setgroups").read_text().strip() == "deny"
     finally:
-        subprocess.run([exe, "delete", "--force", "rl"], **as_user)
+        subprocess.run([exe, "delete", "--force", "rl"], **user)
     assert not (home / "pyrunc" / "rl").exists()
 
 
@@ -86,16 +81,11 @@ def test_rootless_wide_maps(rt, ordinary_user):
     out = home / "out"
     out.mkdir()
     os.chown(out, uid, gid)
-    as_user = {"user": uid, "group": gid, "extra_groups": [], "capture_output": True, "text": True, "timeout": 60,
-               "stdin": subprocess.DEVNULL,
-               "env": {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(home), "HOME": str(home)}}
+    run_as = as_user(uid, gid, home)
 
     def bundle(cid: str) -> Path:
-        b = home / cid
-        make_rootfs(b / "rootfs")
-        for path in (b, *b.rglob("*")):
-            os.lchown(path, uid, gid)
-        assert subprocess.run([exe, "spec", "--rootless"], cwd=b, **as_user).returncode == 0
+        b = user_bundle(home / cid, uid, gid)
+        assert subprocess.run([exe, "spec", "--rootless"], cwd=b, **run_as).returncode == 0
         cfg = json.loads((b / "config.json").read_text())
         cfg["process"].update(terminal=False, args=["sh", "-c", "cat /proc/self/uid_map; touch /out/f; "
                                                                  "chown 100:100 /out/f; ls -n /out/f"])
@@ -110,7 +100,7 @@ def test_rootless_wide_maps(rt, ordinary_user):
         (b / "config.json").write_text(json.dumps(cfg))
         return b
 
-    r = subprocess.run([exe, "run", "wide"], cwd=bundle("wide"), **as_user)
+    r = subprocess.run([exe, "run", "wide"], cwd=bundle("wide"), **run_as)
     assert r.returncode == 0, r
     assert r.stdout.split()[:6] == ["0", str(uid), "1", "1", str(ufirst), "1000"], r.stdout
     st = (out / "f").stat()
@@ -118,7 +108,7 @@ def test_rootless_wide_maps(rt, ordinary_user):
 
     subprocess.run(["usermod", "--del-subuids", f"{ufirst}-{ufirst + 65535}", "--del-subgids",
                     f"{gfirst}-{gfirst + 65535}", user], check=True, capture_output=True)
-    r = subprocess.run([exe, "run", "wide2"], cwd=bundle("wide2"), **as_user)
+    r = subprocess.run([exe, "run", "wide2"], cwd=bundle("wide2"), **run_as)
     assert r.returncode != 0, r
     assert rt.name != "pyrunc" or len(r.stderr.strip().splitlines()) == 1, r  # runc adds its nsexec lines
     assert "new" in r.stderr and "map" in r.stderr, r.stderr  # newuidmap/newgidmap refused it

@@ -10,7 +10,6 @@ and is named."""
 
 import codecs
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 
 from pyrunc.steps import REQUESTS
 
-from .bundle import base_config, close_every_console, make_rootfs, reachable_runtime, wait_for
+from .bundle import as_user, base_config, close_every_console, make_rootfs, reachable_runtime, user_bundle, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
@@ -281,17 +280,13 @@ def test_every_kernel_action_is_an_explained_step_rootless(rt, ordinary_user):
     user, uid, gid, home, work = ordinary_user
     exe = reachable_runtime(rt, work / "runtime")
     bundle = home / "rl"  # explain names the container after its bundle
-    make_rootfs(bundle / "rootfs")
-    for path in (bundle, *bundle.rglob("*")):
-        os.lchown(path, uid, gid)
-    as_user = {"user": uid, "group": gid, "extra_groups": [], "cwd": bundle, "capture_output": True, "text": True,
-               "timeout": 60, "stdin": subprocess.DEVNULL,
-               "env": {"PATH": os.environ["PATH"], "XDG_RUNTIME_DIR": str(home), "HOME": str(home)}}
-    assert subprocess.run([exe, "spec", "--rootless"], **as_user).returncode == 0
+    user_bundle(bundle, uid, gid)
+    run_as = as_user(uid, gid, home, cwd=bundle)
+    assert subprocess.run([exe, "spec", "--rootless"], **run_as).returncode == 0
     cfg = json.loads((bundle / "config.json").read_text())
     cfg["process"].update(terminal=False, args=["true"])
     (bundle / "config.json").write_text(json.dumps(cfg))
-    r = subprocess.run([exe, "explain", "--format", "json", bundle], **as_user)
+    r = subprocess.run([exe, "explain", "--format", "json", bundle], **run_as)
     assert r.returncode == 0, r
     explained = json.loads(r.stdout)["steps"]
     ops = {described(s): s["op"] for s in explained}
@@ -299,7 +294,7 @@ def test_every_kernel_action_is_an_explained_step_rootless(rt, ordinary_user):
     log = home / "debug.log"
     syscalls = ",".join([*SYSCALLS, "write", "pwrite64", "writev"])
 
-    as_root = {k: v for k, v in as_user.items() if k not in ("user", "group", "extra_groups")}
+    as_root = {k: v for k, v in run_as.items() if k not in ("user", "group", "extra_groups")}
 
     def traced(name: str, *args) -> list:
         """strace runs as root and starts the runtime as the user (-u): an unprivileged tracer could not
@@ -312,7 +307,7 @@ def test_every_kernel_action_is_an_explained_step_rootless(rt, ordinary_user):
                                                                                   "timeout")})
     try:
         try:
-            wait_for(lambda: json.loads(subprocess.run([exe, "state", "rl"], **as_user).stdout or "{}").get(
+            wait_for(lambda: json.loads(subprocess.run([exe, "state", "rl"], **run_as).stdout or "{}").get(
                 "status") == "created", 30, "created")
         except AssertionError:
             creating.kill()
@@ -324,7 +319,7 @@ def test_every_kernel_action_is_an_explained_step_rootless(rt, ordinary_user):
         assert r.returncode == 0, r
     finally:
         creating.kill()
-        subprocess.run([exe, "delete", "--force", "rl"], **as_user)
+        subprocess.run([exe, "delete", "--force", "rl"], **run_as)
     problems = [f"{name}: {p}" for name in ("create", "start", "delete")
                 for p in check_trace((home / name).read_text().splitlines(), str(log), ops, before)]
     assert not problems, "kernel actions outside the steps explain printed:\n" + "\n".join(problems[:40])

@@ -238,8 +238,7 @@ def test_rootless_wide_maps_go_through_the_setuid_helpers():
     cfg["linux"]["namespaces"].append({"type": "user"})
     cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [
         {"containerID": 0, "hostID": 1001, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 1000}]
-    opts = Options(rootless=True)
-    opts.caller = (1001, 1001)
+    opts = Options(rootless=True, caller=(1001, 1001))
     plan, _ = build(cfg, ROOTFS, opts, {})
     steps = [s for s in plan.phases["parent"] if s.op in ("new_id_map", "write_id_map")]
     assert [s.args[0] for s in steps] == ["newgidmap", "newuidmap"]
