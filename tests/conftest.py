@@ -135,6 +135,8 @@ def container(rt, request):
         found["state dirs"] = states
     tidy(found, workdir)
     unmount_below(workdir)
+    for c in made:
+        rt.tracked.forget(c)
     shutil.rmtree(workdir, ignore_errors=True)
     if found:
         pytest.fail(report(f"{request.node.name} left this on the host:", found), pytrace=False)

@@ -30,8 +30,18 @@ class Tracked:
     def add(self, container):
         self.ids.add(container.id)
         with contextlib.suppress(OSError):
-            st = os.stat(container.bundle / container.config["root"]["path"])
-            self.roots.add((st.st_dev, st.st_ino))
+            self.roots.add(self._inode(container))
+
+    def forget(self, container):
+        """Once a rootfs is removed its inode may be reused by anyone's new directory (another test
+        session's container, say): it no longer identifies the tests' processes."""
+        with contextlib.suppress(OSError):
+            self.roots.discard(self._inode(container))
+
+    @staticmethod
+    def _inode(container):
+        st = os.stat(container.bundle / container.config["root"]["path"])
+        return st.st_dev, st.st_ino
 
 
 def _ls(path):
