@@ -8,9 +8,10 @@ PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
 APT_PACKAGES := busybox-static runc strace uidmap libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
 BUNDLES := hello shell readonly
+LABS := pid mount uts ipc net user time cgroup
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles run test unit lint bench validate clean
+.PHONY: all deps install bundles lab run test unit lint bench validate clean
 
 all: install bundles
 
@@ -34,13 +35,32 @@ $(VENV)/.installed: $(VENV)/.apt $(SOURCES)
 	@touch $@
 
 # Example bundles: a busybox-static rootfs, built here rather than committed.
-bundles: $(foreach b,$(BUNDLES),bundles/$(b)/rootfs/bin/busybox)
+bundles: $(foreach b,$(BUNDLES) $(addprefix labs/,$(LABS)),bundles/$(b)/rootfs/bin/busybox) \
+	$(foreach l,$(LABS),bundles/labs/$(l)/rootfs/lab.sh bundles/labs/$(l)/rootfs/bin/labtool)
 bundles/%/rootfs/bin/busybox: $(VENV)/.apt
 	mkdir -p bundles/$*/rootfs/{bin,proc,sys,dev,tmp,etc,root}
 	cp /bin/busybox $@
 	cd bundles/$*/rootfs/bin && for a in $$(./busybox --list); do [ -e $$a ] || ln -s busybox $$a; done
 	echo 'root:x:0:0:root:/root:/bin/sh' > bundles/$*/rootfs/etc/passwd
 	echo 'root:x:0:' > bundles/$*/rootfs/etc/group
+
+# The namespace labs (bundles/labs/README.md): the same rootfs, plus the lab's script and labtool,
+# a static helper for what busybox lacks (POSIX message queues, System V shm, clocks), built here.
+bundles/labs/labtool: bundles/labs/labtool.c $(VENV)/.apt
+	gcc -static -O2 -Wall -o $@ $<
+bundles/labs/%/rootfs/bin/labtool: bundles/labs/labtool bundles/labs/%/rootfs/bin/busybox
+	mkdir -p bundles/labs/$*/rootfs/mnt
+	cp $< $@
+bundles/labs/%/rootfs/lab.sh: bundles/labs/%/lab.sh bundles/labs/%/rootfs/bin/busybox
+	cp $< $@
+
+# make lab NAME=pid: run one lab and print its evidence, inside and outside, side by side.
+# The user lab is rootless: as root, LAB_USER=<an ordinary user> runs it as that user.
+NAME ?=
+LAB_USER ?=
+lab: install bundles
+	@[ -n "$(filter $(NAME),$(LABS))" ] || { echo "make lab NAME=<one of: $(LABS)>" >&2; exit 2; }
+	$(VENV)/bin/python bundles/labs/lab.py --runtime $(abspath $(PYRUNC)) $(if $(LAB_USER),--as-user $(LAB_USER)) $(NAME)
 
 run: all
 	$(PYRUNC) run bundles/hello
@@ -100,4 +120,4 @@ validate: install $(SUITE)/.built
 		--out $(VALIDATE_DIR)/results.md --logs $(VALIDATE_DIR)/logs $(if $(VALIDATE_ONLY),--only $(VALIDATE_ONLY)) $(VALIDATE_ARGS)
 
 clean:
-	rm -rf $(VENV) $(GO_VENV) $(VALIDATE_DIR) build *.egg-info bundles/*/rootfs
+	rm -rf $(VENV) $(GO_VENV) $(VALIDATE_DIR) build *.egg-info bundles/*/rootfs bundles/labs/*/rootfs bundles/labs/labtool
