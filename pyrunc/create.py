@@ -5,6 +5,7 @@ nothing behind. The init's modules are imported here, before clone: after the in
 mount namespace or changes user, an import could read the container's files or fail.
 """
 
+import errno
 import os
 import sys
 
@@ -69,7 +70,11 @@ class RuntimeOps:
         """The new time namespace is for children: write offsets before the init exists. The
         kernel wants the caller alone in its memory, so the grace-period task is waited for."""
         self.alone()
-        self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise OSError(errno.EINVAL, "this kernel has no time namespaces (no /proc/self/ns/time: they need "
+                                        "Linux 5.6 and later built with CONFIG_TIME_NS)") from None
         native.unshare(uapi.CLONE_NEWTIME)
         if offsets:
             procfs.write("self/timens_offsets", offsets)

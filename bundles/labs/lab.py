@@ -177,10 +177,11 @@ def lab_ipc(r: Runner, bundle: Path, cid: str) -> Rows:
     try:
         labtool("shm", "make", HOST_SHM)
         with r.held(bundle, cid) as c:
-            return [("the host's queue /lab-host", c.inside["the host's queue /lab-host"], labtool("mq", "has", HOST_MQ)),
-                    ("the host's segment 0x1ab0", c.inside["the host's segment 0x1ab0"], labtool("shm", "has", HOST_SHM)),
-                    ("the lab's queue /lab-inside", c.inside["my queue /lab-inside"], labtool("mq", "has", LAB_MQ)),
-                    ("the lab's segment 0x1ab1", c.inside["my segment 0x1ab1"], labtool("shm", "has", LAB_SHM))]
+            objects = [("the host's queue /lab-host", "the host's queue /lab-host", "mq", HOST_MQ),
+                       ("the host's segment 0x1ab0", "the host's segment 0x1ab0", "shm", HOST_SHM),
+                       ("the lab's queue /lab-inside", "my queue /lab-inside", "mq", LAB_MQ),
+                       ("the lab's segment 0x1ab1", "my segment 0x1ab1", "shm", LAB_SHM)]
+            return [(label, c.inside[key], labtool(kind, "has", name)) for label, key, kind, name in objects]
     finally:
         labtool("mq", "rm", HOST_MQ)
         labtool("shm", "rm", HOST_SHM)
