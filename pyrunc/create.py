@@ -73,8 +73,7 @@ class RuntimeOps:
         try:
             self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise OSError(errno.EINVAL, "this kernel has no time namespaces (no /proc/self/ns/time: they need "
-                                        "Linux 5.6 and later built with CONFIG_TIME_NS)") from None
+            raise OSError(errno.EINVAL, "this kernel has no time namespaces (no /proc/self/ns/time)") from None
         native.unshare(uapi.CLONE_NEWTIME)
         if offsets:
             procfs.write("self/timens_offsets", offsets)
