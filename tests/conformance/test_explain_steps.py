@@ -11,7 +11,7 @@ from pyrunc.steps import REQUESTS
 from .bundle import close_every_console, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLES = sorted(p.parent for p in (REPO / "bundles").glob("*/config.json"))
+BUNDLES = sorted(p.parent for p in [*REPO.glob("bundles/*/config.json"), *REPO.glob("bundles/labs/*/config.json")])
 
 
 def steps_by_process(lines: list[tuple[str, str]]) -> dict[str, list[str]]:
