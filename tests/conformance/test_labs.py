@@ -239,3 +239,11 @@ def test_make_lab_prints_side_by_side(rt, name):
         assert lines[2].split() == ["hostname", "lab-uts", socket.gethostname()]
     else:
         assert [line.split()[-2:] for line in lines[2:]] == [["absent", "present"]] * 2 + [["present", "absent"]] * 2
+
+
+def test_make_lab_failure_is_one_line(rt):
+    """A runtime that cannot run the lab (here: one that fails at once) gives one line, no traceback."""
+    r = subprocess.run([sys.executable, LABS / "lab.py", "--runtime", "/bin/false", "uts"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and not r.stdout, r
+    assert r.stderr == "lab uts: the container did not run: exit 1\n", r.stderr
