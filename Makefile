@@ -7,7 +7,7 @@ VENV := .venv
 PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
 APT_PACKAGES := busybox-static runc strace uidmap nftables libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
-BUNDLES := hello shell readonly
+BUNDLES := hello shell readonly web
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
 .PHONY: all deps install bundles run test unit lint bench bench-network validate clean

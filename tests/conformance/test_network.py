@@ -17,6 +17,8 @@ import pytest
 from conftest import Runtime
 
 from conformance.bundle import wait_for
+from conformance.test_explain_steps import steps_by_process
+from pyrunc.steps import REQUESTS
 
 pytestmark = pytest.mark.root
 
@@ -345,3 +347,41 @@ def test_runtime_killed_at_any_network_step_is_cleaned_by_delete_force(lab, poin
     assert c.state_dir_gone()
     assert lab.leftovers() == []
 
+
+def test_the_web_bundle_serves_its_page_and_debug_shows_explains_steps(lab, tmp_path):
+    """bundles/web, as the README runs it: its page through the published port, and every step its
+    create, start and delete log with --debug is one of `explain`'s, in order (test_explain_steps.py
+    for the other bundles, which need no stand-in host)."""
+    bundle = Path(__file__).resolve().parents[2] / "bundles" / "web"
+    if not (bundle / "rootfs/bin/busybox").exists():
+        pytest.skip("web: rootfs not built (make bundles)")
+    explained = json.loads(lab.rt("explain", "--format", "json", bundle).out)["steps"]
+    expected = steps_by_process([(s["phase"], (f"{REQUESTS[s['on']]}: " if s["on"] else "") + s["action"]
+                                  + (f"  [{s['source']}]" if s["source"] else "")) for s in explained])
+    log = tmp_path / "debug.log"
+    debug = ("--debug", "--log", log, "--log-format", "json")
+    try:  # the id is the bundle's name, as explain takes it (the veth's name derives from it)
+        assert lab.rt(*debug, "create", "--bundle", bundle, "web").rc == 0
+        assert lab.rt("start", "web").rc == 0
+        fetch = f"import urllib.request; print(urllib.request.urlopen('http://{HOST}:8080/', timeout=3).read())"
+        deadline = time.monotonic() + 10
+        while (r := subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", fetch],
+                                   capture_output=True, text=True)).returncode and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "hello from a pyrunc container" in r.stdout, r
+        assert lab.rt("kill", "web", "KILL").rc == 0
+        wait_for(lambda: json.loads(lab.rt("state", "web").out or "{}").get("status") == "stopped", 10, "stopped")
+        assert lab.rt(*debug, "delete", "web").rc == 0
+    finally:
+        lab.rt("delete", "--force", "web")
+    logged = []
+    for line in log.read_text().splitlines():
+        phase, _, text = json.loads(line)["msg"].partition(": ")
+        logged.append((phase, text.replace(str(lab.rt.root), "<root>")))
+    expected = {k: [line.replace(str(lab.rt.root), "<root>") for line in v] for k, v in expected.items()}
+    assert steps_by_process(logged) == expected
+    assert lab.leftovers() == []
+    for name in ("hosts", "hostname", "resolv.conf"):
+        point = bundle / "rootfs/etc" / name
+        if point.exists() and point.stat().st_size == 0:  # the empty mount points
+            point.unlink()
