@@ -218,6 +218,8 @@ def test_published_port_answers_from_the_outside(lab):
             break
         time.sleep(0.2)
     assert "root:x:0:0" in r.stdout, r
+    # from the host itself, to its own address (the output chain)
+    assert "root:x:0:0" in lab.host.sh(f"{BB} wget -qO- http://{HOST}:8080/passwd").stdout
     assert c.delete("--force").rc == 0
     assert lab.leftovers() == []
 
@@ -385,3 +387,17 @@ def test_the_web_bundle_serves_its_page_and_debug_shows_explains_steps(lab, tmp_
         point = bundle / "rootfs/etc" / name
         if point.exists() and point.stat().st_size == 0:  # the empty mount points
             point.unlink()
+
+
+def test_net_device_moves_into_a_joined_namespace_and_stays_there(stand_in):
+    joined = Namespace()
+    try:
+        c = stand_in.container(BB, "ip", "-o", "addr", "show", "nd0", network=False)
+        c.namespace("network", joined.path)
+        c.config["linux"]["netDevices"] = {"nd0": {}}
+        r = c.run()
+        assert r.rc == 0 and "198.51.100.5/24" in r.out, r
+        assert "nd0" in joined.links() and "nd0" not in stand_in.host.links()  # not moved back by delete
+    finally:
+        joined.close()
+    wait_for(lambda: "nd1" not in stand_in.host.links(), what="the veth stand-in destroyed with the namespace")
