@@ -6,12 +6,12 @@ VENV := .venv
 # build it through pyenv's shim. PYTHON=... overrides.
 PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
-APT_PACKAGES := busybox-static runc strace uidmap libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
-BUNDLES := hello shell readonly
+APT_PACKAGES := busybox-static runc strace uidmap nftables libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
+BUNDLES := hello shell readonly web
 LABS := pid mount uts ipc net user time cgroup
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles lab run test unit lint bench validate clean
+.PHONY: all deps install bundles lab run test unit lint bench bench-network validate clean
 
 all: install bundles
 
@@ -77,6 +77,10 @@ lint: install
 
 bench: all
 	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC)
+
+# pyroute2's import and a `run --network bridge` against a plain `run`, in a scratch network namespace.
+bench-network: all
+	$(VENV)/bin/python tests/bench_network.py
 
 # The OCI validation suite (opencontainers/runtime-tools) against pyrunc and runc, file by file; see the
 # README. Not part of `test`: it needs the suite's source, from RUNTIME_TOOLS_SRC (a git dir or checkout

@@ -22,6 +22,7 @@ _CREATE = {
     "--bundle": ("bundle", True), "-b": ("bundle", True), "--pid-file": ("pid_file", True),
     "--console-socket": ("console_socket", True), "--no-pivot": ("no_pivot", False),
     "--no-new-keyring": ("no_new_keyring", False), "--preserve-fds": ("preserve_fds", True),
+    "--network": ("network", True), "--publish": ("publish", "list"),
 }
 COMMANDS: dict[str, tuple[str, dict, str]] = {
     "create": ("<container-id>", _CREATE, "create a container; its init waits for `start`"),

@@ -37,7 +37,8 @@ def _options(args):
     listen = listen_fds_from_env()
     check_kept_fds(max(preserve, listen))
     return Options(no_pivot=bool(args.no_pivot), preserve_fds=preserve, console_socket=socket, listen_fds=listen,
-                   no_new_keyring=bool(args.no_new_keyring), subreaper=not getattr(args, "no_subreaper", False))
+                   no_new_keyring=bool(args.no_new_keyring), subreaper=not getattr(args, "no_subreaper", False),
+                   network=args.network or "", publish=tuple(args.publish or ()))
 
 
 def _bundle_and_id(args) -> tuple[str, str]:

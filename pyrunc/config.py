@@ -58,6 +58,7 @@ SUPPORTED: dict = {
         "seccomp": {k: True for k in ("defaultAction", "defaultErrnoRet", "architectures", "flags",
                                       "listenerPath", "listenerMetadata", "syscalls")},  # pyrunc/seccomp.py
         "personality": {"domain": True, "flags": True},
+        "netDevices": {"*": {"name": True}},  # pyrunc/network.py
     },
 }
 

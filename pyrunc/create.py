@@ -24,7 +24,7 @@ from pyrunc.lifecycle import (
     run_poststop,
     write_pid_file,
 )
-from pyrunc.plan import Options, build
+from pyrunc.plan import Options, build, wants_network
 from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 from pyrunc.steps import Plan
@@ -47,6 +47,13 @@ class RuntimeOps:
         self.pid = 0
         self.start_listener = None
         self._time_ns = -1
+        self.net = None  # netops.NetOps, when the plan has network steps
+
+    def __getattr__(self, op: str):
+        """The network's steps (network.py) are performed by netops.NetOps."""
+        if op.startswith("net_") and self.net is not None:
+            return self.net.perform(op)
+        raise AttributeError(op)
 
     def protect_exe(self, hide: bool, dumpable: bool = False) -> None:
         """Inherited by the init: non-dumpable, and with `hide` /proc/<pid>/exe not the host's
@@ -193,8 +200,25 @@ class Prepared:
         if ctx.grace_pidfd >= 0:
             opts.grace = grace.origin
         opts.container_id = cid
+        opts.state_dir = os.path.join(ctx.root, cid)
+        if wants_network(self.cfg, opts):
+            opts.etc_missing = etc_missing(self.rootfs)
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
         self.annotations = self.cfg.get("annotations") or {}
+
+
+def etc_missing(rootfs: str) -> tuple[str, ...]:
+    """The name files the image lacks or has empty, for the bridge network."""
+    from pyrunc import network
+
+    found = []
+    for name in network.ETC_FILES:
+        try:
+            if os.lstat(os.path.join(rootfs, "etc", name)).st_size == 0:
+                found.append(name)
+        except FileNotFoundError:
+            found.append(name)
+    return tuple(found)
 
 
 def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
@@ -203,6 +227,9 @@ def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
     opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
     p = Prepared(ctx, cid, bundle, opts)
     record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
+    allocate = [s for s in p.plan.phases["runtime"] if s.op == "net_allocate"]
+    if allocate:  # what net_allocate records for delete
+        record["network"] = {"bridge": allocate[0].args[0], "veth": allocate[0].args[2]}
     p.plan.phases["started"] = plan_poststart(record["hooks"]).phases["started"]
     p.plan.phases["delete"] = plan_teardown(record).phases["delete"]
     return p.plan
@@ -249,6 +276,11 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
         ops.cgroups_made = lambda: c.save(durable=False)
+        if any(s.op.startswith("net_") for _, s in p.plan.steps()):
+            from pyrunc import netops
+
+            ops.net = netops.NetOps(ctx.root, cid, c.record, lambda: c.save(durable=False), lambda: ops.pid)
+            undo.append(ops.net.perform("net_release"))
         if ctx.log:  # done before there was a plan (plan.plan_before)
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())
@@ -263,6 +295,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             ops.start_listener.close()
         undo.append(lambda: kill_and_reap(ops.pid))
         _drive_create(p.plan, ops, ctx.log)
+        if ops.net is not None:
+            ops.net.close()
         ops.alone()
         if terminal:
             master = parent.fds.pop(0)

@@ -214,6 +214,10 @@ def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = F
                  "and the empty parents create made", "linux.cgroupsPath", tuple(record["cgroups_created"]))
     if record.get("intel_rdt"):
         plan.add("delete", "remove_rdt", (record["intel_rdt"],), f"rmdir {record['intel_rdt']}", "linux.intelRdt")
+    if record.get("network"):
+        from pyrunc import network
+
+        network.plan_teardown(plan, record)
     plan.add("delete", "remove_state", (), "remove the container's state directory")
     if (record.get("hooks") or {}).get("poststop"):
         plan.add("delete", "run_poststop", (), "run the poststop hooks (a failure only warns)", "hooks.poststop")
@@ -251,6 +255,11 @@ class Teardown:
         from pyrunc import resctrl
 
         resctrl.remove(path)
+
+    def net_release(self) -> None:
+        from pyrunc import netops
+
+        netops.NetOps(os.path.dirname(self.c.dir), self.c.id, self.record).perform("net_release")()
 
     def remove_state(self) -> None:
         self.c.remove()

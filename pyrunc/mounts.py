@@ -230,9 +230,10 @@ class Context:
 
 
 def plan_rootfs(plan: Plan, cfg: dict, rootfs: str, cgroup_dirs: dict[str, str], ns=None, bundle: str = "",
-                rootless: bool = False) -> None:
+                rootless: bool = False, extra: list[tuple[dict, str]] = ()) -> None:
     """Everything done in the new mount namespace before pivot_root. `ns`: namespaces.Namespaces.
-    `rootless`: the runtime has no more privileges than the init, so it opens no source for it."""
+    `rootless`: the runtime has no more privileges than the init, so it opens no source for it.
+    `extra`: mounts pyrunc adds after the config's, with the field behind each."""
     linux = cfg.get("linux") or {}
     prop_name = linux.get("rootfsPropagation")
     if prop_name and prop_name not in PROPAGATION:
@@ -251,6 +252,8 @@ def plan_rootfs(plan: Plan, cfg: dict, rootfs: str, cgroup_dirs: dict[str, str],
              f"mount --rbind {rootfs} {rootfs} (the rootfs becomes a mount point)", "root.path")
     for i, m in enumerate(cfg.get("mounts") or []):
         plan_mount(plan, m, f"mounts[{i}]", ctx)
+    for m, where in extra:
+        plan_mount(plan, m, where, ctx)
 
 
 def _refuse_words(o: MountOptions, where: str, words: frozenset, what: str) -> None:

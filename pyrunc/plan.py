@@ -18,7 +18,12 @@ class Options:
                  console_socket: str | None = None, listen_fds: int = 0, bundle: str = "",
                  no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
                  grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False,
-                 caller: tuple[int, int] = (0, 0)) -> None:
+                 caller: tuple[int, int] = (0, 0), network: str = "", publish: tuple[str, ...] = (),
+                 state_dir: str = "<state dir>", etc_missing: tuple[str, ...] = ()) -> None:
+        self.state_dir = state_dir  # the container's: the bridge network's /etc files are there
+        self.etc_missing = etc_missing  # a host fact: network.ETC_FILES the image lacks (or has empty)
+        self.network = network  # --network: pyrunc's own network for the container (network.py)
+        self.publish = publish  # --publish HOST:CONTAINER[/tcp|udp], with --network bridge
         self.no_pivot = no_pivot
         self.rootless = rootless  # a host fact: the runtime lacks privileges in the host's user namespace
         self.caller = caller  # with rootless, the caller's ids: single-id maps of them need no helper
@@ -60,13 +65,27 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if cgroup_dirs:
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
+    net_steps: list[Step] = []
+    etc_mounts: list[tuple[dict, str]] = []
+    if wants_network(cfg, opts):  # else its module is not even loaded
+        from pyrunc import network
+
+        bridge = network.bridge_settings(cfg.get("annotations") or {}, opts.network, list(opts.publish),
+                                         opts.container_id)
+        etc = tuple(f for f in network.ETC_FILES if f in opts.etc_missing) if bridge else ()
+        net_steps = network.plan(plan, linux, ns, bridge, opts.rootless, etc, cfg.get("hostname") or opts.container_id)
+        etc_mounts = network.etc_mounts(bridge, etc, opts.state_dir)
     process.plan_protect(plan, opts.exe_sealed, opts.rootless)  # the last step before clone
     if opts.clone_into:
         (clone,) = plan.phases["clone"]
         clone.args = (clone.args[0], opts.clone_into)
         clone.text += f"; born in {opts.clone_into} (clone3 with CLONE_INTO_CGROUP)"
     plan_parent(plan, linux, ns, {k: d for k, d in cgroup_dirs.items() if d != opts.clone_into},
-                cfg.get("process") or {}, opts.rootless, opts.caller)
+                cfg.get("process") or {}, opts.rootless, opts.caller, bool(net_steps))
+    if net_steps:  # while the init is held: its program finds the network made
+        steps = plan.phases["parent"]
+        at = next(i for i, s in enumerate(steps) if s.op == "release_init")
+        steps[at:at] = net_steps
     ns.plan_cgroup(plan)
     if ns.new & 0x40000000:  # CLONE_NEWNET
         plan.add("namespaces", "link_up", ("lo",), "ip link set lo up", ns.source("network"))
@@ -77,7 +96,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
             plan.add("namespaces", op, (cfg[field],), f"{op}({cfg[field]!r})", field)
     if not opts.no_new_keyring:
         process.plan_keyring(plan, opts.container_id, bool(ns.new & 0x10000000))  # CLONE_NEWUSER
-    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs, ns, opts.bundle, opts.rootless)
+    mounts.plan_rootfs(plan, cfg, rootfs, cgroup_dirs, ns, opts.bundle, opts.rootless, etc_mounts)
     devices.plan_devices(plan, cfg, rootfs, bool(ns.has("user")))
     hooks = cfg.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
@@ -124,6 +143,12 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     return plan, ns
 
 
+def wants_network(cfg: dict, opts: Options) -> bool:
+    """linux.netDevices or pyrunc's bridge network (network.py), by the config or the command line."""
+    return bool(opts.network or opts.publish or (cfg.get("linux") or {}).get("netDevices")
+                or "org.pyrunc.network" in (cfg.get("annotations") or {}))
+
+
 def plan_before(plan: Plan, opts: Options) -> None:
     """What was done before the plan existed, so that it overlaps the interpreter's start-up:
     listed (and logged by create) so that every kernel action of a create has its step."""
@@ -155,7 +180,7 @@ def plan_after_clone(plan: Plan) -> None:
 
 
 def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict,
-                rootless: bool = False, caller: tuple[int, int] = (0, 0)) -> None:
+                rootless: bool = False, caller: tuple[int, int] = (0, 0), held: bool = False) -> None:
     """What the runtime does to the new init from outside, while it waits in the shim (running
     no code of its own): its cgroups, made before clone, are entered, so the pids and memory
     limits bound all of its set-up, and its oom_score_adj is written (as runc's nsexec does
@@ -192,7 +217,7 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
     if oom is not None:
         plan.add("parent", "set_oom_score_adj", (str(oom),), f"write /proc/<pid>/oom_score_adj {oom}",
                  "process.oomScoreAdj")
-    if at_clone or cgroup_dirs or oom is not None:
+    if at_clone or cgroup_dirs or oom is not None or held:
         plan.add("parent", "release_init", (), "let the init go on" + (", in its cgroups" if cgroup_dirs else "")
                  + (", as root of its user namespace" if at_clone else ""))
     if map_steps and not at_clone:

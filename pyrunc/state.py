@@ -195,6 +195,7 @@ def owner_name(path: str) -> str:
 
 def list_ids(root: str) -> list[str]:
     try:
-        return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+        return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))
+                      and not n.startswith("@"))  # the runtime's own: <root>/@network (netops.py)
     except FileNotFoundError:
         return []

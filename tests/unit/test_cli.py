@@ -113,7 +113,7 @@ def test_config_ignores_what_the_spec_does_not_define(tmp_path):
     assert sorted(config.ignored) == ["linux.namespaces[0].futureFlag", "mounts[0].futureOption",
                                       "org.example.extension", "process.futureField"]
     config.ignored.clear()
-    for path, value in (("linux.intelRdt", {"closID": "x"}), ("linux.netDevices", {}),
+    for path, value in (("linux.intelRdt", {"closID": "x"}),
                         ("linux.memoryPolicy", {"mode": "MPOL_DEFAULT"})):
         cfg = default_config()
         cfg["linux"][path.split(".")[1]] = value

@@ -121,6 +121,12 @@ def variants() -> dict[str, dict]:
     variant("process", process)
     variant("hooks", hooks)
     variant("resources", resources)
+
+    def network(cfg: dict) -> None:
+        cfg["annotations"] = {"org.pyrunc.network": "bridge", "org.pyrunc.network.publish": "8080:80,5353:53/udp"}
+        cfg["linux"]["netDevices"] = {"eth1": {"name": "net%d"}}
+
+    variant("network", network)
     return out
 
 

@@ -1,0 +1,368 @@
+"""Performs network.py's steps: netlink through pyroute2, NAT through nftables.
+
+pyroute2 costs more to import (about 170 ms here) than a whole `pyrunc run`, so it is imported by
+the first step that needs it, never by a container without networking. A netlink socket belongs
+to the namespace it was made in: the container's is made after setns into it, then the runtime
+goes back (only this thread changes namespace; the init waits in the shim meanwhile).
+
+NAT is nftables, through Debian's `nft` (the nftables package): one table per bridge, `ip
+pyrunc_<bridge>`, holding the masquerade rule and a map of the published ports, so a container's
+ports are map elements added and deleted by key and the last container drops the whole table.
+iptables on Debian 12 is nftables underneath (iptables-nft) and would add a second tool and rule
+set for no gain; pyroute2's nftables module has no masquerade or NAT-map expressions, so rules
+written through it would be netlink messages assembled by hand.
+
+The addresses of a bridge are allocated in <root>/@network/<bridge>.json, under a lock on
+<root>/@network/<bridge>.lock held from allocation until the bridge and NAT exist (and by delete
+while it removes them), so that the last container's delete and a new container's create cannot
+interleave.
+"""
+
+import errno
+import os
+import subprocess
+
+from pyrunc import jsonio, native, procfs, uapi
+from pyrunc.errors import PyruncError
+
+FORWARD = "sys/net/ipv4/ip_forward"
+OWN_NETNS = "/proc/self/ns/net"
+IFA_F_PERMANENT = 0x80
+RT_SCOPE_UNIVERSE = 0
+
+
+def _iproute():
+    from pyroute2 import IPRoute
+
+    return IPRoute()
+
+
+def _nft(script: str, what: str) -> None:
+    try:
+        r = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise PyruncError(f"{what}: nft not found (Debian's nftables package)") from None
+    if r.returncode != 0:
+        raise PyruncError(f"{what}: nft: {' '.join(r.stderr.split())}")
+
+
+def nat_table(bridge: str, subnet: str) -> str:
+    """The bridge's table: masquerade what leaves the subnet by another link; DNAT the published
+    ports, for traffic coming in (prerouting) and from the host itself (output)."""
+    dnat = "fib daddr type local dnat ip to meta l4proto . th dport map @publish"
+    return (f"table ip pyrunc_{bridge} {{\n"
+            "  map publish { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+            f"  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; {dnat}; }}\n"
+            f"  chain output {{ type nat hook output priority -100; policy accept; {dnat}; }}\n"
+            "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; "
+            f"ip saddr {subnet} oifname != \"{bridge}\" masquerade; }}\n}}\n")
+
+
+class Allocation:
+    """<root>/@network/<bridge>.json: the subnet, each container's address, and what the first
+    container made (bridge, NAT, the former ip_forward) for the last one to undo."""
+
+    def __init__(self, root: str, bridge: str) -> None:
+        self.dir = os.path.join(root, "@network")  # `@` is in no container id (state.validate_id)
+        self.path = os.path.join(self.dir, f"{bridge}.json")
+        self.lock_path = os.path.join(self.dir, f"{bridge}.lock")
+        self.fd = -1
+        self.data: dict = {}
+
+    def lock(self) -> "Allocation":
+        """The last container's delete removes the lock file and the directory: a lock taken on a
+        file no longer at its path is taken again."""
+        while True:
+            os.makedirs(self.dir, mode=0o700, exist_ok=True)
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except FileNotFoundError:
+                continue
+            os.lockf(fd, os.F_LOCK, 0)
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        self.fd = fd
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                self.data = jsonio.loads(f.read())
+        except FileNotFoundError:
+            self.data = {"containers": {}}
+        return self
+
+    def save(self) -> None:
+        """Atomically; with no container left, the files and the directory go."""
+        if not self.data["containers"]:
+            for path in (self.path, self.lock_path):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            try:
+                os.rmdir(self.dir)
+            except OSError:
+                pass  # another bridge's files
+            return
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(jsonio.dumps(self.data))
+        os.replace(tmp, self.path)
+
+    def unlock(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class NetOps:
+    """The network's steps, for the runtime (create) and for delete. `record` is the container's
+    state record (its "network" entry is what delete undoes); `save` writes it at once."""
+
+    def __init__(self, root: str, cid: str, record: dict, save=lambda: None, pid=lambda: 0) -> None:
+        self.root = root
+        self.cid = cid
+        self.record = record
+        self.save = save
+        self.pid = pid  # the init's pid, once cloned
+        self.alloc: Allocation | None = None
+        self._host = None
+        self._inside = None
+        self._nsfd = -1
+
+    def perform(self, op: str):
+        """The method of step `op`, with pyroute2's errors as the OSError the executor reports."""
+        method = getattr(self, op)
+
+        def call(*args) -> None:
+            from pyroute2.netlink.exceptions import NetlinkError
+
+            try:
+                method(*args)
+            except NetlinkError as e:
+                raise OSError(e.code, os.strerror(e.code)) from None
+
+        return call
+
+    def host(self):
+        if self._host is None:
+            self._host = _iproute()
+        return self._host
+
+    def close(self) -> None:
+        """Once the container is set up: a netlink socket and an fd in its namespace would keep the
+        namespace (and the devices in it) alive after the container, until the runtime exits."""
+        for ipr in (self._inside, self._host):
+            if ipr is not None:
+                ipr.close()
+        self._inside = self._host = None
+        if self._nsfd >= 0:
+            os.close(self._nsfd)
+            self._nsfd = -1
+
+    # -- the bridge, before clone ---------------------------------------------------------------
+    def net_allocate(self, bridge: str, subnet: str, veth: str, publish: tuple) -> None:
+        import ipaddress
+
+        self.alloc = a = Allocation(self.root, bridge).lock()
+        d = a.data
+        if d.setdefault("subnet", subnet) != subnet:
+            raise PyruncError(f"annotations.org.pyrunc.network.subnet: bridge {bridge} is in use with subnet "
+                              f"{d['subnet']}, not {subnet}")
+        net = ipaddress.IPv4Network(subnet)
+        used = set(d["containers"].values())
+        hosts = net.hosts()
+        next(hosts)  # the bridge's
+        free = next((str(h) for h in hosts if str(h) not in used), None)
+        if free is None:
+            raise PyruncError(f"annotations.org.pyrunc.network.subnet: {subnet} is exhausted: no free address for "
+                              f"a container on bridge {bridge}")
+        self.record["network"] = {"bridge": bridge, "subnet": subnet, "veth": veth, "netns": os.readlink(OWN_NETNS),
+                                  "address": f"{free}/{net.prefixlen}", "publish": [list(p) for p in publish]}
+        self.save()  # first the container's record, so that delete frees what is taken next
+        d["containers"][self.cid] = free
+        a.save()
+
+    def net_bridge(self, bridge: str, gateway: str) -> None:
+        ipr = self.host()
+        found = ipr.link_lookup(ifname=bridge)
+        if found:
+            kind = _kind(ipr.get_links(found[0])[0])
+            if kind != "bridge":
+                raise PyruncError(f"annotations.org.pyrunc.network.bridge: {bridge} is taken by a link that is "
+                                  f"not a bridge ({kind or 'no kind'})")
+            index = found[0]
+        else:  # recorded first (as all that follows), so that a runtime killed right after leaves it to delete
+            self.alloc.data["bridge_made"] = True
+            self.alloc.save()
+            ipr.link("add", ifname=bridge, kind="bridge")
+            (index,) = ipr.link_lookup(ifname=bridge)
+        address, _, prefix = gateway.partition("/")
+        if not ipr.get_addr(index=index, address=address):  # a bridge of the host's: the last container removes it
+            self.alloc.data.setdefault("gateway_added", gateway)
+            self.alloc.save()
+            ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        ipr.link("set", index=index, state="up")
+
+    def net_nat(self, bridge: str, subnet: str) -> None:
+        d = self.alloc.data
+        if "forward" not in d:
+            procfs.open_handle()
+            d["forward"] = procfs.read(FORWARD).strip()
+            self.alloc.save()
+            procfs.write(FORWARD, "1")
+        if not d.get("nat_made"):
+            d["nat_made"] = True
+            self.alloc.save()
+            _nft(nat_table(bridge, subnet), f"table ip pyrunc_{bridge}")
+        self.alloc.unlock()
+
+    def net_etc_files(self, names: tuple, hostname: str) -> None:
+        """In the state directory, for the init to bind-mount (network.etc_mounts)."""
+        address = self.record["network"]["address"].partition("/")[0]
+        texts = {"hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n",
+                 "hostname": f"{hostname}\n", "resolv.conf": _resolv_conf()}
+        for name in names:
+            with open(os.path.join(self.root, self.cid, name), "w", encoding="utf-8") as f:
+                f.write(texts[name])
+
+    # -- the container's namespace, from outside ---------------------------------------------------
+    def net_open(self, target: str) -> None:
+        self._nsfd = os.open(target or f"/proc/{self.pid()}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.host()
+        own = os.open(OWN_NETNS, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            native.setns(self._nsfd, uapi.CLONE_NEWNET)
+            try:
+                self._inside = _iproute()
+            finally:
+                native.setns(own, uapi.CLONE_NEWNET)
+        finally:
+            os.close(own)
+
+    def net_check_devices(self, names: tuple) -> None:
+        """Before anything moves: every device exists, and no name is taken (a %d template lets
+        the kernel choose)."""
+        for host, name in names:
+            if not self.host().link_lookup(ifname=host):
+                raise PyruncError(f"linux.netDevices.{host}: no such network device on the host")
+            if "%d" not in name and self._inside.link_lookup(ifname=name):
+                raise PyruncError(f"linux.netDevices.{host}.name: {name} exists in the container's network "
+                                  "namespace")
+
+    def net_move_device(self, host: str, name: str) -> None:
+        """The kernel drops a device's addresses when it changes namespace: its permanent global
+        ones (config-linux.md) are read first and added back inside."""
+        ipr, inside = self.host(), self._inside
+        (index,) = ipr.link_lookup(ifname=host)
+        keep = [(m["family"], m.get("IFA_ADDRESS") or m.get("IFA_LOCAL"), m["prefixlen"], m.get("IFA_BROADCAST"))
+                for m in ipr.get_addr(index=index)
+                if (m.get("IFA_FLAGS") or m["flags"]) & IFA_F_PERMANENT and m["scope"] == RT_SCOPE_UNIVERSE]
+        ipr.link("set", index=index, net_ns_fd=self._nsfd)
+        (index,) = inside.link_lookup(ifname=host)
+        if name != host:
+            inside.link("set", index=index, ifname=name)
+        for family, address, prefix, broadcast in keep:
+            extra = {"broadcast": broadcast} if broadcast else {}
+            inside.addr("add", index=index, family=family, address=address, prefixlen=prefix, **extra)
+        inside.link("set", index=index, state="up")
+
+    def net_veth(self, bridge: str, veth: str) -> None:
+        ipr = self.host()
+        ipr.link("add", ifname=veth, kind="veth", peer={"ifname": "eth0", "net_ns_fd": self._nsfd})
+        (index,) = ipr.link_lookup(ifname=veth)
+        (master,) = ipr.link_lookup(ifname=bridge)
+        ipr.link("set", index=index, master=master, state="up")
+
+    def net_configure(self, gateway: str) -> None:
+        inside = self._inside
+        (index,) = inside.link_lookup(ifname="eth0")
+        address, _, prefix = self.record["network"]["address"].partition("/")
+        inside.addr("add", index=index, address=address, prefixlen=int(prefix))
+        inside.link("set", index=index, state="up")
+        inside.route("add", dst="0.0.0.0/0", gateway=gateway.partition("/")[0])
+
+    def net_publish(self, bridge: str) -> None:
+        net = self.record["network"]
+        address = net["address"].partition("/")[0]
+        elements = ", ".join(f"{proto} . {host} : {address} . {inside}" for host, inside, proto in net["publish"])
+        _nft(f"add element ip pyrunc_{bridge} publish {{ {elements} }}\n", "org.pyrunc.network.publish")
+
+    # -- delete ---------------------------------------------------------------------------------
+    def net_release(self) -> None:
+        """Undo the container's share, whatever of it exists (after a crash, part of it may not);
+        the last container of the bridge undoes what the first made."""
+        net = self.record.get("network")
+        if not net:
+            return
+        bridge = net["bridge"]
+        if net.get("netns", "") != os.readlink(OWN_NETNS):  # its bridge, NAT and ip_forward are not here
+            raise PyruncError(f"the container's network was made in network namespace {net.get('netns')}, not "
+                              f"this {os.readlink(OWN_NETNS)}: delete it from there")
+        a = Allocation(self.root, bridge).lock()
+        try:
+            if net.get("publish") and a.data.get("nat_made"):
+                keys = ", ".join(f"{proto} . {host}" for host, _, proto in net["publish"])
+                try:
+                    _nft(f"delete element ip pyrunc_{bridge} publish {{ {keys} }}\n", "org.pyrunc.network.publish")
+                except PyruncError:
+                    pass  # not added yet when create failed or crashed before net_publish
+            ipr = self.host()
+            for index in ipr.link_lookup(ifname=net["veth"]):
+                _ignore_missing(ipr.link, "del", index=index)
+            a.data["containers"].pop(self.cid, None)
+            if not a.data["containers"]:
+                self._last(a.data, bridge)
+            a.save()
+        finally:
+            a.unlock()
+
+    def _last(self, d: dict, bridge: str) -> None:
+        if d.get("nat_made"):
+            try:
+                _nft(f"delete table ip pyrunc_{bridge}\n", f"table ip pyrunc_{bridge}")
+            except PyruncError as e:
+                if "No such file or directory" not in e.message:  # never made: killed before, or nft failed
+                    raise
+        if "forward" in d and d["forward"] != "1":
+            procfs.open_handle()
+            procfs.write(FORWARD, d["forward"])
+        ipr = self.host()
+        for index in ipr.link_lookup(ifname=bridge):
+            if d.get("bridge_made"):
+                _ignore_missing(ipr.link, "del", index=index)
+            elif d.get("gateway_added"):
+                address, _, prefix = d["gateway_added"].partition("/")
+                _ignore_missing(ipr.addr, "del", index=index, address=address, prefixlen=int(prefix))
+
+
+def _resolv_conf() -> str:
+    """The host's, without the nameservers on its loopback (a local resolver the container, in its
+    own network namespace, cannot reach)."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    kept = [line for line in lines if not (line.split()[:1] == ["nameserver"] and len(line.split()) > 1
+                                           and line.split()[1].startswith(("127.", "::1")))]
+    return "".join(line + "\n" for line in kept)
+
+
+def _kind(link) -> str:
+    info = link.get("IFLA_LINKINFO")
+    return (info.get("IFLA_INFO_KIND") if info else "") or ""
+
+
+def _ignore_missing(call, *args, **kwargs) -> None:
+    """A veth goes with its peer: the namespace's end may have taken it already."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        call(*args, **kwargs)
+    except (OSError, NetlinkError) as e:
+        if (e.code if isinstance(e, NetlinkError) else e.errno) not in (errno.ENODEV, errno.ENOENT,
+                                                                        errno.EADDRNOTAVAIL):
+            raise

@@ -1,0 +1,403 @@
+"""The network beyond `lo`: linux.netDevices and pyrunc's bridge network, with real containers.
+
+The runtime never runs in the host's network namespace here: each test makes one that stands in for
+the host (the bridge, ip_forward and the nftables ruleset are per namespace) and runs the runtime in it
+through nsenter, and a third that plays "the outside", joined to the stand-in by a veth pair
+(192.0.2.1 on the stand-in, 192.0.2.2 outside). No traffic leaves the namespaces the test made. The
+real host's links, ip_forward and ruleset are compared before and after."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Runtime
+
+from conformance.bundle import wait_for
+from conformance.test_explain_steps import steps_by_process
+from pyrunc.steps import REQUESTS
+
+pytestmark = pytest.mark.root
+
+GATEWAY = "10.87.0.1"
+HOST, OUTSIDE = "192.0.2.1", "192.0.2.2"
+BB = "/bin/busybox"
+
+
+def _netns_inode(pid="self"):
+    return os.stat(f"/proc/{pid}/ns/net").st_ino
+
+
+def _host_facts():
+    """What must not change on the real host: its links, ip_forward and nftables ruleset."""
+    nft = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+    return (sorted(os.listdir("/sys/class/net")), Path("/proc/sys/net/ipv4/ip_forward").read_text(), nft)
+
+
+class Namespace:
+    """A network namespace held by a sleeping process; commands run in it through nsenter."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+        own = _netns_inode()
+        wait_for(lambda: _netns_inode(self.proc.pid) != own, what="a new network namespace")
+        self.path = f"/proc/{self.proc.pid}/ns/net"
+        self.sh("ip link set lo up")
+
+    def sh(self, cmd, check=True):
+        r = subprocess.run(["nsenter", f"--net={self.path}", "sh", "-c", cmd], capture_output=True, text=True,
+                           timeout=30)
+        assert not check or r.returncode == 0, (cmd, r.stdout, r.stderr)
+        return r
+
+    def links(self):
+        """By netlink: /sys/class/net shows the namespace of whoever mounted /sys (the real host)."""
+        lines = self.sh("ip -o link").stdout.splitlines()
+        return sorted(line.split(":")[1].strip().partition("@")[0] for line in lines)
+
+    def nft(self):
+        return self.sh("nft list ruleset").stdout
+
+    def forward(self):
+        return self.sh("cat /proc/sys/net/ipv4/ip_forward").stdout.strip()
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Lab:
+    """The stand-in host, the outside, and the runtime run in the stand-in."""
+
+    def __init__(self, rt, container):
+        self.host, self.outside = Namespace(), Namespace()
+        assert _netns_inode(self.host.proc.pid) != _netns_inode()  # never the real host's
+        self.host.sh(f"ip link add vout type veth peer name vin netns {self.outside.proc.pid}; "
+                     f"ip addr add {HOST}/24 dev vout; ip link set vout up")
+        self.outside.sh(f"ip addr add {OUTSIDE}/24 dev vin; ip link set vin up")
+        wrapper = container.dir / "bin" / "pyrunc"
+        wrapper.parent.mkdir()
+        wrapper.write_text(f"#!/bin/sh\nexec nsenter --net={self.host.path} {rt.exe} \"$@\"\n")
+        wrapper.chmod(0o755)
+        self.rt = Runtime(str(wrapper), rt.root, rt.base)
+        self.factory = container
+        self.made = []
+        self.clean = (self.host.links(), self.host.forward())
+
+    def container(self, *args, network=True, annotations=None):
+        """A container whose runtime calls run in the stand-in host; NET_RAW for ping."""
+        c = self.factory(*args)
+        c.rt = self.rt
+        for caps in c.config["process"]["capabilities"].values():
+            caps.append("CAP_NET_RAW")
+        if network or annotations:
+            c.config["annotations"] = {"org.pyrunc.network": "bridge"} if network else {}
+            c.config["annotations"] |= annotations or {}
+        self.made.append(c)
+        return c
+
+    def exec(self, c, *cmd):
+        return self.rt("exec", c.id, BB, *cmd)
+
+    def leftovers(self):
+        """What the network left in the stand-in host and the state root."""
+        found = []
+        if self.host.links() != self.clean[0]:
+            found.append(f"links {self.host.links()}")
+        if self.host.forward() != self.clean[1]:
+            found.append(f"ip_forward {self.host.forward()}")
+        if self.host.nft().strip():
+            found.append(f"ruleset {self.host.nft()}")
+        if (self.rt.root / "@network").exists():
+            found.append(f"allocations {os.listdir(self.rt.root / '@network')}")
+        return found
+
+    def close(self):
+        for c in self.made:
+            self.rt("delete", "--force", c.id)
+        found = self.leftovers()
+        self.host.close()
+        self.outside.close()
+        return found
+
+
+@pytest.fixture
+def lab(rt, container):
+    rt.only_pyrunc("the bridge network (org.pyrunc.network)")
+    before = _host_facts()
+    lab = Lab(rt, container)
+    try:
+        yield lab
+    finally:
+        found = lab.close()
+        assert _host_facts() == before, "the real host's links, ip_forward or ruleset changed"
+        assert not found, f"left in the stand-in host: {found}"
+
+
+def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
+    c = lab.container(BB, "sleep", "60")
+    c.started()
+    assert lab.host.forward() == "1"
+    r = lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0")
+    assert "10.87.0.2/24" in r.out, r
+    r = lab.exec(c, "ip", "route")
+    assert f"default via {GATEWAY}" in r.out, r
+    r = lab.exec(c, "ping", "-c1", "-W3", GATEWAY)
+    assert r.rc == 0, r
+    assert lab.host.sh(f"{BB} ping -c1 -W3 10.87.0.2", check=False).returncode == 0
+    # the outside sees the stand-in host's address as the source (masquerade)
+    listener = subprocess.Popen(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c",
+                                 "import socket; s = socket.socket(); s.bind(('', 9000)); s.listen(); "
+                                 "print('ready', flush=True); c, a = s.accept(); print(a[0], c.recv(10).decode())"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        r = lab.rt("exec", c.id, BB, "sh", "-c", f"echo hi | {BB} nc -w 3 {OUTSIDE} 9000")
+        assert r.rc == 0, r
+        out, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+    assert out.split() == [HOST, "hi"], out
+    # name resolution: the image has no /etc/hosts, hostname or resolv.conf; the state directory's are mounted
+    assert lab.exec(c, "cat", "/etc/hosts").out.splitlines()[-1] == "10.87.0.2\trunc"
+    assert lab.exec(c, "cat", "/etc/hostname").out == "runc\n"
+    assert lab.exec(c, "cat", "/etc/resolv.conf").rc == 0
+    r = c.delete("--force")
+    assert r.rc == 0, r
+    assert lab.leftovers() == []
+    for name in ("hosts", "hostname", "resolv.conf"):  # at most the empty mount point
+        assert (c.rootfs / "etc" / name).stat().st_size == 0
+
+
+def test_image_name_files_are_kept(lab):
+    c = lab.container("cat", "/etc/hosts", "/etc/hostname")
+    (c.rootfs / "etc/hosts").write_text("10.1.1.1 mine\n")
+    (c.rootfs / "etc/hostname").write_text("mine\n")
+    r = c.run()
+    assert r.rc == 0 and r.out == "10.1.1.1 mine\nmine\n", r
+
+
+def test_two_containers_on_the_bridge_reach_each_other(lab):
+    a, b = lab.container(BB, "sleep", "60"), lab.container(BB, "sleep", "60")
+    a.started()
+    b.started()
+    assert "10.87.0.3/24" in lab.exec(b, "ip", "-4", "-o", "addr", "show", "eth0").out
+    r = lab.exec(a, "ping", "-c1", "-W3", "10.87.0.3")
+    assert r.rc == 0, r
+    r = lab.exec(b, "ping", "-c1", "-W3", "10.87.0.2")
+    assert r.rc == 0, r
+    allocation = json.loads((lab.rt.root / "@network" / "pyrunc0.json").read_text())
+    assert allocation["containers"] == {a.id: "10.87.0.2", b.id: "10.87.0.3"}
+    assert a.delete("--force").rc == 0
+    # the bridge and NAT stay for b; a's veth and address go
+    assert "pyrunc0" in lab.host.links() and len(lab.host.links()) == 4  # lo, vout, pyrunc0, b's veth
+    allocation = json.loads((lab.rt.root / "@network" / "pyrunc0.json").read_text())
+    assert allocation["containers"] == {b.id: "10.87.0.3"}
+    assert lab.exec(b, "ping", "-c1", "-W3", GATEWAY).rc == 0
+    assert b.delete("--force").rc == 0
+    assert lab.leftovers() == []
+
+
+def test_published_port_answers_from_the_outside(lab):
+    c = lab.container(BB, "httpd", "-f", "-p", "80", "-h", "/etc",
+                      annotations={"org.pyrunc.network.publish": "5353:53/udp"})
+    r = c.create("--network", "bridge", "--publish", "8080:80")
+    assert r.rc == 0, r
+    assert c.start().rc == 0
+    assert "tcp . 8080 : 10.87.0.2 . 80" in lab.host.nft()
+    assert "udp . 5353 : 10.87.0.2 . 53" in lab.host.nft()
+    fetch = f"import urllib.request; print(urllib.request.urlopen('http://{HOST}:8080/passwd', timeout=3).read())"
+    deadline = time.monotonic() + 10
+    while True:
+        r = subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", fetch],
+                           capture_output=True, text=True)
+        if r.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "root:x:0:0" in r.stdout, r
+    # from the host itself, to its own address (the output chain)
+    assert "root:x:0:0" in lab.host.sh(f"{BB} wget -qO- http://{HOST}:8080/passwd").stdout
+    assert c.delete("--force").rc == 0
+    assert lab.leftovers() == []
+
+
+def test_bridge_name_taken_by_another_link_is_refused(lab):
+    lab.host.sh("ip link add pyrunc0 type veth peer name pyrunc0p")
+    c = lab.container("true")
+    r = c.run()
+    c.assert_refused(r, one_line=True)
+    assert "pyrunc0 is taken by a link that is not a bridge (veth)" in r.err, r
+    assert "pyrunc0" in lab.host.links()  # not ours to remove
+    lab.host.sh("ip link del pyrunc0")
+    assert lab.leftovers() == []
+
+
+def test_a_bridge_of_the_host_is_used_and_kept(lab):
+    lab.host.sh("ip link add brhost type bridge; ip link set brhost up")
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.bridge": "brhost"})
+    c.started()
+    assert lab.exec(c, "ping", "-c1", "-W3", GATEWAY).rc == 0
+    assert c.delete("--force").rc == 0
+    assert "brhost" in lab.host.links()
+    assert "inet " not in lab.host.sh("ip -4 addr show brhost").stdout  # the gateway address pyrunc added
+    lab.host.sh("ip link del brhost")
+    assert lab.leftovers() == []
+
+
+def test_exhausted_subnet_is_refused(lab):
+    subnet = {"org.pyrunc.network.subnet": "10.87.0.0/30"}  # the bridge .1, one container .2
+    a = lab.container(BB, "sleep", "60", annotations=subnet)
+    a.started()
+    b = lab.container(BB, "sleep", "60", annotations=subnet)
+    r = b.create()
+    b.assert_refused(r, one_line=True)
+    assert "10.87.0.0/30 is exhausted" in r.err, r
+    assert len(lab.host.links()) == 4  # lo, vout, the bridge, a's veth
+    assert lab.exec(a, "ping", "-c1", "-W3", GATEWAY).rc == 0
+
+
+def test_runtime_killed_after_the_veth_then_delete_force_cleans_all(lab, rt):
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80"})
+    r = c.create(env={**os.environ, "PYRUNC_CRASH_AT": "after:net_veth"})
+    assert r.rc != 0, r
+    assert lab.host.forward() == "1" and lab.host.nft().strip()  # made, then the runtime died
+    assert "pyrunc0" in lab.host.links()
+    r = c.delete("--force")
+    assert r.rc == 0, r
+    assert c.state_dir_gone()
+    assert lab.leftovers() == []
+
+
+# -- linux.netDevices (config-linux.md "Network Devices") ----------------------------------------------
+
+
+@pytest.fixture
+def stand_in(rt, container):
+    """The stand-in host alone, with a veth pair nd0/nd1 (this kernel has no dummy module)."""
+    rt.lacks("linux.netDevices")
+    before = _host_facts()
+    lab = Lab(rt, container)
+    lab.host.sh("ip link add nd0 type veth peer name nd1; ip addr add 198.51.100.5/24 dev nd0; "
+                "ip addr add 2001:db8::5/64 dev nd0 nodad")
+    try:
+        yield lab
+    finally:
+        for c in lab.made:
+            lab.rt("delete", "--force", c.id)
+        lab.host.sh("ip link del nd0", check=False)
+        lab.host.sh("ip link del nd1", check=False)
+        found = lab.leftovers()
+        lab.host.close()
+        lab.outside.close()
+        assert _host_facts() == before, "the real host's links, ip_forward or ruleset changed"
+        assert not found, f"left in the stand-in host: {found}"
+
+
+def test_net_device_moves_renamed_with_its_addresses_and_up(stand_in):
+    c = stand_in.container(BB, "sleep", "60", network=False)
+    c.config["linux"]["netDevices"] = {"nd0": {"name": "ctr%d"}}
+    c.started()
+    r = stand_in.exec(c, "ip", "-o", "addr", "show", "ctr0")
+    assert "198.51.100.5/24" in r.out and "2001:db8::5/64" in r.out, r
+    r = stand_in.exec(c, "ip", "-o", "link", "show", "ctr0")
+    assert ",UP" in r.out, r
+    assert "nd0" not in stand_in.host.links()
+    # the namespace's end destroys a virtual device, and its peer with it; nothing is moved back
+    assert c.delete("--force").rc == 0
+    wait_for(lambda: "nd1" not in stand_in.host.links(), what="the veth stand-in destroyed")
+    assert "nd0" not in stand_in.host.links()
+    assert stand_in.leftovers() == []
+
+
+def test_net_device_keeps_its_name_and_a_taken_name_is_refused(stand_in):
+    c = stand_in.container(BB, "sleep", "60", network=False)
+    c.config["linux"]["netDevices"] = {"nd1": {}}
+    c.started()
+    assert "nd1" in stand_in.exec(c, "ip", "-o", "link", "show", "nd1").out
+    taken = stand_in.container("true", network=False)
+    taken.config["linux"]["netDevices"] = {"nd0": {"name": "lo"}}
+    r = taken.run()
+    taken.assert_refused(r, one_line=True)
+    assert "linux.netDevices.nd0.name: lo exists in the container's network namespace" in r.err, r
+    assert "nd0" in stand_in.host.links()  # checked before anything moved
+
+
+def test_missing_net_device_is_an_error_before_start(stand_in):
+    c = stand_in.container("true", network=False)
+    c.config["linux"]["netDevices"] = {"nosuch0": {}}
+    r = c.create()
+    c.assert_refused(r, one_line=True)
+    assert "linux.netDevices.nosuch0: no such network device on the host" in r.err, r
+
+
+def test_features_lists_net_devices(rt):
+    rt.lacks("linux.netDevices")
+    r = rt("features")
+    assert json.loads(r.out)["linux"]["netDevices"] == {"enabled": True}
+
+
+@pytest.mark.parametrize("point", ["after:net_allocate", "after:net_bridge", "after:net_nat", "after:net_publish"])
+def test_runtime_killed_at_any_network_step_is_cleaned_by_delete_force(lab, point):
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80"})
+    r = c.create(env={**os.environ, "PYRUNC_CRASH_AT": point})
+    assert r.rc != 0, r
+    r = c.delete("--force")
+    assert r.rc == 0, r
+    assert c.state_dir_gone()
+    assert lab.leftovers() == []
+
+
+def test_the_web_bundle_serves_its_page_and_debug_shows_explains_steps(lab, tmp_path):
+    """bundles/web, as the README runs it: its page through the published port, and every step its
+    create, start and delete log with --debug is one of `explain`'s, in order (test_explain_steps.py
+    for the other bundles, which need no stand-in host)."""
+    bundle = Path(__file__).resolve().parents[2] / "bundles" / "web"
+    if not (bundle / "rootfs/bin/busybox").exists():
+        pytest.skip("web: rootfs not built (make bundles)")
+    explained = json.loads(lab.rt("explain", "--format", "json", bundle).out)["steps"]
+    expected = steps_by_process([(s["phase"], (f"{REQUESTS[s['on']]}: " if s["on"] else "") + s["action"]
+                                  + (f"  [{s['source']}]" if s["source"] else "")) for s in explained])
+    log = tmp_path / "debug.log"
+    debug = ("--debug", "--log", log, "--log-format", "json")
+    try:  # the id is the bundle's name, as explain takes it (the veth's name derives from it)
+        assert lab.rt(*debug, "create", "--bundle", bundle, "web").rc == 0
+        assert lab.rt("start", "web").rc == 0
+        fetch = f"import urllib.request; print(urllib.request.urlopen('http://{HOST}:8080/', timeout=3).read())"
+        deadline = time.monotonic() + 10
+        while (r := subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", fetch],
+                                   capture_output=True, text=True)).returncode and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "hello from a pyrunc container" in r.stdout, r
+        assert lab.rt("kill", "web", "KILL").rc == 0
+        wait_for(lambda: json.loads(lab.rt("state", "web").out or "{}").get("status") == "stopped", 10, "stopped")
+        assert lab.rt(*debug, "delete", "web").rc == 0
+    finally:
+        lab.rt("delete", "--force", "web")
+    logged = []
+    for line in log.read_text().splitlines():
+        phase, _, text = json.loads(line)["msg"].partition(": ")
+        logged.append((phase, text.replace(str(lab.rt.root), "<root>")))
+    expected = {k: [line.replace(str(lab.rt.root), "<root>") for line in v] for k, v in expected.items()}
+    assert steps_by_process(logged) == expected
+    assert lab.leftovers() == []
+    for name in ("hosts", "hostname", "resolv.conf"):
+        point = bundle / "rootfs/etc" / name
+        if point.exists() and point.stat().st_size == 0:  # the empty mount points
+            point.unlink()
+
+
+def test_net_device_moves_into_a_joined_namespace_and_stays_there(stand_in):
+    joined = Namespace()
+    try:
+        c = stand_in.container(BB, "ip", "-o", "addr", "show", "nd0", network=False)
+        c.namespace("network", joined.path)
+        c.config["linux"]["netDevices"] = {"nd0": {}}
+        r = c.run()
+        assert r.rc == 0 and "198.51.100.5/24" in r.out, r
+        assert "nd0" in joined.links() and "nd0" not in stand_in.host.links()  # not moved back by delete
+    finally:
+        joined.close()
+    wait_for(lambda: "nd1" not in stand_in.host.links(), what="the veth stand-in destroyed with the namespace")
