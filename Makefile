@@ -6,7 +6,7 @@ VENV := .venv
 # build it through pyenv's shim. PYTHON=... overrides.
 PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
-APT_PACKAGES := busybox-static runc strace uidmap libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
+APT_PACKAGES := busybox-static runc dbus strace uidmap libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
 BUNDLES := hello shell readonly
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
