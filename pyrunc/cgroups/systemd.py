@@ -143,11 +143,12 @@ def device_properties(default_allow: bool, exceptions: list) -> list:
     return [("DevicePolicy", "s", "strict", 0), clear, ("DeviceAllow", "a(ss)", allow, 0)]  # runc 1.1's order
 
 
-def resource_properties(res: dict, v2: bool, device_rules: tuple[bool, list] = (True, [])) -> list:
-    """runc's genV1ResourcesProperties / genV2ResourcesProperties, less the unified map."""
+def resource_properties(res: dict, v2: bool, device_rules: tuple[bool, list] | None = None) -> list:
+    """runc's genV1ResourcesProperties / genV2ResourcesProperties, less the unified map; without
+    `device_rules` none are sent (runc 1.1's update sets SkipDevices)."""
     from pyrunc.cgroups.resources import shares_to_weight
 
-    props: list = device_properties(*device_rules)
+    props: list = device_properties(*device_rules) if device_rules is not None else []
     mem, cpu = res.get("memory") or {}, res.get("cpu") or {}
     limit, reservation, swap = _num(mem, "limit"), _num(mem, "reservation"), _num(mem, "swap")
     if v2:

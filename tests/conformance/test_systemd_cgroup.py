@@ -185,6 +185,12 @@ def test_systemd_cgroup_transient_scope(container, rt, bus):
             assert line.split(":", 2)[2] == scope, (mount, line)
             assert str(pid) in (Path(mount + scope) / "cgroup.procs").read_text().split()
         assert json.loads(bus.run(rt, "state", c.id).out)["status"] == "created"
+        r = bus.run(rt, "update", "--pids-limit", "30", "--memory", "100m", c.id)  # runc's Set again, no devices
+        assert r.rc == 0, r
+        got = props(bus.calls("SetUnitProperties")[1])
+        assert got["TasksMax"] == 30 and (v2 or got["MemoryLimit"] == 100 << 20) and "DevicePolicy" not in got
+        pids_max = [m for m in bus.mounts if Path(m + scope, "pids.max").exists()]
+        assert Path(pids_max[0] + scope, "pids.max").read_text().strip() == "30"
     finally:
         r = bus.run(rt, "delete", "--force", c.id)
     assert r.rc == 0, r
