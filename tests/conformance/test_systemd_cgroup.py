@@ -1,5 +1,6 @@
-"""--systemd-cgroup without a systemd on the host: runc's one-line errors, nothing made. The path
-computation itself (runc's ExpandSlice, getUnitName, v1 and v2 paths) is tested in
+"""--systemd-cgroup: without a systemd on the host, runc's one-line errors and nothing made; with one
+(a stand-in manager on a private dbus-daemon), the D-Bus conversation runc's systemd driver has.
+The path computation itself (runc's ExpandSlice, getUnitName, v1 and v2 paths) is tested in
 tests/unit/test_cgroups.py against runc's own expectations."""
 
 import contextlib
