@@ -5,7 +5,8 @@ manager's Version, StartTransientUnit, SetUnitProperties, StopUnit and ResetFail
 is appended to RECORD as a JSON line (member and arguments, variants as [signature, value]). As
 systemd does, starting a scope makes its cgroup in each MOUNT (the named hierarchy, the cgroup2
 one and the v1 controllers systemd accounts for), below the Slice's path, and moves its PIDs
-there; stopping it kills what is left and removes those directories. Job results come as
+there; stopping it kills what is left and removes those directories. A unit whose name holds
+"-failing" is not made: its start job ends "failed". Job results come as
 JobRemoved signals, after the reply carrying the job's path.
 """
 
@@ -57,16 +58,19 @@ class Manager:
         with open(self.record, "a") as f:
             f.write(json.dumps({"member": member, "args": plain(args)}) + "\n")
 
-    def job(self, msg, unit: str) -> None:
+    def job(self, msg, unit: str, result: str = "done") -> None:
         self.jobs += 1
         path = f"{PATH}/job/{self.jobs}"
         self.conn.send(new_method_return(msg, "o", (path,)))
-        self.conn.send(new_signal(self.signals, "JobRemoved", "uoss", (self.jobs, path, unit, "done")))
+        self.conn.send(new_signal(self.signals, "JobRemoved", "uoss", (self.jobs, path, unit, result)))
 
     def start(self, msg, name: str, props: list) -> None:
         if name in self.units:
             error = "org.freedesktop.systemd1.UnitExists"
             self.conn.send(new_error(msg, error, "s", (f"Unit {name} already exists.",)))
+            return
+        if "-failing" in name:  # a start job that fails, as when systemd cannot move the PIDs
+            self.job(msg, name, "failed")
             return
         values = dict(props)
         parent = slice_path(values["Slice"][1]) if "Slice" in values else ""

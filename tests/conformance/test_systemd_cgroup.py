@@ -208,6 +208,26 @@ def test_systemd_cgroup_transient_scope(container, rt, bus):
 
 
 @pytest.mark.root
+def test_systemd_cgroup_failed_start_job(container, rt, bus):
+    """A start job that ends other than "done": runc's error, the init killed, nothing left."""
+    c = container("sleep", "100")
+    c.config["linux"]["cgroupsPath"] = f"pyrunctest-sd.slice:x-failing:{c.id}"
+    c.write()
+    r = bus.run(rt, "create", "--bundle", c.bundle, c.id)
+    unit = f"x-failing-{c.id}.scope"
+    assert r.rc != 0 and f"error creating systemd unit `{unit}`: got `failed`" in r.err, r
+    if rt.name == "pyrunc":
+        c.assert_refused(r, one_line=True)
+    assert [x["member"] for x in bus.calls()][:1] == ["StartTransientUnit"]
+    assert "ResetFailedUnit" in [x["member"] for x in bus.calls()]  # runc's startUnit resets a failed unit
+    for m in {str(CG), *(str(h) for h in CG.iterdir() if h.is_dir() and not h.is_symlink())}:
+        assert not Path(f"{m}/pyrunctest.slice/pyrunctest-sd.slice/{unit}").exists(), m
+        for d in (f"{m}/pyrunctest.slice/pyrunctest-sd.slice", f"{m}/pyrunctest.slice"):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+
+
+@pytest.mark.root
 def test_systemd_cgroup_bus_unreachable(container, rt, bus):
     """systemd said to run but its bus not answering: a one-line error, nothing left."""
     c = container("true")
