@@ -45,6 +45,8 @@ class RuntimeOps:
         self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
         self.ctx = ctx  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
+        self.systemd = None  # --systemd-cgroup: the D-Bus connection (systemd_dbus.Manager)
+        self.unit_started = ""
         self.start_listener = None
         self._time_ns = -1
         self.net = None  # netops.NetOps, when the plan has network steps
@@ -159,8 +161,34 @@ class RuntimeOps:
 
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
-        self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn)
+        if not self.unit_started:
+            self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn)
+        else:  # runc's Destroy removes every path of a systemd container, whoever made it
+            made = cgroups.create(self.cgroup_plan, self.ctx.warn, check=False)
+            self.cgroups_created[:] = [*made, *(d for d in self.cgroup_plan.dirs.values() if d not in made)]
         self.cgroups_made()
+
+    def start_unit(self, name: str, properties: list) -> None:
+        """runc's startUnit, holding the init (PIDs). A cgroup already there is checked first, as
+        runc's factory does before Apply; the unit is recorded before it is asked for."""
+        from pyrunc.cgroups import systemd_dbus
+
+        cgroups.check_existing(self.cgroup_plan.dirs, self.ctx.warn)
+        self.systemd = systemd_dbus.Manager()
+        self.unit_started = name
+        self.cgroups_made()
+        self.systemd.start_transient_unit(name, [*properties, ("PIDs", "au", [self.pid], 0)])
+
+    def set_unit_properties(self, name: str, properties: list) -> None:
+        self.systemd.set_unit_properties(name, properties)
+
+    def undo_cgroups(self, dirs: dict[str, str]) -> None:
+        """A failed create: the unit stopped (runc's Destroy), then the cgroups removed."""
+        try:
+            if self.unit_started:
+                self.systemd.stop_unit(self.unit_started, self.ctx.warn)
+        finally:
+            cgroups.destroy(dirs, self.cgroups_created)
 
     def set_oom_score_adj(self, value: str) -> None:
         procfs.write(f"{self.pid}/oom_score_adj", value)
@@ -188,7 +216,13 @@ class Prepared:
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
         if opts.rootless and not linux.get("resources") and not linux.get("cgroupsPath"):
             self.cgroup_dirs = {}  # runc's rootless rule: no limits asked for, no cgroups of its own
-        if layout.unified is not None:  # the init is born in its cgroup2 directory
+        self.unit = None
+        if ctx.systemd_cgroup and self.cgroup_dirs:  # systemd makes the cgroup once the init exists
+            from pyrunc.cgroups import systemd
+
+            self.unit = opts.systemd_unit = systemd.unit(linux.get("cgroupsPath"), cid, linux.get("resources") or {},
+                                                         layout.version == cgroups.V2, self.cgroups.device_rules)
+        elif layout.unified is not None:  # the init is born in its cgroup2 directory
             opts.clone_into = self.cgroup_dirs.get(layout.unified.key, "")
         if ctx.log:
             for path in config.ignored:
@@ -263,7 +297,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         parent, child = sync.socketpair()
         undo.append(parent.close)
         ops = RuntimeOps(parent, c.dir, p.cgroups, ctx, p.cfg, state_for_hooks)
-        undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
+        undo.append(lambda: ops.undo_cgroups(p.cgroup_dirs))
         c.record = {  # saved as soon as the cgroups exist, so that `delete` can clean up after a crash
             "bundle": p.bundle,
             "rootfs": p.rootfs,
@@ -271,6 +305,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "annotations": p.annotations,
             "cgroups": p.cgroup_dirs,
             "cgroups_created": ops.cgroups_created,
+            **({"systemd_unit": p.unit.name} if p.unit else {}),
             "resources": (p.cfg.get("linux") or {}).get("resources") or {},  # update merges into it
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg, opts.no_new_keyring),

@@ -176,9 +176,15 @@ class ExecRuntime:
         self.pid_ns_fd = pid_ns_fd
         self.pid = -1
 
-    def fork(self) -> None:
-        """The process: 0 in it, its pid here. No user namespace of its own: nothing to wait for."""
-        self.pid = native.clone(0, -1, uapi.SIGKILL)
+    def fork(self, into: str = "") -> None:
+        """The process: 0 in it, its pid here. No user namespace of its own: nothing to wait for.
+        Born in the cgroup2 directory `into` when there is one (no migration, as create's init)."""
+        fd = os.open(into, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if into else -1
+        try:
+            self.pid = native.clone(0, -1, uapi.SIGKILL, fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def protect_exe(self, hide: bool) -> None:
         native.prctl(uapi.PR_SET_DUMPABLE, 0)
@@ -255,8 +261,13 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
                  "process.execCPUAffinity.initial")
     if "pid" in joins:
         plan.add("runtime", "join_pid_namespace", (), "setns(/proc/<init>/ns/pid): the process is born in it")
-    plan.add("clone", "fork", (), "fork: the process, a child of the runtime")
-    dirs = tuple(sorted(set(cgroup_dirs.values())))
+    into = next((cgroup_dirs[k] for k in ("", "unified") if k in cgroup_dirs), "")  # the cgroup2 directory
+    if into:
+        plan.add("clone", "fork", (into,), f"fork: the process, a child of the runtime, born in {into} "
+                 "(clone3 with CLONE_INTO_CGROUP)", cgroup_source)
+    else:
+        plan.add("clone", "fork", (), "fork: the process, a child of the runtime")
+    dirs = tuple(sorted(set(cgroup_dirs.values()) - {into}))
     if dirs:
         plan.add("namespaces", "enter_cgroups", (dirs,),
                  "echo 0 > " + " ".join(f"{d}/cgroup.procs" for d in dirs), cgroup_source)

@@ -19,12 +19,13 @@ class Options:
                  no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
                  grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False,
                  caller: tuple[int, int] = (0, 0), network: str = "", publish: tuple[str, ...] = (),
-                 state_dir: str = "<state dir>", etc_missing: tuple[str, ...] = ()) -> None:
+                 state_dir: str = "<state dir>", etc_missing: tuple[str, ...] = (), systemd_unit=None) -> None:
         self.state_dir = state_dir  # the container's: the bridge network's /etc files are there
         self.etc_missing = etc_missing  # a host fact: network.ETC_FILES the image lacks (or has empty)
         self.network = network  # --network: pyrunc's own network for the container (network.py)
         self.publish = publish  # --publish HOST:CONTAINER[/tcp|udp], with --network bridge
         self.no_pivot = no_pivot
+        self.systemd_unit = systemd_unit  # --systemd-cgroup: the unit to start (cgroups/systemd.py Unit)
         self.rootless = rootless  # a host fact: the runtime lacks privileges in the host's user namespace
         self.caller = caller  # with rootless, the caller's ids: single-id maps of them need no helper
         self.clone_into = clone_into  # the container's cgroup2 directory: the init is born in it
@@ -62,7 +63,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("runtime", "set_child_subreaper", (), "prctl(PR_SET_CHILD_SUBREAPER, 1): `run` reaps what the "
                  "container orphans" + ("" if ns.single_clone else ", and its init, forked after the joins"))
     ns.plan(plan)
-    if cgroup_dirs:
+    unit = opts.systemd_unit if cgroup_dirs else None
+    if cgroup_dirs and unit is None:
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
                  cgroup_actions)
     net_steps: list[Step] = []
@@ -82,6 +84,8 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         clone.text += f"; born in {opts.clone_into} (clone3 with CLONE_INTO_CGROUP)"
     plan_parent(plan, linux, ns, {k: d for k, d in cgroup_dirs.items() if d != opts.clone_into},
                 cfg.get("process") or {}, opts.rootless, opts.caller, bool(net_steps))
+    if unit is not None:
+        plan_systemd_unit(plan, unit, cgroup_actions)
     if net_steps:  # while the init is held: its program finds the network made
         steps = plan.phases["parent"]
         at = next(i for i, s in enumerate(steps) if s.op == "release_init")
@@ -177,6 +181,24 @@ def plan_after_clone(plan: Plan) -> None:
         first.append(Step("parent", "close_idmapped_mounts", (), "close the detached mounts prepared for the init: "
                           "it holds its own copies"))
     plan.phases["parent"][:0] = first
+
+
+def plan_systemd_unit(plan: Plan, unit, cgroup_actions: tuple[str, ...]) -> None:
+    """--systemd-cgroup, as runc's Apply then Set: once the init exists, systemd starts a scope
+    holding it (PIDs), then takes the resource properties; pyrunc then makes what systemd did not
+    and writes the files, before the init is moved into the other hierarchies and let go."""
+    parent = plan.phases["parent"]
+    at = next((i for i, s in enumerate(parent) if s.op in ("enter_cgroup", "release_init")), len(parent))
+    steps = [Step("parent", "start_unit", (unit.name, unit.properties),
+                  f"StartTransientUnit {unit.name} over D-Bus with PIDs=[<pid>]; wait for its JobRemoved",
+                  "linux.cgroupsPath", unit.describe()[: len(unit.properties)])]
+    if unit.resources:
+        steps.append(Step("parent", "set_unit_properties", (unit.name, unit.resources),
+                          f"SetUnitProperties {unit.name} (runtime): the resource limits systemd knows",
+                          "linux.resources", unit.describe()[len(unit.properties):]))
+    steps.append(Step("parent", "create_cgroups", (), "make what systemd did not and configure the container's "
+                      "cgroups", "linux.resources", cgroup_actions))
+    parent[at:at] = steps
 
 
 def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict,

@@ -89,6 +89,16 @@ def requested(args) -> dict:
 class UpdateOps:
     """One method per step op of an update."""
 
+    def set_unit_properties(self, name: str, properties: list) -> None:
+        """--systemd-cgroup: systemd is told first, as runc's Set does, so that it keeps the values."""
+        from pyrunc.cgroups import systemd_dbus
+
+        manager = systemd_dbus.Manager()
+        try:
+            manager.set_unit_properties(name, properties)
+        finally:
+            manager.close()
+
     def write_cgroup(self, d: str, name: str, value: str, json_path: str) -> None:
         from pyrunc.cgroups.ops import _apply
 
@@ -135,6 +145,14 @@ def steps_for(c: Container, delta: dict, merged: dict, layout) -> list[Step]:
     plan = planning.plan(delta, merged, layout, paths, devices_list=devices_list,
                          memory_limit_now=int(limit_text) if limit_text and limit_text.strip().isdigit() else None)
     steps = []
+    unit = c.record.get("systemd_unit")
+    if unit:
+        from pyrunc.cgroups import systemd
+
+        props = systemd.resource_properties(merged, layout.version == "v2")
+        if props:
+            steps.append(Step("update", "set_unit_properties", (unit, props), f"SetUnitProperties {unit} (runtime): "
+                              + ", ".join(f"{n}={v!r}" for n, _, v, _ in props), "linux.resources"))
     if plan.memory_check:
         d, limit = plan.memory_check
         steps.append(Step("update", "check_memory", (d, limit), f"check {d}/memory.current <= {limit}",

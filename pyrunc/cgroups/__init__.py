@@ -17,7 +17,8 @@ Keys of `paths` are hierarchy names: "" on a v2 host; on v1/hybrid the directory
 _HOME = {
     "HYBRID": "layout", "V1": "layout", "V2": "layout", "Hierarchy": "layout", "Layout": "layout",
     "detect": "layout", "read_self_cgroup": "layout",
-    "create": "ops", "destroy": "ops", "enter": "ops", "freeze": "ops", "frozen": "ops", "pids": "ops",
+    "check_existing": "ops", "create": "ops", "destroy": "ops", "enter": "ops", "freeze": "ops", "frozen": "ops",
+    "pids": "ops",
     "CgroupPlan": "planner", "paths_for": "planner", "plan": "planner",
 }
 __all__ = sorted(_HOME)

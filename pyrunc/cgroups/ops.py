@@ -54,10 +54,19 @@ def _check_reused(paths: dict[str, str], warn) -> None:
         raise PyruncError("container's cgroup unexpectedly frozen")
 
 
-def create(plan: "CgroupPlan", warn=None) -> list[str]:
+def check_existing(paths: dict[str, str], warn=None) -> None:
+    """_check_reused for those of `paths` that exist already (with --systemd-cgroup, before the
+    unit is started: systemd then makes them and puts the init in them)."""
+    existing = {k: d for k, d in paths.items() if os.path.isdir(d)}
+    if existing:
+        _check_reused(existing, warn)
+
+
+def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
     """Make the cgroups and configure them. Returns the directories it made, outermost first:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises.
-    `warn(message)` hears what runc only warns about (a cgroup that already has processes)."""
+    `warn(message)` hears what runc only warns about (a cgroup that already has processes);
+    `check` False: check_existing was done before a systemd unit made some of them."""
     created: list[str] = []
     try:
         for key, d in plan.dirs.items():
@@ -67,7 +76,7 @@ def create(plan: "CgroupPlan", warn=None) -> list[str]:
                 planned = {(w[0], w[1]) for w in plan.writes if w[0] == d}
                 v1.inherit_cpuset(created[first:], planned)
         reused = {k: d for k, d in plan.dirs.items() if d not in created}
-        if reused:
+        if reused and check:
             _check_reused(reused, warn)
         if plan.delegate_dir is not None:
             mount = next(plan.mounts[k] for k, d in plan.dirs.items() if d == plan.delegate_dir)

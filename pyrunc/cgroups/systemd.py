@@ -8,8 +8,12 @@ systemd would make for it, computed as runc 1.1's libcontainer/cgroups/systemd d
 
 The cgroup belongs to systemd: without a systemd running (/run/systemd/system, runc's
 IsRunningSystemd) there is nobody to make the unit, and create stops with runc's error before
-doing anything. pyrunc has no D-Bus client: with systemd running, it makes the cgroup at the path
-above itself, as a cgroupfs manager would.
+doing anything. With systemd running, the unit is made as runc makes it (unit()): once the init
+exists, StartTransientUnit with runc's properties (Description, Slice or Wants, Delegate, PIDs,
+accounting, DefaultDependencies), waiting for the job's JobRemoved signal; then SetUnitProperties
+with the resource properties runc derives from linux.resources, then the cgroupfs writes as for
+any container; delete stops the unit (StopUnit, ResetFailedUnit). The D-Bus conversation itself
+is systemd_dbus.py.
 """
 
 import os
@@ -70,6 +74,134 @@ def expand_slice(slice_name: str) -> str:
 def unit_name(prefix: str, name: str) -> str:
     """runc's getUnitName: a scope, unless the name asks for a slice."""
     return name if name.endswith(".slice") else f"{prefix}-{name}.scope"
+
+
+class Unit:
+    """The transient unit runc would ask systemd for: its name, the properties it is started with
+    (PIDs added once the init exists) and the resource properties set on it afterwards, each as
+    (name, D-Bus signature, value, lowest systemd version that knows it)."""
+
+    __slots__ = ("name", "properties", "resources")
+
+    def __init__(self, name: str, properties: list, resources: list) -> None:
+        self.name = name
+        self.properties = properties
+        self.resources = resources
+
+    def describe(self) -> tuple[str, ...]:
+        return tuple(f"{n}={v!r}" + (f" (systemd >= {m})" if m else "")
+                     for n, _, v, m in (*self.properties, *self.resources))
+
+
+_UINT64_MAX = 2**64 - 1
+_DEFAULT_PERIOD = 100000  # the kernel's cfs period, as runc's defCPUQuotaPeriod
+
+
+def range_to_bits(cpus: str) -> bytes:
+    """runc's RangeToBits: "0-2,4" as the little-endian bitmask systemd's AllowedCPUs takes."""
+    n = 0
+    for part in cpus.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        start, end = int(lo), int(hi) if sep else int(lo)
+        if start > end:
+            raise PyruncError(f"invalid range: {part}")
+        n |= ((1 << (end - start + 1)) - 1) << start
+    if not n:
+        raise PyruncError(f"resources.CPU.Cpus={cpus!r} conversion error: empty value")
+    return n.to_bytes((n.bit_length() + 7) // 8, "little")
+
+
+def _num(obj: dict, key: str) -> int:
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def device_properties(default_allow: bool, exceptions: list) -> list:
+    """runc's devices/systemd.go for systemd >= 240: strict policy with the allowed devices listed
+    (an earlier DeviceAllow cleared first; "n:*" as char-n, where runc 1.1 looks up the group
+    name in /proc/devices, which every systemd accepts but planning does not read); systemd has
+    no deny list, so a default allow with exceptions is a temporary deny-all, as in runc, until
+    pyrunc's own device rules follow."""
+    clear = ("DeviceAllow", "a(ss)", [], 0)
+    if default_allow:
+        return [("DevicePolicy", "s", "auto" if not exceptions else "strict", 0), clear]
+    allow = []
+    for (kind, major, minor), access in sorted(exceptions):  # runc's emulator order: type, major, minor
+        group = {"b": "block-", "c": "char-"}.get(kind)
+        if group is None or (major < 0 <= minor):  # systemd cannot say "*:n"; runc skips it too
+            continue
+        if major < 0:
+            path = f"{group}*"
+        elif minor < 0:
+            path = f"{group}{major}"
+        else:
+            path = f"/dev/{'block' if kind == 'b' else 'char'}/{major}:{minor}"
+        allow.append((path, access))
+    return [("DevicePolicy", "s", "strict", 0), clear, ("DeviceAllow", "a(ss)", allow, 0)]  # runc 1.1's order
+
+
+def resource_properties(res: dict, v2: bool, device_rules: tuple[bool, list] | None = None) -> list:
+    """runc's genV1ResourcesProperties / genV2ResourcesProperties, less the unified map; without
+    `device_rules` none are sent (runc 1.1's update sets SkipDevices)."""
+    from pyrunc.cgroups.resources import shares_to_weight
+
+    props: list = device_properties(*device_rules) if device_rules is not None else []
+    mem, cpu = res.get("memory") or {}, res.get("cpu") or {}
+    limit, reservation, swap = _num(mem, "limit"), _num(mem, "reservation"), _num(mem, "swap")
+    if v2:
+        if limit:
+            props.append(("MemoryMax", "t", limit & _UINT64_MAX, 0))
+        if reservation:
+            props.append(("MemoryLow", "t", reservation & _UINT64_MAX, 0))
+        if swap and limit and swap != -1:  # ConvertMemorySwapToCgroupV2Value: swap less memory
+            props.append(("MemorySwapMax", "t", max(swap - limit, 0), 0))
+        if _num(cpu, "shares"):
+            props.append(("CPUWeight", "t", shares_to_weight(_num(cpu, "shares")), 0))
+    else:
+        if limit:
+            props.append(("MemoryLimit", "t", limit & _UINT64_MAX, 0))
+        if _num(cpu, "shares"):
+            props.append(("CPUShares", "t", _num(cpu, "shares"), 0))
+    quota, period = _num(cpu, "quota"), _num(cpu, "period")
+    if period:
+        props.append(("CPUQuotaPeriodUSec", "t", period, 242))
+    if quota or period:
+        per_sec = _UINT64_MAX
+        if quota > 0:
+            per_sec = quota * 1000000 // (period or _DEFAULT_PERIOD)
+            per_sec = -(-per_sec // 10000) * 10000  # rounded up to whole percents, as runc
+        props.append(("CPUQuotaPerSecUSec", "t", per_sec, 0))
+    weight = _num(res.get("blockIO") or {}, "weight")
+    if weight and not v2:
+        props.append(("BlockIOWeight", "t", weight, 0))
+    pids = res.get("pids") or {}
+    if isinstance(pids.get("limit"), int):
+        n = pids["limit"]
+        props.append(("TasksMax", "t", _UINT64_MAX if n < 0 else (n or 1), 0))  # systemd refuses 0
+    for key, prop in (("cpus", "AllowedCPUs"), ("mems", "AllowedMemoryNodes")):
+        if cpu.get(key):
+            props.append((prop, "ay", range_to_bits(cpu[key]), 244))
+    return props
+
+
+def unit(value: str | None, container_id: str, resources: dict, v2: bool,
+         device_rules: tuple[bool, list] = (True, [])) -> Unit:
+    """runc's Apply: the unit and the properties it is started with, for this cgroupsPath."""
+    parent, prefix, name = parse(value, container_id)
+    unit_ = unit_name(prefix, name)
+    slice_ = parent or DEFAULT_SLICE
+    props: list = [("Description", "s", f"libcontainer container {name}", 0)]
+    if unit_.endswith(".slice"):
+        props.append(("Wants", "as", [slice_], 0))
+    else:
+        props += [("Slice", "s", slice_, 0), ("Delegate", "b", True, 0)]
+    props += [(p, "b", True, 0) for p in ("MemoryAccounting", "CPUAccounting",
+                                          "IOAccounting" if v2 else "BlockIOAccounting", "TasksAccounting")]
+    props.append(("DefaultDependencies", "b", False, 0))
+    return Unit(unit_, props, resource_properties(resources if isinstance(resources, dict) else {}, v2, device_rules))
 
 
 def _join(*parts: str) -> str:

@@ -87,6 +87,22 @@ def test_exec_cgroup_path_joins_every_hierarchy(container, rt):
         remove(subs)
 
 
+def test_exec_born_in_the_cgroup2_directory(container, rt):
+    """Where there is a cgroup2 hierarchy, pyrunc's exec'd process is born in the container's directory
+    there (clone3 with CLONE_INTO_CGROUP, as create's init) and joins the v1 ones; runc 1.1 migrates."""
+    c, init = running(container)
+    dirs = cgroup_dirs(init)
+    if "" not in dirs:
+        pytest.skip("no cgroup2 hierarchy on this host")
+    r = rt("--debug", "exec", c.id, "cat", "/proc/self/cgroup")
+    assert r.rc == 0, r
+    lines = dict(line.split(":", 2)[1:] for line in r.out.splitlines())
+    assert lines[""] == Path(f"/proc/{init}/cgroup").read_text().split("0::")[1].splitlines()[0], r.out
+    if rt.name == "pyrunc":
+        assert "CLONE_INTO_CGROUP" in r.err and "echo 0 > " + dirs[""] not in r.err, r.err
+    c.kill("KILL")
+
+
 def test_exec_cgroup_per_controller(container, rt):
     """`--cgroup memory,pids:sub`: those hierarchies move to the sub-cgroup, the others stay."""
     c, init = running(container)

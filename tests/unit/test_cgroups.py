@@ -838,3 +838,25 @@ def test_plan_is_pure_and_imports_are_light():
     )
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_systemd_unit_properties_as_runc():
+    """The unit runc's Apply starts and the properties its Set sends (v1 and v2)."""
+    from pyrunc.cgroups import systemd as sd
+
+    u = sd.unit("machine.slice:libpod:abc", "id", {"pids": {"limit": 0}, "cpu": {"quota": 1234}}, v2=False)
+    assert u.name == "libpod-abc.scope"
+    assert [(n, v) for n, _, v, _ in u.properties] == [
+        ("Description", "libcontainer container abc"), ("Slice", "machine.slice"), ("Delegate", True),
+        ("MemoryAccounting", True), ("CPUAccounting", True), ("BlockIOAccounting", True), ("TasksAccounting", True),
+        ("DefaultDependencies", False)]
+    res = {n: v for n, _, v, _ in u.resources}
+    assert res["TasksMax"] == 1  # systemd refuses 0
+    assert res["CPUQuotaPerSecUSec"] == 20000  # 12340 us/s rounded up to whole percents, as runc
+    assert res["DevicePolicy"] == "auto" and res["DeviceAllow"] == []
+    s = sd.unit("a-b.slice:p:x.slice", "id", {"memory": {"limit": 100, "swap": 300}}, v2=True)
+    assert s.name == "x.slice" and ("Wants", "as", ["a-b.slice"], 0) in s.properties
+    assert ("IOAccounting", "b", True, 0) in s.properties
+    assert {n: v for n, _, v, _ in s.resources}["MemorySwapMax"] == 200
+    assert sd.range_to_bits("0-2,4") == b"\x17" and sd.range_to_bits("9") == b"\x00\x02"
+    assert sd.unit("", "id", {"cpu": {"cpus": "1"}}, v2=False).resources[-1] == ("AllowedCPUs", "ay", b"\x02", 244)

@@ -45,5 +45,11 @@ def test_outside_the_container_refused(sub):
 def test_plan_names_the_flag():
     proc = {"args": ["true"], "cwd": "/"}
     plan = plan_exec(proc, {}, sub_cgroup_dirs({"": "/cg/c"}, {"": "s"}), [], 0, 0, cgroup_source="--cgroup")
-    step = next(s for _, s in plan.steps() if s.op == "enter_cgroups")
-    assert step.args == (("/cg/c/s",),) and step.source == "--cgroup"
+    step = next(s for _, s in plan.steps() if s.op == "fork")  # cgroup2: born there (CLONE_INTO_CGROUP)
+    assert step.args == ("/cg/c/s",) and step.source == "--cgroup"
+    assert not any(s.op == "enter_cgroups" for _, s in plan.steps())
+    hybrid = plan_exec(proc, {}, sub_cgroup_dirs(V1 | {"unified": "/cg/unified/c"}, {"": "s"}), [], 0, 0,
+                       cgroup_source="--cgroup")
+    step = next(s for _, s in hybrid.steps() if s.op == "enter_cgroups")
+    assert step.args == (tuple(sorted({v + "/s" for v in V1.values()})),) and step.source == "--cgroup"
+    assert next(s for _, s in hybrid.steps() if s.op == "fork").args == ("/cg/unified/c/s",)

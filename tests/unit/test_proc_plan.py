@@ -358,8 +358,8 @@ def test_exec_plan_order():
     plan = execmod.plan_exec(proc, kept, {"": "/sys/fs/cgroup/box"}, ["user", "mnt", "pid", "net"], 0, 0)
     assert ops(plan, "runtime") == ["protect_exe", "set_affinity", "join_pid_namespace"]
     assert step(plan, "protect_exe").args == (True,), "not sealed: detached, user namespace or not"
-    assert ops(plan, "namespaces") == ["close_inherited_fds", "enter_cgroups", "set_affinity", "setrlimit",
-                                       "join_namespaces"]
+    assert ops(plan, "namespaces") == ["close_inherited_fds", "set_affinity", "setrlimit", "join_namespaces"]
+    assert step(plan, "fork").args == ("/sys/fs/cgroup/box",), "born in its cgroup2 directory"
     keyring = execmod.plan_exec(proc, kept, {}, ["mnt"], 0, 0, "_ses.box")
     assert ops(keyring, "namespaces")[-1] == "join_session_keyring"
     assert step(keyring, "join_session_keyring").args == ("_ses.box", 0), "the init's keyring is joined as it is"
