@@ -173,10 +173,11 @@ class Prepared:
         linux = self.cfg.get("linux") or {}
         opts.rootless = os.geteuid() != 0
         opts.caller = (os.geteuid(), os.getegid())
-        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup)
+        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup, rootless=opts.rootless)
+        if opts.rootless:  # runc's rootless rule: the cgroups the caller may write, none without limits
+            self.cgroups = cgroups.restrict(self.cgroups, cgroups.usable_by_caller(self.cgroups.dirs),
+                                            bool(linux.get("cgroupsPath")))
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
-        if opts.rootless and not linux.get("resources") and not linux.get("cgroupsPath"):
-            self.cgroup_dirs = {}  # runc's rootless rule: no limits asked for, no cgroups of its own
         if layout.unified is not None:  # the init is born in its cgroup2 directory
             opts.clone_into = self.cgroup_dirs.get(layout.unified.key, "")
         if ctx.log:
