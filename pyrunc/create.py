@@ -146,6 +146,9 @@ class RuntimeOps:
         grace.finish(self.ctx.grace_pidfd)
         self.ctx.grace_pidfd = -1
 
+    def skip_cgroups(self, dirs: tuple[str, ...]) -> None:
+        """Nothing to do: the step shows (explain, --debug) which cgroups an unprivileged runtime leaves out."""
+
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
         self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn)
@@ -173,10 +176,15 @@ class Prepared:
         linux = self.cfg.get("linux") or {}
         opts.rootless = os.geteuid() != 0
         opts.caller = (os.geteuid(), os.getegid())
+        if opts.rootless and not os.access(self.rootfs, os.R_OK | os.X_OK):  # the kernel would name /proc
+            raise PyruncError(f"root.path: {self.rootfs}: permission denied: the caller (uid {opts.caller[0]}) "
+                              "cannot read it, and an unprivileged runtime has no more access than its caller")
         self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup, rootless=opts.rootless)
         if opts.rootless:  # runc's rootless rule: the cgroups the caller may write, none without limits
-            self.cgroups = cgroups.restrict(self.cgroups, cgroups.usable_by_caller(self.cgroups.dirs),
+            every = self.cgroups.dirs
+            self.cgroups = cgroups.restrict(self.cgroups, cgroups.usable_by_caller(every),
                                             bool(linux.get("cgroupsPath")))
+            opts.cgroups_skipped = tuple(d for d in every.values() if d not in self.cgroups.dirs.values())
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
         if layout.unified is not None:  # the init is born in its cgroup2 directory
             opts.clone_into = self.cgroup_dirs.get(layout.unified.key, "")

@@ -29,7 +29,7 @@ class CgroupPlan:
     """
 
     __slots__ = ("version", "dirs", "mounts", "writes", "device_rules", "device_program", "device_dir",
-                 "memory_check", "cpuset_dir", "delegate_dir")
+                 "memory_check", "cpuset_dir", "delegate_dir", "devices_skipped")
 
     def __init__(self, version: str, dirs: dict[str, str], mounts: dict[str, str]) -> None:
         self.version = version
@@ -42,6 +42,7 @@ class CgroupPlan:
         self.memory_check: tuple[str, int] | None = None
         self.cpuset_dir: str | None = None
         self.delegate_dir: str | None = None
+        self.devices_skipped = False  # rootless: the device rules are not applied (runc ignores them)
 
     def describe(self) -> list[str]:
         """One shell-like line per action, for `pyrunc explain` and --debug."""
@@ -53,6 +54,9 @@ class CgroupPlan:
         if self.memory_check:
             lines.append(f"check {self.memory_check[0]}/memory.current <= {self.memory_check[1]}")
         lines += [f"echo {v!r} > {d}/{f}  # {p}" for d, f, v, p in self.writes]
+        if self.devices_skipped:
+            lines.append("no device rules: an unprivileged runtime cannot set them (runc ignores them rootless); "
+                         "the devices are bind mounts of the host's")
         if self.device_program is not None:
             default, exceptions = self.device_rules
             verb = "deny" if default else "allow"
@@ -143,8 +147,8 @@ def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = Fals
     default_allow, exceptions = devices.reduce(devices.config_rules(linux))
     result.device_rules = (default_allow, exceptions)
     dev_h = None if layout.version == V2 else layout.v1_for("devices")
-    if rootless:
-        pass  # device rules need CAP_SYS_ADMIN (v1) or CAP_BPF: runc ignores them rootless; the devices are binds
+    if rootless:  # device rules need CAP_SYS_ADMIN (v1) or CAP_BPF
+        result.devices_skipped = True
     elif dev_h is not None:
         d = dirs[dev_h.key]
         result.writes += [(d, f, v, "linux.resources.devices")
@@ -190,6 +194,7 @@ def restrict(plan: CgroupPlan, usable: set[str], explicit: bool) -> CgroupPlan:
     kept.memory_check = plan.memory_check
     kept.cpuset_dir = plan.cpuset_dir if plan.cpuset_dir not in gone else None
     kept.delegate_dir = plan.delegate_dir if plan.delegate_dir not in gone else None
+    kept.devices_skipped = plan.devices_skipped
     return kept
 
 
