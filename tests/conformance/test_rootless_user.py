@@ -7,8 +7,10 @@ objects the tests check (state directories, files, processes) are read as root f
 import json
 import os
 import pwd
+import select
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +252,59 @@ def test_rootless_bad_input(rt, ordinary_user):
     left = subprocess.run(["pgrep", "-u", str(u.uid)], capture_output=True, text=True).stdout.split()
     assert left == [], left
     shutil.rmtree(theirs)
+
+
+def readme_walk() -> str:
+    """The first shell block of the README's Rootless section."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return text[text.index("## Rootless\n"):].split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_rootless_walk(rt, ordinary_user):
+    """The README's walk, literally, as a made user: its commands in bash -e with `pyrunc` on PATH
+    (runc under that name for --runtime runc), on a terminal; in the shell it ends with, the user is
+    root mapped to its own uid; `exit` ends the container and removes it."""
+    u = User(rt, ordinary_user)
+    bindir = u.work / "bin"
+    bindir.mkdir()
+    (bindir / "pyrunc").symlink_to(u.exe)
+    kw = u.kwargs()
+    for k in ("capture_output", "text", "timeout", "stdin"):
+        kw.pop(k)
+    kw["env"] = kw["env"] | {"PATH": f"{bindir}:{os.environ['PATH']}", "TERM": "dumb"}
+    master, slave = os.openpty()
+    p = subprocess.Popen(["bash", "-e", "-c", readme_walk()], stdin=slave, stdout=slave, stderr=slave,
+                         cwd=u.home, start_new_session=True, **kw)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes | None, timeout: float) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker is None or marker not in seen:
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"no {marker!r} from the walk: {seen.decode(errors='replace')}")
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every holder of the terminal is gone
+                chunk = b""
+            if not chunk:
+                return seen
+            seen += chunk
+        return seen
+
+    try:
+        read_until(b"# ", 60)
+        time.sleep(0.3)  # busybox's line editor asks the terminal for the cursor position first
+        os.write(master, b"echo uid=$(id -u) map=$(cat /proc/self/uid_map | tr -s ' ' :)\rexit\r")
+        read_until(None, 30)
+        assert p.wait(30) == 0, seen
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out = seen.decode(errors="replace")
+    assert f"uid=0 map=:0:{u.uid}:1" in out, out
+    assert (u.home / "box/config.json").exists() and not (u.state / "box").exists()
