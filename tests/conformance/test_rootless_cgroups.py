@@ -82,6 +82,10 @@ def test_rootless_delegated_cgroup2(rt, ordinary_user, delegated):
     hugetlb = "hugetlb" in (UNIFIED / "cgroup.controllers").read_text().split()
     limits = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]} if hugetlb else {}
     b = u.bundle("deleg", ["sleep", "1000"], lambda cfg: cfg["linux"].update(resources=limits) if limits else None)
+    plan = u("explain", b).stdout  # what the run below does: the delegated cgroup made, the v1 ones skipped
+    assert f"mkdir -p {top}/deleg" in plan and "skip /sys/fs/cgroup/pids/" in plan, plan
+    assert f"write /proc/<pid>/uid_map '0 {u.uid} 1' (this unprivileged runtime" in plan, plan
+    assert f"skip {UNIFIED}" not in plan, plan
     r = u("run", "-d", "deleg", cwd=b, detached=True)
     assert r.returncode == 0, r
     mine = top / "deleg"
