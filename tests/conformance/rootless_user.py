@@ -5,7 +5,14 @@ import os
 import subprocess
 from pathlib import Path
 
-from .bundle import as_user, reachable_runtime, user_bundle
+from .bundle import as_user, reachable_runtime, user_bundle, wait_for
+
+
+def no_process_of(uid: int) -> None:
+    """Nothing runs as `uid` (a made user's uid may be one a removed user had: what that user's last
+    container left is given a moment to be reaped)."""
+    wait_for(lambda: subprocess.run(["pgrep", "-u", str(uid)], capture_output=True).returncode == 1, 5,
+             f"no process of uid {uid}")
 
 
 class User:

@@ -18,7 +18,7 @@ import pytest
 from pyrunc.capabilities import NAMES
 
 from .bundle import alive, mountinfo, proc_status, wait_for
-from .rootless_user import User
+from .rootless_user import User, no_process_of
 
 pytestmark = pytest.mark.root
 
@@ -249,8 +249,7 @@ def test_rootless_bad_input(rt, ordinary_user):
     if rt.name == "pyrunc":
         assert one_line(r) and str(theirs) in r.stderr and "owned by uid 0" in r.stderr, r.stderr
     assert list(theirs.iterdir()) == []
-    left = subprocess.run(["pgrep", "-u", str(u.uid)], capture_output=True, text=True).stdout.split()
-    assert left == [], left
+    no_process_of(u.uid)
     shutil.rmtree(theirs)
 
 
