@@ -10,7 +10,7 @@ import sys
 
 from pyrunc import cgroups, jsonio
 from pyrunc.errors import PyruncError
-from pyrunc.state import Container
+from pyrunc.state import Container, proc_start_time
 
 
 def container_pids(c: Container) -> list[int]:
@@ -40,8 +40,8 @@ def namespace_pids(init: int) -> list[int]:
                 st = os.stat(f"/proc/{name}/ns/pid")
             except OSError:
                 continue
-            if (st.st_dev, st.st_ino) == (ns.st_dev, ns.st_ino):
-                found.append(int(name))
+            if (st.st_dev, st.st_ino) == (ns.st_dev, ns.st_ino) and (proc_start_time(int(name)) or (0, "Z"))[1] != "Z":
+                found.append(int(name))  # as in cgroup.procs: not the exited ones waiting to be reaped
     return sorted(found)
 
 
