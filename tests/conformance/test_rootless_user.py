@@ -7,6 +7,7 @@ objects the tests check (state directories, files, processes) are read as root f
 import json
 import os
 import pwd
+import resource
 import select
 import shutil
 import subprocess
@@ -232,8 +233,8 @@ def test_rootless_devices_and_privileged_mounts(rt, ordinary_user):
 
 
 def test_rootless_bad_input(rt, ordinary_user):
-    """A rootfs the user cannot read and a --root another user owns: one line naming it, nothing left
-    (no state, no process of the user)."""
+    """A rootfs the user cannot read, an rlimit above the user's own hard limit and a --root another
+    user owns: one line naming it, nothing left (no state, no process of the user)."""
     u = User(rt, ordinary_user)
     b = u.bundle("unreadable", ["true"])
     (b / "rootfs").chmod(0o700)
@@ -243,6 +244,15 @@ def test_rootless_bad_input(rt, ordinary_user):
     if rt.name == "pyrunc":
         assert one_line(r) and "root.path" in r.stderr and str(b / "rootfs") in r.stderr, r.stderr
     assert not (u.state / "unreadable").exists()
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]  # the user's, inherited from this test
+    b = u.bundle("toohigh", ["true"], lambda cfg: cfg["process"].update(
+        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 100, "hard": hard + 1}]))
+    r = u("run", "toohigh", cwd=b)
+    assert r.returncode != 0, r
+    if rt.name == "pyrunc":
+        assert one_line(r) and "process.rlimits[0]" in r.stderr and "not permitted" in r.stderr, r.stderr
+    assert not (u.state / "toohigh").exists()
 
     theirs = u.work / "theirs"
     theirs.mkdir(mode=0o755)
