@@ -7,7 +7,7 @@ VENV := .venv
 PYTHON ?= /usr/bin/python3.11
 PYRUNC := $(VENV)/bin/pyrunc
 APT_PACKAGES := busybox-static runc dbus strace uidmap nftables libseccomp-dev libcap-dev iproute2 python3.11-venv python3-dev gcc libc6-dev
-BUNDLES := hello shell readonly web
+BUNDLES := hello shell readonly web rootless
 LABS := pid mount uts ipc net user time cgroup
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
@@ -34,9 +34,13 @@ $(VENV)/.installed: $(VENV)/.apt $(SOURCES)
 	$(VENV)/bin/python -I -m pyrunc.launcher $(abspath $(PYRUNC))
 	@touch $@
 
-# Example bundles: a busybox-static rootfs, built here rather than committed.
+# Example bundles: a busybox-static rootfs, built here rather than committed; it belongs to whoever
+# runs make. bundles/rootless's config is that user's `spec --rootless` (its maps name the builder's ids).
 bundles: $(foreach b,$(BUNDLES) $(addprefix labs/,$(LABS)),bundles/$(b)/rootfs/bin/busybox) \
-	$(foreach l,$(LABS),bundles/labs/$(l)/rootfs/lab.sh bundles/labs/$(l)/rootfs/bin/labtool)
+	$(foreach l,$(LABS),bundles/labs/$(l)/rootfs/lab.sh bundles/labs/$(l)/rootfs/bin/labtool) \
+	bundles/rootless/config.json
+bundles/rootless/config.json: $(VENV)/.installed bundles/rootless/rootfs/bin/busybox
+	cd bundles/rootless && $(abspath $(PYRUNC)) spec --rootless
 bundles/%/rootfs/bin/busybox: $(VENV)/.apt
 	mkdir -p bundles/$*/rootfs/{bin,proc,sys,dev,tmp,etc,root}
 	cp /bin/busybox $@

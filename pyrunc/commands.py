@@ -5,7 +5,7 @@ import sys
 
 from pyrunc import lifecycle
 from pyrunc.errors import PyruncError
-from pyrunc.state import Container, default_root, list_ids
+from pyrunc.state import Container, list_ids, state_root
 
 SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
            "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
@@ -14,7 +14,7 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
 
 
 def _ctx(g, logger) -> lifecycle.Context:
-    return lifecycle.Context(g.root or default_root(), logger.step if logger.debug else None,
+    return lifecycle.Context(state_root(g.root), logger.step if logger.debug else None,
                              bool(g.systemd_cgroup), logger.warn)
 
 
@@ -87,7 +87,7 @@ def start(g, args, logger) -> int:
 
 
 def _existing(g, cid: str) -> Container:
-    c = Container(g.root or default_root(), cid)
+    c = Container(state_root(g.root), cid)
     if not c.exists():
         raise PyruncError(f"container {cid} does not exist")
     return c.read()
@@ -133,7 +133,7 @@ def delete(g, args, logger) -> int:
 
 
 def list(g, args, logger) -> int:  # noqa: A001 - the command's name
-    root = g.root or default_root()
+    root = state_root(g.root)
     states = []
     for cid in list_ids(root):
         states.append(Container(root, cid).read().oci_state())
@@ -180,7 +180,7 @@ def explain(g, args, logger) -> int:
     if args.exec:  # the steps `exec <container-id> [command...]` would perform
         from pyrunc import exec as executing
 
-        plan = executing.prepare(g.root or default_root(), _one_id(args), executing.Request(args))[2]
+        plan = executing.prepare(state_root(g.root), _one_id(args), executing.Request(args))[2]
         titles = ex.EXEC_TITLES
     else:
         bundle = args.bundle or (args.positional[0] if args.positional else ".")
@@ -193,14 +193,14 @@ def exec(g, args, logger) -> int:  # noqa: A001 - the command's name
     from pyrunc import exec as executing
 
     cid = _one_id(args)
-    return executing.run(g.root or default_root(), cid, args, logger.step if logger.debug else None)
+    return executing.run(state_root(g.root), cid, args, logger.step if logger.debug else None)
 
 
 def ps(g, args, logger) -> int:
     from pyrunc import ps as listing
 
     cid = _one_id(args)
-    return listing.run(g.root or default_root(), cid, args.format, args.positional[1:])
+    return listing.run(state_root(g.root), cid, args.format, args.positional[1:])
 
 
 def update(g, args, logger) -> int:
@@ -209,10 +209,10 @@ def update(g, args, logger) -> int:
     if len(args.positional) != 1:
         raise PyruncError(f"update: \"{' '.join(args.positional)}\" requires exactly 1 argument(s)"
                           if args.positional else "container id cannot be empty")
-    return updating.run(g.root or default_root(), args.positional[0], args, logger)
+    return updating.run(state_root(g.root), args.positional[0], args, logger)
 
 
 def events(g, args, logger) -> int:
     from pyrunc import events as watching
 
-    return watching.run(g.root or default_root(), _one_id(args), args, logger)
+    return watching.run(state_root(g.root), _one_id(args), args, logger)

@@ -159,6 +159,9 @@ class RuntimeOps:
         grace.finish(self.ctx.grace_pidfd)
         self.ctx.grace_pidfd = -1
 
+    def skip_cgroups(self, dirs: tuple[str, ...]) -> None:
+        """Nothing to do: the step shows (explain, --debug) which cgroups an unprivileged runtime leaves out."""
+
     def create_cgroups(self) -> None:
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
         if not self.unit_started:
@@ -212,10 +215,16 @@ class Prepared:
         linux = self.cfg.get("linux") or {}
         opts.rootless = os.geteuid() != 0
         opts.caller = (os.geteuid(), os.getegid())
-        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup)
+        if opts.rootless and not os.access(self.rootfs, os.R_OK | os.X_OK):  # the kernel would name /proc
+            raise PyruncError(f"root.path: {self.rootfs}: permission denied: the caller (uid {opts.caller[0]}) "
+                              "cannot read it, and an unprivileged runtime has no more access than its caller")
+        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup, rootless=opts.rootless)
+        if opts.rootless:  # runc's rootless rule: the cgroups the caller may write, none without limits
+            every = self.cgroups.dirs
+            self.cgroups = cgroups.restrict(self.cgroups, cgroups.usable_by_caller(every),
+                                            bool(linux.get("cgroupsPath")))
+            opts.cgroups_skipped = tuple(d for d in every.values() if d not in self.cgroups.dirs.values())
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
-        if opts.rootless and not linux.get("resources") and not linux.get("cgroupsPath"):
-            self.cgroup_dirs = {}  # runc's rootless rule: no limits asked for, no cgroups of its own
         self.unit = None
         if ctx.systemd_cgroup and self.cgroup_dirs:  # systemd makes the cgroup once the init exists
             from pyrunc.cgroups import systemd

@@ -172,8 +172,9 @@ def build_process(req: Request, kept: dict) -> dict:
 class ExecRuntime:
     """The runtime's steps of an exec, before the fork."""
 
-    def __init__(self, pid_ns_fd: int) -> None:
+    def __init__(self, pid_ns_fd: int, user_ns_fd: int = -1) -> None:
         self.pid_ns_fd = pid_ns_fd
+        self.user_ns_fd = user_ns_fd
         self.pid = -1
 
     def fork(self, into: str = "") -> None:
@@ -200,6 +201,9 @@ class ExecRuntime:
 
     def join_pid_namespace(self) -> None:
         native.setns(self.pid_ns_fd, uapi.CLONE_NEWPID)
+
+    def join_user_namespace(self) -> None:
+        native.setns(self.user_ns_fd, uapi.CLONE_NEWUSER)
 
 
 class ExecKernel(LinuxKernel):
@@ -246,19 +250,23 @@ def _same_ns(pid: int, name: str) -> bool:
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
               listen_fds: int, keyring: str = "", exe_sealed: bool = False,
-              cgroup_source: str = "state.cgroups") -> Plan:
+              cgroup_source: str = "state.cgroups", rootless: bool = False) -> Plan:
     """Pure: the steps of one exec (shown by --debug); `keyring` names the container's session
     keyring to join ("" with create's --no-new-keyring: the caller's is kept); `cgroup_dirs`
     are the container's, or the sub-cgroups of --cgroup (`cgroup_source`)."""
     plan = Plan()
-    plan_before(plan, Options(exe_sealed=exe_sealed))
-    plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
-             + process.exeseal_text(exe_sealed))
+    plan_before(plan, Options(exe_sealed=exe_sealed, rootless=rootless))
+    plan.add("runtime", "protect_exe", (not exe_sealed and not rootless,), "prctl(PR_SET_DUMPABLE, 0); "
+             + process.exeseal_text(exe_sealed, rootless))
     affinity = proc.get("execCPUAffinity") or {}
     if affinity.get("initial"):
         cpus = process.parse_cpus(affinity["initial"], "process.execCPUAffinity.initial")
         plan.add("runtime", "set_affinity", (cpus,), f"sched_setaffinity({affinity['initial']}) before the cgroup",
                  "process.execCPUAffinity.initial")
+    first = ("user", "pid") if rootless and "user" in joins else ("pid",)
+    if "user" in first:  # joining the pid namespace needs CAP_SYS_ADMIN there, which only its owner's root has
+        plan.add("runtime", "join_user_namespace", (), "setns(/proc/<init>/ns/user): this unprivileged runtime "
+                 "becomes root of the container's user namespace, to join its other namespaces")
     if "pid" in joins:
         plan.add("runtime", "join_pid_namespace", (), "setns(/proc/<init>/ns/pid): the process is born in it")
     into = next((cgroup_dirs[k] for k in ("", "unified") if k in cgroup_dirs), "")  # the cgroup2 directory
@@ -277,7 +285,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
                  "process.execCPUAffinity.final")
     if "user" in joins:  # the host's CAP_SYS_RESOURCE would be out of reach once joined
         process.plan_rlimits(plan, proc, "namespaces")
-    others = [n for n in joins if n != "pid"]
+    others = [n for n in joins if n not in first]
     if others:
         plan.add("namespaces", "join_namespaces", (),
                  "setns " + ", ".join(f"/proc/<init>/ns/{n}" for n in others) + " (user last)")
@@ -297,7 +305,8 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
         plan.add("pivot", "exec_terminal", (rows_cols,),
                  "open /dev/ptmx of the container: the master goes to the runtime", "process.terminal")
     cfg = {"process": proc, "linux": {k: kept[k] for k in ("seccomp", "personality") if k in kept}}
-    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True, in_userns="user" in joins)
+    process.plan_process(plan, cfg, preserve_fds, listen_fds, for_exec=True, in_userns="user" in joins,
+                         rootless=rootless)
     plan.phases["namespaces"].insert(0, Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
                                              f"close every fd from {process.first_cloexec(plan)} on but the "
                                              "process's own (the sync socket, namespace fds, log, procfs handle)"))
@@ -349,8 +358,11 @@ def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, l
     joins = [name for name, _ in NAMESPACES if not _same_ns(init_pid, name)]
     keyring = "" if kept.get("noNewKeyring") else process.session_keyring_name(cid)
     dirs = sub_cgroup_dirs(c.record.get("cgroups") or {}, req.sub_cgroups)
-    plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, exeseal.sealed(),
-                     "--cgroup" if req.sub_cgroups else "state.cgroups")
+    sealed, rootless = exeseal.sealed(), os.geteuid() != 0
+    if rootless and not sealed:
+        exeseal.check_unprivileged()
+    plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, sealed,
+                     "--cgroup" if req.sub_cgroups else "state.cgroups", rootless)
     return c, proc, plan, joins
 
 
@@ -367,12 +379,13 @@ def _run(root: str, cid: str, req: Request, log) -> int:
     try:
         if (proc_start_time(init_pid) or (0, ""))[0] != c.record.get("start_time"):
             raise PyruncError("cannot exec in a stopped container")  # the init went away meanwhile
-        pid_fds = [fd for fd, f in ns_fds if f == uapi.CLONE_NEWPID]
-        runtime_ops = ExecRuntime(pid_fds[0] if pid_fds else -1)
+        by_runtime = {f: fd for fd, f in ns_fds if f == uapi.CLONE_NEWPID
+                      or (f == uapi.CLONE_NEWUSER and plan.has("join_user_namespace"))}
+        runtime_ops = ExecRuntime(by_runtime.get(uapi.CLONE_NEWPID, -1), by_runtime.get(uapi.CLONE_NEWUSER, -1))
         executor.run(plan.phases["runtime"], runtime_ops, log)
-        for fd in pid_fds:  # the child joins the others
+        for fd in by_runtime.values():  # the child joins the others
             os.close(fd)
-        ns_fds = [(fd, f) for fd, f in ns_fds if f != uapi.CLONE_NEWPID]
+        ns_fds = [(fd, f) for fd, f in ns_fds if f not in by_runtime]
         parent, child = sync.socketpair()
         executor.run(plan.phases["clone"], runtime_ops, log)
         pid = runtime_ops.pid

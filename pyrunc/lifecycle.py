@@ -133,6 +133,15 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
         return
     if status not in ("created", "running", "paused"):
         raise PyruncError("container not running")
+    if all_processes and not paths:  # rootless without a cgroup: what its pid namespace holds (ps.py)
+        from pyrunc.ps import namespace_pids
+
+        for pid in namespace_pids(c.record["pid"]):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return
     try:
         os.kill(c.record["pid"], sig)
     except ProcessLookupError:

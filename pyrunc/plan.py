@@ -19,7 +19,8 @@ class Options:
                  no_new_keyring: bool = False, container_id: str = "", exe_sealed: bool = False,
                  grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False,
                  caller: tuple[int, int] = (0, 0), network: str = "", publish: tuple[str, ...] = (),
-                 state_dir: str = "<state dir>", etc_missing: tuple[str, ...] = (), systemd_unit=None) -> None:
+                 state_dir: str = "<state dir>", etc_missing: tuple[str, ...] = (), systemd_unit=None,
+                 cgroups_skipped: tuple[str, ...] = ()) -> None:
         self.state_dir = state_dir  # the container's: the bridge network's /etc files are there
         self.etc_missing = etc_missing  # a host fact: network.ETC_FILES the image lacks (or has empty)
         self.network = network  # --network: pyrunc's own network for the container (network.py)
@@ -28,6 +29,7 @@ class Options:
         self.systemd_unit = systemd_unit  # --systemd-cgroup: the unit to start (cgroups/systemd.py Unit)
         self.rootless = rootless  # a host fact: the runtime lacks privileges in the host's user namespace
         self.caller = caller  # with rootless, the caller's ids: single-id maps of them need no helper
+        self.cgroups_skipped = cgroups_skipped  # with rootless, the cgroups the caller cannot write (left out)
         self.clone_into = clone_into  # the container's cgroup2 directory: the init is born in it
         self.grace = grace  # who started the cgroup grace-period task: "launcher", "runtime" or "" (none)
         self.subreaper = subreaper  # `run` reaps what the container orphans (runc's --no-subreaper: False)
@@ -46,6 +48,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     """`cgroup_dirs` and `cgroup_actions` come from the cgroups planner (paths_for, describe)."""
     plan = Plan()
     linux = cfg.get("linux") or {}
+    if opts.rootless:
+        from pyrunc import rootless
+
+        rootless.check(cfg)
     ns = Namespaces(linux)
     if not ns.has("mount"):
         # runc then makes the host's / rslave, mounts the config's filesystems on the host under the
@@ -63,6 +69,12 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("runtime", "set_child_subreaper", (), "prctl(PR_SET_CHILD_SUBREAPER, 1): `run` reaps what the "
                  "container orphans" + ("" if ns.single_clone else ", and its init, forked after the joins"))
     ns.plan(plan)
+    if opts.cgroups_skipped:
+        n = len(opts.cgroups_skipped)
+        plan.add("runtime", "skip_cgroups", (opts.cgroups_skipped,),
+                 f"no cgroup made in {n} hierarch{'y' if n == 1 else 'ies'} the caller (uid {opts.caller[0]}) "
+                 "cannot write, as runc's rootless managers do (no limit needs them)",
+                 "linux.resources", tuple(f"skip {d}" for d in opts.cgroups_skipped))
     unit = opts.systemd_unit if cgroup_dirs else None
     if cgroup_dirs and unit is None:
         plan.add("runtime", "create_cgroups", (), "create and configure the container's cgroups", "linux.resources",
@@ -221,15 +233,17 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
         if rootless and not own:  # the user's subordinate ids: the setuid helpers check /etc/subuid, /etc/subgid
             for kind in ("gid", "uid"):
                 tool = f"new{kind}map"
-                map_steps.append(("new_id_map", (tool, texts[kind]), f"{tool} <pid> {' '.join(texts[kind].split())}",
+                map_steps.append(("new_id_map", (tool, texts[kind]), f"{tool} <pid> {' '.join(texts[kind].split())} "
+                                  f"(the setuid helper writes /proc/<pid>/{kind}_map after checking /etc/sub{kind})",
                                   f"linux.{kind}Mappings"))
         else:
             if rootless:  # the kernel lets an unprivileged writer set gid_map only after this
                 map_steps.append(("write_id_map", ("setgroups", "deny"), "write /proc/<pid>/setgroups 'deny'",
                                   "linux.gidMappings"))
+            who = f" (this unprivileged runtime, uid {caller[0]}: its own id only)" if rootless else ""
             for kind, lines in texts.items():
                 map_steps.append(("write_id_map", (kind, lines),
-                                  f"write /proc/<pid>/{kind}_map {lines.strip()!r}", f"linux.{kind}Mappings"))
+                                  f"write /proc/<pid>/{kind}_map {lines.strip()!r}{who}", f"linux.{kind}Mappings"))
     if at_clone:
         for step in map_steps:
             plan.add("parent", *step)

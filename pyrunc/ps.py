@@ -10,7 +10,7 @@ import sys
 
 from pyrunc import cgroups, jsonio
 from pyrunc.errors import PyruncError
-from pyrunc.state import Container
+from pyrunc.state import Container, proc_start_time
 
 
 def container_pids(c: Container) -> list[int]:
@@ -18,7 +18,31 @@ def container_pids(c: Container) -> list[int]:
     in the host's pid namespace may leave processes behind); none while it is being created."""
     if c.status() == "creating":
         return []
-    return cgroups.pids(c.record.get("cgroups") or {})
+    paths = c.record.get("cgroups") or {}
+    if not paths and c.status() in ("created", "running", "paused"):
+        return namespace_pids(c.record["pid"])
+    return cgroups.pids(paths)
+
+
+def namespace_pids(init: int) -> list[int]:
+    """Without a cgroup of its own (rootless, none writable), a container is what its init's pid
+    namespace holds; the host's pid namespace is every process, so then only the init (runc fails)."""
+    try:
+        ns = os.stat(f"/proc/{init}/ns/pid")
+    except OSError:
+        return []
+    if os.stat("/proc/self/ns/pid").st_ino == ns.st_ino:
+        return [init]
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                st = os.stat(f"/proc/{name}/ns/pid")
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (ns.st_dev, ns.st_ino) and (proc_start_time(int(name)) or (0, "Z"))[1] != "Z":
+                found.append(int(name))  # as in cgroup.procs: not the exited ones waiting to be reaped
+    return sorted(found)
 
 
 def table(ps_output: str, pids: list[int]) -> str:

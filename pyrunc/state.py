@@ -16,9 +16,35 @@ DEFAULT_ROOT = "/run/pyrunc"
 
 def default_root() -> str:
     """Where state lives without --root: runc's rule puts an unprivileged caller's under
-    $XDG_RUNTIME_DIR (runc: $XDG_RUNTIME_DIR/runc), since /run is root's."""
+    $XDG_RUNTIME_DIR (runc: $XDG_RUNTIME_DIR/runc), since /run is root's; without the variable
+    runc falls back to its /run directory, which the caller then cannot use (state_root says so)."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     return os.path.join(xdg, "pyrunc") if xdg and os.geteuid() != 0 else DEFAULT_ROOT
+
+
+def state_root(given: str | None) -> str:
+    """The state root of this command. An unprivileged caller's must be its own: a directory it
+    cannot enter, or one another user owns (who could then read or change its containers), is
+    refused in one line naming it, before anything is read or made there. Root reads any."""
+    root = given or default_root()
+    euid = os.geteuid()
+    if euid == 0:
+        return root
+    name = f"--root {root}" if given else f"state root {root}"
+    hint = "" if given or os.environ.get("XDG_RUNTIME_DIR") else \
+        " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)"
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        return root
+    except PermissionError:
+        raise PyruncError(f"{name}: permission denied{hint}") from None
+    if st.st_uid != euid:
+        raise PyruncError(f"{name}: owned by uid {st.st_uid}, not by the caller (uid {euid}): an unprivileged "
+                          f"caller's state must be in a directory of its own{hint}")
+    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+        raise PyruncError(f"{name}: permission denied")
+    return root
 
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
@@ -63,7 +89,12 @@ class Container:
     # -- existence and locking -------------------------------------------------------------
     def reserve(self) -> None:
         """Create the directory, refusing an id already in use; the caller then holds its lock."""
-        os.makedirs(os.path.dirname(self.dir), mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(self.dir), mode=0o700, exist_ok=True)
+        except PermissionError:
+            raise PyruncError(f"cannot create the state root {os.path.dirname(self.dir)}: permission denied"
+                              + ("" if os.environ.get("XDG_RUNTIME_DIR") else
+                                 " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)")) from None
         try:
             os.mkdir(self.dir, 0o700)
         except FileExistsError:

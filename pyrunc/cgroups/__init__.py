@@ -16,10 +16,10 @@ Keys of `paths` are hierarchy names: "" on a v2 host; on v1/hybrid the directory
 # Names resolve lazily, so that a command needing only destroy() does not load the planner.
 _HOME = {
     "HYBRID": "layout", "V1": "layout", "V2": "layout", "Hierarchy": "layout", "Layout": "layout",
-    "detect": "layout", "read_self_cgroup": "layout",
+    "detect": "layout", "read_self_cgroup": "layout", "usable_by_caller": "layout",
     "check_existing": "ops", "create": "ops", "destroy": "ops", "enter": "ops", "freeze": "ops", "frozen": "ops",
     "pids": "ops",
-    "CgroupPlan": "planner", "paths_for": "planner", "plan": "planner",
+    "CgroupPlan": "planner", "paths_for": "planner", "plan": "planner", "restrict": "planner",
 }
 __all__ = sorted(_HOME)
 

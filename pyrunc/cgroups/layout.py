@@ -197,3 +197,21 @@ def parse_self_cgroup(text: str) -> dict[str, str]:
 def read_self_cgroup() -> str:
     """The runtime's own /proc/self/cgroup, for relative cgroupsPath values."""
     return _read("/proc/self/cgroup")
+
+
+def usable_by_caller(dirs: dict[str, str]) -> set[str]:
+    """A host fact for an unprivileged runtime (planner.restrict): the keys of `dirs` whose directory
+    the caller can enter, or make below its nearest existing ancestor, as in a subtree delegated to
+    it (systemd chowns the directory and its cgroup.procs, cgroup.subtree_control, cgroup.threads)."""
+    usable = set()
+    for key, d in dirs.items():
+        probe = d
+        while not os.path.isdir(probe) and probe != "/":
+            probe = os.path.dirname(probe)
+        if probe == d:
+            ok = os.access(os.path.join(d, "cgroup.procs"), os.W_OK)
+        else:
+            ok = os.access(probe, os.W_OK | os.X_OK) and os.access(os.path.join(probe, "cgroup.procs"), os.W_OK)
+        if ok:
+            usable.add(key)
+    return usable

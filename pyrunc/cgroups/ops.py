@@ -134,6 +134,9 @@ def pids(paths: dict[str, str]) -> list[int]:
 
 def freeze(paths: dict[str, str], frozen: bool) -> None:
     """pause/resume: the v1 freezer if mounted (a hybrid host freezes there), else cgroup.freeze."""
+    if not paths:
+        raise PyruncError("cannot pause or resume: the container has no cgroup of its own (an unprivileged "
+                          "runtime makes none where the caller cannot write, as runc does)")
     d = _freezer_dir(paths)
     if d is not None:
         v1.freeze(d, frozen)

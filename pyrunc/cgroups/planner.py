@@ -29,7 +29,7 @@ class CgroupPlan:
     """
 
     __slots__ = ("version", "dirs", "mounts", "writes", "device_rules", "device_program", "device_dir",
-                 "memory_check", "cpuset_dir", "delegate_dir")
+                 "memory_check", "cpuset_dir", "delegate_dir", "devices_skipped")
 
     def __init__(self, version: str, dirs: dict[str, str], mounts: dict[str, str]) -> None:
         self.version = version
@@ -42,6 +42,7 @@ class CgroupPlan:
         self.memory_check: tuple[str, int] | None = None
         self.cpuset_dir: str | None = None
         self.delegate_dir: str | None = None
+        self.devices_skipped = False  # rootless: the device rules are not applied (runc ignores them)
 
     def describe(self) -> list[str]:
         """One shell-like line per action, for `pyrunc explain` and --debug."""
@@ -53,6 +54,9 @@ class CgroupPlan:
         if self.memory_check:
             lines.append(f"check {self.memory_check[0]}/memory.current <= {self.memory_check[1]}")
         lines += [f"echo {v!r} > {d}/{f}  # {p}" for d, f, v, p in self.writes]
+        if self.devices_skipped:
+            lines.append("no device rules: an unprivileged runtime cannot set them (runc ignores them rootless); "
+                         "the devices are bind mounts of the host's")
         if self.device_program is not None:
             default, exceptions = self.device_rules
             verb = "deny" if default else "allow"
@@ -93,12 +97,19 @@ class _Placer:
 
 
 def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool,
-          self_cgroup: str | None, systemd_running: bool | None) -> dict[str, str]:
+          self_cgroup: str | None, systemd_running: bool | None, rootless: bool) -> dict[str, str]:
     if systemd:
         from pyrunc.cgroups import systemd as sd
 
-        return sd.dirs(linux.get("cgroupsPath"), container_id, layout, systemd_running=systemd_running)
-    absolute, inner = cgpath.resolve(linux.get("cgroupsPath"), container_id)
+        return sd.dirs(linux.get("cgroupsPath"), container_id, layout, systemd_running=systemd_running,
+                       rootless=rootless)
+    # Unprivileged and no cgroupsPath: runc's fs2 rule, beside the runtime's own cgroup (in the parent
+    # of a delegated leaf, which has processes and so cannot have children with controllers).
+    beside = rootless and not linux.get("cgroupsPath")
+    absolute, inner = (False, f"/{container_id}") if beside else cgpath.resolve(linux.get("cgroupsPath"),
+                                                                               container_id)
+    if beside:
+        cgpath.resolve(None, container_id)  # the id's own checks
     own: dict[str, str] = {}
     if not absolute:
         own = parse_self_cgroup(self_cgroup if self_cgroup is not None else read_self_cgroup())
@@ -111,19 +122,22 @@ def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool,
                 raise PyruncError(f"linux.cgroupsPath: the runtime's own cgroup in {h.mountpoint} is unknown")
             if h.mount_root != "/" and (base == h.mount_root or base.startswith(h.mount_root + "/")):
                 base = base[len(h.mount_root):]
+            if beside:
+                base = base.rstrip("/").rpartition("/")[0]
             path = base.rstrip("/") + inner
         dirs[h.key] = h.mountpoint.rstrip("/") + path
     return dirs
 
 
 def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = False,
-         self_cgroup: str | None = None, systemd_running: bool | None = None) -> CgroupPlan:
+         self_cgroup: str | None = None, systemd_running: bool | None = None, rootless: bool = False) -> CgroupPlan:
     """The cgroups for config.json's `linux` object. `self_cgroup` is /proc/self/cgroup's text,
     read here only when a relative cgroupsPath needs it and it was not passed; with `systemd`,
-    whether systemd runs is looked up unless `systemd_running` says (systemd.dirs)."""
+    whether systemd runs is looked up unless `systemd_running` says (systemd.dirs). `rootless`:
+    the runtime is unprivileged; restrict() then keeps what the caller may write."""
     if not isinstance(linux, dict):
         raise PyruncError("linux: must be an object")
-    dirs = _dirs(linux, container_id, layout, systemd, self_cgroup, systemd_running)
+    dirs = _dirs(linux, container_id, layout, systemd, self_cgroup, systemd_running, rootless)
     result = CgroupPlan(layout.version, dirs, {h.key: h.mountpoint for h in layout.hierarchies})
     place = _Placer(layout, dirs)
     res = linux.get("resources") or {}
@@ -133,7 +147,9 @@ def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = Fals
     default_allow, exceptions = devices.reduce(devices.config_rules(linux))
     result.device_rules = (default_allow, exceptions)
     dev_h = None if layout.version == V2 else layout.v1_for("devices")
-    if dev_h is not None:
+    if rootless:  # device rules need CAP_SYS_ADMIN (v1) or CAP_BPF
+        result.devices_skipped = True
+    elif dev_h is not None:
         d = dirs[dev_h.key]
         result.writes += [(d, f, v, "linux.resources.devices")
                           for f, v in devices.v1_writes(default_allow, exceptions)]
@@ -155,6 +171,31 @@ def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = Fals
     if place.v2_dir is not None and any(w[0] == place.v2_dir for w in result.writes):
         result.delegate_dir = place.v2_dir
     return result
+
+
+ROOTLESS_LIMITS = "rootless needs no limits + no cgrouppath when no permission is granted for cgroups"
+
+
+def restrict(plan: CgroupPlan, usable: set[str], explicit: bool) -> CgroupPlan:
+    """An unprivileged runtime's plan: only the hierarchies whose directory `usable` says the caller
+    may make and enter (a delegated subtree; layout.usable_by_caller) are kept, as runc's rootless
+    managers drop the others. A limit, or an explicit cgroupsPath, in one the caller cannot write is
+    runc's error, with the json path and the directory named."""
+    refused = {k: d for k, d in plan.dirs.items() if k not in usable}
+    gone = set(refused.values())
+    if explicit and refused:
+        raise PyruncError(f"{ROOTLESS_LIMITS}: linux.cgroupsPath: {next(iter(refused.values()))}: permission denied")
+    for d, _name, _value, json_path in plan.writes:
+        if d in gone:
+            raise PyruncError(f"{ROOTLESS_LIMITS}: {json_path}: {d}: permission denied")
+    kept = CgroupPlan(plan.version, {k: d for k, d in plan.dirs.items() if k in usable}, plan.mounts)
+    kept.writes = list(plan.writes)
+    kept.device_rules = plan.device_rules
+    kept.memory_check = plan.memory_check
+    kept.cpuset_dir = plan.cpuset_dir if plan.cpuset_dir not in gone else None
+    kept.delegate_dir = plan.delegate_dir if plan.delegate_dir not in gone else None
+    kept.devices_skipped = plan.devices_skipped
+    return kept
 
 
 def paths_for(plan: CgroupPlan) -> dict[str, str]:

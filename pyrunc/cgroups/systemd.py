@@ -221,15 +221,33 @@ def v1_path(mountpoint: str, init_cgroup: str, parent: str, prefix: str, name: s
     return _join(mountpoint, init, expand_slice(parent) if parent else DEFAULT_SLICE, unit_name(prefix, name))
 
 
+def user_bus() -> str | None:
+    """Where an unprivileged caller's systemd instance listens (runc's rootless systemd driver dials
+    the session bus): $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when that socket exists."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if address:
+        return address
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    bus = os.path.join(xdg, "bus") if xdg else ""
+    return f"unix:path={bus}" if bus and os.path.exists(bus) else None
+
+
 def dirs(value: str | None, container_id: str, layout: "Layout", pid1_cgroup: str | None = None,
-         systemd_running: bool | None = None) -> dict[str, str]:
+         systemd_running: bool | None = None, rootless: bool = False) -> dict[str, str]:
     """hierarchy key -> the container's cgroup there. `pid1_cgroup`: /proc/1/cgroup's text, read here
-    on a v1 or hybrid host when not passed; `systemd_running`: checked on the host when not passed."""
+    on a v1 or hybrid host when not passed; `systemd_running`: checked on the host when not passed.
+    `rootless`: the unit would be the caller's systemd instance's, reached on its session bus."""
     from pyrunc.cgroups.layout import V2, parse_self_cgroup
 
     parent, prefix, name = parse(value, container_id)
     if not (running() if systemd_running is None else systemd_running):
         raise PyruncError(NOT_RUNNING)
+    if rootless:
+        if user_bus() is None:
+            raise PyruncError("rootless --systemd-cgroup asks the user's systemd instance, and none is reachable: "
+                              "no session bus ($DBUS_SESSION_BUS_ADDRESS unset, no $XDG_RUNTIME_DIR/bus)")
+        raise PyruncError("unsupported: rootless --systemd-cgroup (a unit of the user's systemd instance, "
+                          "made over its session bus): pyrunc has no D-Bus client for it")
     if layout.version == V2:
         return {h.key: v2_path(h.mountpoint, parent, prefix, name) for h in layout.hierarchies}
     if pid1_cgroup is None:

@@ -69,6 +69,8 @@ CAUSES = {
     "mount_at": {MOUNT},
     "bind_mount": {MOUNT},
     "bind_device": {MOUNT},
+    "prepare_bind_mount": {MOUNT},  # open_tree and mount_setattr, by the runtime, before the user namespace
+    "attach_mount": {MOUNT},
     "mask_path": {MOUNT},
     "readonly_path": {MOUNT},
     "pivot_root": {MOUNT},

@@ -860,3 +860,42 @@ def test_systemd_unit_properties_as_runc():
     assert {n: v for n, _, v, _ in s.resources}["MemorySwapMax"] == 200
     assert sd.range_to_bits("0-2,4") == b"\x17" and sd.range_to_bits("9") == b"\x00\x02"
     assert sd.unit("", "id", {"cpu": {"cpus": "1"}}, v2=False).resources[-1] == ("AllowedCPUs", "ay", b"\x02", 244)
+
+
+def session(layout: Layout) -> str:
+    """/proc/self/cgroup of a login session: v1 at the root, cgroup2 in a leaf of a user's slice."""
+    v1 = [f"{i + 1}:{','.join(h.controllers)}:/" for i, h in enumerate(layout.hierarchies) if not h.v2]
+    return "\n".join([*v1, "0::/user.slice/user-1000.slice/session"]) + "\n"
+
+
+def test_rootless_cgroup_beside_the_session_and_restricted():
+    """Unprivileged, no cgroupsPath: runc's fs2 rule (the parent of the runtime's own cgroup) in each
+    hierarchy; restrict keeps the ones the caller may write, drops the device rules (runc ignores
+    them rootless) and refuses a limit, or a cgroupsPath, in one it cannot."""
+    layout = hybrid_layout()
+    cg = cgroups.plan({"resources": {"devices": [{"allow": False, "access": "rwm"}]}}, "c", layout,
+                      self_cgroup=session(layout), rootless=True)
+    assert cg.dirs["unified"] == "/sys/fs/cgroup/unified/user.slice/user-1000.slice/c"
+    assert cg.dirs["pids"] == "/sys/fs/cgroup/pids/c"
+    assert cg.writes == [] and cg.device_program is None and cg.devices_skipped
+    kept = cgroups.restrict(cg, {"unified"}, explicit=False)
+    assert kept.dirs == {"unified": "/sys/fs/cgroup/unified/user.slice/user-1000.slice/c"}
+    assert cgroups.restrict(cg, set(), explicit=False).dirs == {}
+    with pytest.raises(PyruncError, match="no cgrouppath .* linux.cgroupsPath: /sys/fs/cgroup/"):
+        cgroups.restrict(cgroups.plan({"cgroupsPath": "/x"}, "c", layout, rootless=True), {"unified"}, explicit=True)
+    limited = cgroups.plan({"resources": {"pids": {"limit": 5}}}, "c", layout, self_cgroup=session(layout),
+                           rootless=True)
+    with pytest.raises(PyruncError, match=r"rootless needs no limits .*linux.resources.pids.limit: "
+                                          r"/sys/fs/cgroup/pids/c: permission denied"):
+        cgroups.restrict(limited, {"unified"}, explicit=False)
+    assert cgroups.restrict(limited, {"unified", "pids"}, explicit=False).writes == limited.writes
+
+
+def test_rootless_systemd_cgroup_asks_the_user_instance(monkeypatch, tmp_path):
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    layout = detect("/sys/fs/cgroup", mountinfo=V2_MOUNTINFO)
+    with pytest.raises(PyruncError, match="user's systemd instance, and none is reachable"):
+        systemd.dirs(None, "c", layout, systemd_running=True, rootless=True)
+    with pytest.raises(PyruncError, match="systemd not running"):
+        systemd.dirs(None, "c", layout, systemd_running=False, rootless=True)

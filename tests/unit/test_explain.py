@@ -22,14 +22,39 @@ GOLDEN = Path(__file__).parent / "golden"
 V2_MOUNTINFO = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw\n"
 
 
+CALLER = (1000, 1000)  # the rootless variants' user
+# What a login session delegates to that user (systemd's Delegate=): its cgroup2 slice, the session a leaf in it.
+DELEGATED = {"rootless-delegated": "0::/user.slice/user-1000.slice/session-1.scope\n"}
+
+
 def plan_for(cfg: dict, name: str):
-    """What Prepared does in create, with the host's facts fixed."""
+    """What Prepared does in create, with the host's facts fixed. The rootless variants are planned
+    as uid 1000 would see them: no sealed exec, and only a delegated cgroup (rootless-delegated)
+    writable."""
     layout = cgroups.detect("/sys/fs/cgroup", mountinfo=V2_MOUNTINFO)
-    cg = cgroups.plan(cfg.get("linux") or {}, name, layout, self_cgroup="0::/\n")
+    rootless = name.startswith(("rootless", "bundle-rootless"))
+    cg = cgroups.plan(cfg.get("linux") or {}, name, layout, self_cgroup=DELEGATED.get(name, "0::/\n"),
+                      rootless=rootless)
+    every = dict(cg.dirs)
+    if rootless:
+        cg = cgroups.restrict(cg, {layout.unified.key} if name in DELEGATED else set(),
+                              bool((cfg.get("linux") or {}).get("cgroupsPath")))
     dirs = cgroups.paths_for(cg)
-    opts = Options(container_id=name, exe_sealed=True, grace="launcher", clone_into=dirs.get(layout.unified.key, ""))
+    opts = Options(container_id=name, exe_sealed=not rootless, grace="runtime" if rootless else "launcher",
+                   rootless=rootless,
+                   caller=CALLER if rootless else (0, 0), clone_into=dirs.get(layout.unified.key, ""),
+                   cgroups_skipped=tuple(d for d in every.values() if d not in dirs.values()))
     plan, _ = build(cfg, f"/bundles/{name}/rootfs", opts, dirs, tuple(cg.describe()))
     return plan
+
+
+def rootless_config() -> dict:
+    """`spec --rootless` as uid 1000 writes it."""
+    cfg = default_config(rootless=True)
+    for kind in ("uid", "gid"):
+        cfg["linux"][f"{kind}Mappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    cfg["process"]["terminal"] = False
+    return cfg
 
 
 def variants() -> dict[str, dict]:
@@ -38,7 +63,7 @@ def variants() -> dict[str, dict]:
     out = {}
     for name in sorted(os.listdir(REPO / "bundles")):
         path = REPO / "bundles" / name / "config.json"
-        if path.exists():
+        if path.exists() and name != "rootless":  # written by make for its builder: the variant below
             out[f"bundle-{name}"] = json.loads(path.read_text())
 
     def variant(name: str, change) -> None:
@@ -127,6 +152,12 @@ def variants() -> dict[str, dict]:
         cfg["linux"]["netDevices"] = {"eth1": {"name": "net%d"}}
 
     variant("network", network)
+    out["rootless"] = rootless_config()
+    delegated = rootless_config()
+    delegated["linux"]["resources"] = {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}
+    delegated["linux"]["uidMappings"].append({"containerID": 1, "hostID": 100000, "size": 65536})
+    delegated["linux"]["gidMappings"].append({"containerID": 1, "hostID": 100000, "size": 65536})
+    out["rootless-delegated"] = delegated
     return out
 
 
