@@ -53,7 +53,8 @@ def test_no_network_no_steps():
 
 
 @pytest.mark.parametrize(("change", "opts", "message"), [
-    (lambda c: c.update(annotations=BRIDGE), {"rootless": True}, "needs CAP_NET_ADMIN"),
+    (lambda c: c.update(default_config(rootless=True), annotations=BRIDGE) or c["linux"]["namespaces"].append(
+        {"type": "network"}), {"rootless": True}, "needs CAP_NET_ADMIN"),
     (lambda c: c["linux"].update(namespaces=[{"type": "mount"}]), {"network": "bridge"},
      "needs a network namespace"),
     (lambda c: c["linux"].update(namespaces=[{"type": "mount"}, {"type": "network", "path": "/run/netns/x"}]),
