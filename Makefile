@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: $(VENV)/.apt $(SOURCES)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest ruff
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation .
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation ".[conformance]"
 	$(VENV)/bin/python -I -m pyrunc.launcher $(abspath $(PYRUNC))
 	@touch $@
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from .bundle import SocketPeer
+from pyrunc.testing.bundle import SocketPeer
 
 pytestmark = pytest.mark.root
 
