@@ -157,11 +157,13 @@ class Bundle:
     """A bundle directory: <path>/config.json and <path>/rootfs (busybox unless told otherwise)."""
 
     def __init__(self, path, config: dict | None = None, args=("true",), rootfs: bool = True):
+        """rootfs=False: an empty rootfs directory, for host_rootfs() or your own."""
         self.path = Path(path)
         self.rootfs = self.path / "rootfs"
         if config is None:
             config = base_config(args)
         self.config = config if isinstance(config, Config) else Config.from_dict(config)
+        self.rootfs.mkdir(parents=True, exist_ok=True)
         if rootfs:
             make_rootfs(self.rootfs)
 
@@ -175,8 +177,8 @@ class Container(Bundle):
 
     The container's stdout/stderr for create/run -d go to <workdir>/<id>.out and .err."""
 
-    def __init__(self, rt, workdir, cid, args, config: dict | None = None):
-        super().__init__(Path(workdir) / cid, config, args)
+    def __init__(self, rt, workdir, cid, args, config: dict | None = None, busybox: bool = True):
+        super().__init__(Path(workdir) / cid, config, args, rootfs=busybox)
         self.rt, self.id, self.dir = rt, cid, Path(workdir)
         self.bundle = self.path
         self.stdout, self.stderr = self.dir / f"{cid}.out", self.dir / f"{cid}.err"

@@ -104,15 +104,16 @@ def leak_check(rt, request):
 
 @pytest.fixture
 def container(rt, leak_check, request):
-    """Factory: container(*args) -> Container with a fresh bundle and an id unique to the test.
+    """Factory: container(*args, config=None, busybox=True) -> Container with a fresh bundle (busybox=False:
+    an empty rootfs) and an id unique to the test.
 
     At teardown every container made is `delete --force`d, then the host is checked against its state
     before the test. `container.dir` is the test's scratch directory (removed at the end)."""
     tag = hashlib.sha1(f"{os.getpid()} {request.node.nodeid}".encode()).hexdigest()[:8]  # unique per session
     made = leak_check.containers = []
 
-    def make(*args, config=None):
-        made.append(Container(rt, leak_check.dir, f"t-{tag}-{len(made)}", args or ("true",), config))
+    def make(*args, config=None, busybox=True):
+        made.append(Container(rt, leak_check.dir, f"t-{tag}-{len(made)}", args or ("true",), config, busybox))
         return made[-1]
 
     make.dir = leak_check.dir

@@ -16,10 +16,11 @@ h3{font-size:1em;margin:1.4em 0 .4em} .meta{color:#666}
 .totals span{display:inline-block;padding:.3em .8em;margin:.6em .4em 0 0;border-radius:4px;font-weight:600}
 table{border-collapse:collapse;width:100%} td{border-top:1px solid #eee;padding:.35em .5em;vertical-align:top}
 .v{width:6em;font-weight:600;text-align:center;border-radius:4px;color:#fff}
-.passed{background:#2e7d32} .failed{background:#c62828} .skipped{background:#9e9e9e} .notrun{background:#6d4c41}
+.ok{background:#2e7d32;color:#fff} .bad{background:#c62828;color:#fff} .skip{background:#9e9e9e;color:#fff}
+.none{background:#6d4c41;color:#fff} tr.failed td{background:#fff5f5}
 .name{font-family:ui-monospace,monospace;width:22em;word-break:break-all} .level{width:5em;font-weight:600}
 blockquote{margin:0;color:#333;font-style:italic} .why{color:#b71c1c;font-family:ui-monospace,monospace;
-font-size:.9em;margin-top:.3em} .skip .why{color:#555} .control{color:#555;font-size:.85em}
+font-size:.9em;margin-top:.3em} tr.skipped .why{color:#555} .control{color:#555;font-size:.85em}
 """
 
 
@@ -37,8 +38,8 @@ def html(doc: dict) -> str:
            f"<h1>OCI runtime conformance: {escape(doc['runtime'])}</h1>",
            f"<p class=meta>{escape(doc['version'])} &middot; kernel {escape(doc['kernel'])} &middot; "
            f"{escape(doc['date'])} &middot; {doc['seconds']} s &middot; runtime-spec v1.3.0</p>",
-           f"<p class=totals><span class=passed>{t['passed']} passed</span><span class=failed>{t['failed']} "
-           f"failed</span><span class=skipped>{t['skipped']} skipped</span> of {len(cases)} cases</p>"]
+           f"<p class=totals><span class=ok>{t['passed']} passed</span><span class=bad>{t['failed']} "
+           f"failed</span><span class=skip>{t['skipped']} skipped</span> of {len(cases)} cases</p>"]
     documents: dict[str, dict[str, list]] = {}
     for case in cases:
         section = case["requirement"].get("section", "unknown#unknown")
@@ -58,8 +59,8 @@ def html(doc: dict) -> str:
                 control = (f"<div class=control>control <code>{escape(req['control'])}</code>"
                            + (f": {escape(case['control'])}" if case.get("control") else "") + "</div>"
                            if req.get("control") else "")
-                css = outcome.replace(" ", "")
-                out.append(f"<tr class={'skip' if outcome == 'skipped' else css}><td class='v {css}'>"
+                badge = {"passed": "ok", "failed": "bad", "skipped": "skip"}.get(outcome, "none")
+                out.append(f"<tr class='{escape(outcome)}'><td class='v {badge}'>"
                            f"{escape(outcome)}</td><td class=name>{escape(case['name'])}</td>"
                            f"<td class=level>{escape(req.get('level', ''))}</td><td><blockquote>"
                            f"{escape(req.get('text', ''))}</blockquote>{why}{control}</td></tr>")
