@@ -155,7 +155,7 @@ def runtime_version(runtime: str) -> str:
 def document(runtime: str, cases: list[Case], seconds: float) -> dict:
     return {"runtime": runtime, "version": runtime_version(runtime), "kernel": platform.release(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": round(seconds, 1),
-            "totals": totals(cases), "cases": [asdict(c) for c in cases]}
+            "totals": totals(cases), "cases": [asdict(c) | {"seconds": round(c.seconds, 3)} for c in cases]}
 
 
 def write_reports(path: str, doc: dict) -> list[Path]:

@@ -491,21 +491,22 @@ def test_delete_only_stopped(container):
 def test_delete_removes_what_create_made(container):
     c = container("true")
     pid = created(c)["pid"]
-    mnt = os.readlink(f"/proc/{pid}/ns/mnt")
     assert c.start().rc == 0
     c.wait_status("stopped")
     assert c.delete().rc == 0
     assert c.state_dir_gone()
     assert not alive(pid)
-    holders = [p for p in os.listdir("/proc") if p.isdigit() and _ns(p) == mnt]
-    assert not holders, f"processes still in the container's mount namespace: {holders}"
+    root = os.stat(c.rootfs)  # the rootfs directory outlives the container: its inode is not reused
+    holders = [p for p in os.listdir("/proc") if p.isdigit() and _root(p) == (root.st_dev, root.st_ino)]
+    assert not holders, f"processes still inside the container's root: {holders}"
 
 
-def _ns(pid):
+def _root(pid):
     try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
+        st = os.stat(f"/proc/{pid}/root")
     except OSError:
         return None
+    return st.st_dev, st.st_ino
 
 
 @cite(DELETE, "MUST NOT", "Note that resources associated with the container, but not created by this container, "
