@@ -17,7 +17,7 @@ h3{font-size:1em;margin:1.4em 0 .4em} .meta{color:#666}
 table{border-collapse:collapse;width:100%} td{border-top:1px solid #eee;padding:.35em .5em;vertical-align:top}
 .v{width:6em;font-weight:600;text-align:center;border-radius:4px;color:#fff}
 .ok{background:#2e7d32;color:#fff} .bad{background:#c62828;color:#fff} .skip{background:#9e9e9e;color:#fff}
-.none{background:#6d4c41;color:#fff} tr.failed td{background:#fff5f5}
+.none{background:#6d4c41;color:#fff} tr.failed td:not(.v){background:#fff5f5}
 .name{font-family:ui-monospace,monospace;width:22em;word-break:break-all} .level{width:5em;font-weight:600}
 blockquote{margin:0;color:#333;font-style:italic} .why{color:#b71c1c;font-family:ui-monospace,monospace;
 font-size:.9em;margin-top:.3em} tr.skipped .why{color:#555} .control{color:#555;font-size:.85em}
@@ -51,7 +51,8 @@ def html(doc: dict) -> str:
         for anchor, group in documents[doc_name].items():
             counts = ", ".join(f"{sum(c['outcome'] == v for c in group)} {v}" for v in ("passed", "failed", "skipped")
                                if any(c["outcome"] == v for c in group))
-            out.append(f"<h3><a href='{SPEC}{escape(doc_name)}#{escape(anchor)}'>{escape(_title(anchor))}</a> "
+            link = f"{SPEC}{escape(doc_name)}#{escape(anchor)}"
+            out.append(f"<h3 id='{escape(anchor)}'><a href='{link}'>{escape(_title(anchor))}</a> "
                        f"<span class=meta>({counts})</span></h3><table>")
             for case in group:
                 req, outcome = case["requirement"], case["outcome"]
