@@ -247,3 +247,71 @@ def test_time_offsets(container):
     c.config["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400, "nanosecs": 0}}
     offsets = {line.split()[0]: line.split()[1:] for line in output(c).splitlines()}
     assert offsets["monotonic"] == ["86400", "0"], offsets
+
+
+@cite("config-linux.md#configLinuxDefaultFilesystems", "SHOULD", "The following filesystems SHOULD be made "
+      "available in each container's filesystem: /proc proc, /sys sysfs, /dev/pts devpts, /dev/shm tmpfs.",
+      control="drop:mounts")
+def test_default_filesystems(container):
+    mounts = started_view(container("sleep", "300")).mounts
+    found = {point: mounts.get(point, ("",))[0] for point in ("/proc", "/sys", "/dev/pts", "/dev/shm")}
+    assert found == {"/proc": "proc", "/sys": "sysfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs"}, found
+
+
+@cite("config-linux.md#configLinuxDevices", "MUST", "If a file already exists at path that does not match the "
+      "requested device, the runtime MUST generate an error.", control="ok:create")
+def test_device_path_taken_by_another_file(container):
+    c = container("true")
+    c.config["linux"]["devices"] = [{"path": "/etc/passwd", "type": "c", "major": 1, "minor": 3}]
+    refused_create(c)
+
+
+@cite("config-linux.md#configLinuxDeviceAllowedlist", "MUST", "The runtime MUST apply entries in the listed order.",
+      control="reverse:linux.resources.devices")
+def test_device_allow_list(container):
+    c = container("sleep", "300")
+    fuse = {"type": "c", "major": 10, "minor": 229, "access": "rwm"}  # in no default list (runc allows tun)
+    c.config["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}, {"allow": False} | fuse,
+                                                 {"allow": True} | fuse]  # the later entry wins
+    view = started_view(c)
+    try:
+        allowed = view.cgroup_file("devices", "devices.list").splitlines()
+    except FileNotFoundError:
+        pytest.skip("the host lacks a v1 devices controller")
+    assert "c 10:229 rwm" in allowed and "a *:* rwm" not in allowed, allowed
+
+
+@cite("config-linux.md#configLinuxUnified", "MUST", "The runtime MUST generate an error when the configuration "
+      "refers to a cgroup controller that is not present or that cannot be enabled.", control="ok:create")
+def test_unified_unknown_controller(container):
+    c = container("true")
+    c.config["linux"]["resources"]["unified"] = {"nosuchcontroller.max": "1"}
+    refused_create(c)
+
+
+@cite("config-linux.md#configLinuxIntelRdt", "MUST", "If no mounted resctrl pseudo-filesystem is available in the "
+      "runtime mount namespace, the runtime MUST generate an error.", control="ok:create")
+def test_intel_rdt_without_resctrl(container):
+    if any(line.split()[2] == "resctrl" for line in Path("/proc/self/mounts").read_text().splitlines()):
+        pytest.skip("the host has resctrl mounted")
+    c = container("true")
+    c.config["linux"]["intelRdt"] = {"closID": "suite"}
+    refused_create(c)
+
+
+@cite("config-linux.md#configLinuxSeccomp", "MUST", "When the action doesn't support an errno, the runtime MUST "
+      "print and error and fail.", control="ok:create", feature=("linux.seccomp.enabled", True))
+def test_seccomp_errno_on_an_action_without_one(container):
+    c = container("true")
+    c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                                    "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]}
+    refused_create(c)
+
+
+@cite("config-linux.md#configLinuxPersonality", "statement", "domain (string, REQUIRED) sets the execution domain "
+      "for the process. Valid values are LINUX and LINUX32.", control="drop:linux.personality")
+def test_personality(container, rt):
+    rt.lacks("linux.personality")
+    c = container("uname", "-m")
+    c.config["linux"]["personality"] = {"domain": "LINUX32"}
+    assert output(c) in ("i686\n", "i386\n", "armv8l\n", "armv7l\n")
