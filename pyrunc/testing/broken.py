@@ -3,7 +3,7 @@ Every conformance case names such a fault as its control; with it, the case must
 checks nothing).
 
 Faults, separated by ";":
-    drop:<dotted.path>        create/run see the config without that field
+    drop:<dotted.path>        create/run see the config without that field (exec --process: a process.* field)
     set:<dotted.path>=<json>  create/run see that field set to the value
     reverse:<dotted.path>     create/run see that list in reverse order
     addhook:<kind>=<argv...>  create/run see one more hook (argv split on spaces)
@@ -101,6 +101,13 @@ for kind, arg in FAULTS:
     target, _, extra = arg.partition("=")
     if cmd in ("create", "run") and kind == "drop":
         edit_config(lambda c: drop(c, arg))
+    elif cmd == "exec" and kind == "drop" and arg.startswith("process.") and opts.get("--process", opts.get("-p")):
+        path = opts.get("--process", opts.get("-p"))
+        with open(path) as f:
+            process = json.load(f)
+        drop(process, arg.partition(".")[2])
+        with open(path, "w") as f:
+            json.dump(process, f)
     elif cmd in ("create", "run") and kind == "set":
         edit_config(lambda c: put(c, target, json.loads(extra)))
     elif cmd in ("create", "run") and kind == "reverse":

@@ -11,7 +11,7 @@ import copy
 import json
 from pathlib import Path
 
-from .console import SocketPeer, close_every_console, receive_state
+from .console import ConsoleReader, SocketPeer, close_every_console, receive_state
 from .rootfs import APPLETS, BUSYBOX, host_rootfs, make_rootfs
 from .users import as_user, reachable_runtime, user_bundle
 from .view import View, alive, mountinfo, ns_inode, proc_status, wait_for
@@ -276,6 +276,7 @@ class Container(Bundle):
 
 # Every name the tests imported from tests/conformance/bundle.py, so that `conformance.bundle` ->
 # `pyrunc.testing.bundle` is the whole port; they live in the module of their concern.
-__all__ = ["APPLETS", "BUSYBOX", "CAPS", "HOOK_KINDS", "Bundle", "Config", "Container", "SocketPeer", "View",
+__all__ = ["APPLETS", "BUSYBOX", "CAPS", "HOOK_KINDS", "Bundle", "Config", "ConsoleReader", "Container", "SocketPeer",
+           "View",
            "alive", "as_user", "base_config", "close_every_console", "host_rootfs", "make_rootfs", "mountinfo",
            "ns_inode", "proc_status", "reachable_runtime", "receive_state", "user_bundle", "wait_for"]

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -306,3 +307,87 @@ def test_poststop_before_delete_returns(container):
     c.wait_status("stopped")
     assert c.delete().rc == 0
     assert (log / "log").exists(), "delete returned before the poststop hook ran"
+
+
+@cite(PROCESS, "statement", "terminal (bool, OPTIONAL) specifies whether a terminal is attached to the process, "
+      "defaults to false.", control="drop:process.terminal")
+def test_terminal(container):
+    from pyrunc.testing.console import ConsoleReader
+
+    c = container("sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty")
+    c.config["process"]["terminal"] = True
+    reader = ConsoleReader(container.dir / "console.sock")
+    assert c.create("--console-socket", container.dir / "console.sock").rc == 0
+    assert c.start().rc == 0
+    c.wait_status("stopped")
+    assert reader.text().split() == ["/dev/pts/0", "stdin-is-a-tty"]
+
+
+def skip_if_older(rt, field):
+    """Skip a field the runtime's spec version (features' ociVersionMax) predates: 1.0.x has none of these."""
+    version = (rt.features() or {}).get("ociVersionMax", "")
+    if version.startswith("1.0."):
+        pytest.skip(f"the runtime's features output says ociVersionMax {version}: {field} is newer")
+
+
+def _applied_or_refused(c, field, applied):
+    """A property added after runc's spec 1.0.2: the runtime applies it, or refuses the config; it never
+    ignores it silently (runtime.md: "If the runtime cannot apply a property as specified in the
+    configuration, it MUST generate an error")."""
+    skip_if_older(c.rt, field)
+    r = c.create()
+    if r.rc != 0:
+        assert r.err.strip() and c.state_dir_gone(), r
+        return
+    assert c.start().rc == 0
+    assert applied(View(c.state()["pid"])), f"{field} was accepted but not applied"
+
+
+@cite(LINUX_PROCESS, "MUST", "scheduler (object, OPTIONAL) is an object describing the scheduler properties for "
+      "the process. (If the runtime cannot apply a property as specified in the configuration, it MUST generate an "
+      "error.)", control="drop:process.scheduler")
+def test_scheduler(container):
+    c = container("sleep", "300")
+    c.config["process"]["scheduler"] = {"policy": "SCHED_BATCH"}
+    _applied_or_refused(c, "process.scheduler", lambda v: os.sched_getscheduler(v.pid) == os.SCHED_BATCH)
+
+
+@cite(LINUX_PROCESS, "MUST", "execCPUAffinity (object, OPTIONAL) specifies CPU affinity used to execute the "
+      "process. This setting is not applicable to the container's init process. (If the runtime cannot apply a "
+      "property as specified in the configuration, it MUST generate an error.)",
+      control="drop:process.execCPUAffinity")
+def test_exec_cpu_affinity(container):
+    c = container("sleep", "300")
+    skip_if_older(c.rt, "process.execCPUAffinity")
+    assert c.create().rc == 0 and c.start().rc == 0
+    process = dict(c.config["process"], args=["sleep", "300"], execCPUAffinity={"final": "0"})
+    (container.dir / "process.json").write_text(json.dumps(process))
+    pid_file = container.dir / "exec.pid"
+    r = c.rt("exec", "--detach", "--pid-file", pid_file, "--process", container.dir / "process.json", c.id)
+    if r.rc != 0:
+        assert r.err.strip(), r
+        return
+    assert os.sched_getaffinity(int(pid_file.read_text())) == {0}, "execCPUAffinity was accepted but not applied"
+
+
+@cite(LINUX_PROCESS, "statement", "apparmorProfile (string, OPTIONAL) specifies the name of the AppArmor profile for "
+      "the process.", control="drop:process.apparmorProfile", feature=("linux.apparmor.enabled", True))
+def test_apparmor_profile(container):
+    if Path("/sys/module/apparmor/parameters/enabled").read_text().strip() != "Y" \
+            if Path("/sys/module/apparmor/parameters/enabled").exists() else True:
+        pytest.skip("the host lacks AppArmor")
+    c = container("sleep", "300")
+    c.config["process"]["apparmorProfile"] = "unconfined"
+    assert c.create().rc == 0 and c.start().rc == 0
+    assert Path(f"/proc/{c.state()['pid']}/attr/current").read_text().strip() == "unconfined"
+
+
+@cite(LINUX_PROCESS, "statement", "selinuxLabel (string, OPTIONAL) specifies the SELinux label for the process.",
+      control="drop:process.selinuxLabel", feature=("linux.selinux.enabled", True))
+def test_selinux_label(container):
+    if not Path("/sys/fs/selinux/enforce").exists():
+        pytest.skip("the host lacks SELinux")
+    c = container("sleep", "300")
+    c.config["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"
+    assert c.create().rc == 0 and c.start().rc == 0
+    assert "container_t" in Path(f"/proc/{c.state()['pid']}/attr/current").read_text()

@@ -315,3 +315,38 @@ def test_personality(container, rt):
     c = container("uname", "-m")
     c.config["linux"]["personality"] = {"domain": "LINUX32"}
     assert output(c) in ("i686\n", "i386\n", "armv8l\n", "armv7l\n")
+
+
+@cite("config-linux.md#configLinuxCPU", "statement", "quota (int64, OPTIONAL) - specifies the total amount of time "
+      "in microseconds for which all tasks in a cgroup can run during one period (as defined by period below)",
+      control="drop:linux.resources.cpu")
+def test_cpu_quota(container):
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000}
+    view = started_view(c)
+    try:
+        assert (view.cgroup_file("cpu", "cpu.cfs_quota_us"), view.cgroup_file("cpu", "cpu.cfs_period_us")) == \
+            ("50000", "100000")
+    except FileNotFoundError:
+        assert view.cgroup_file("cpu", "cpu.max") == "50000 100000"
+
+
+@cite("config-linux.md#configLinuxCPU", "statement", "cpus (string, OPTIONAL) - list of CPUs the container will run "
+      "on.", control="drop:linux.resources.cpu")
+def test_cpuset_cpus(container):
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["cpu"] = {"cpus": "0"}
+    assert started_view(c).cgroup_file("cpuset", "cpuset.cpus") == "0"
+
+
+@cite("config-linux.md#configLinuxMemory", "statement", "reservation (int64, OPTIONAL) - sets soft limit of memory "
+      "usage in bytes", control="drop:linux.resources.memory")
+def test_memory_reservation(container):
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["memory"] = {"reservation": 32 << 20}
+    view = started_view(c)
+    try:
+        value = view.cgroup_file("memory", "memory.soft_limit_in_bytes")
+    except FileNotFoundError:
+        value = view.cgroup_file("memory", "memory.low")
+    assert int(value) == 32 << 20
