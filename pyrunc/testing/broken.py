@@ -6,6 +6,7 @@ Faults, separated by ";":
     drop:<dotted.path>        create/run see the config without that field (exec --process: a process.* field)
     set:<dotted.path>=<json>  create/run see that field set to the value
     reverse:<dotted.path>     create/run see that list in reverse order
+    swap:<path>=<path>        create/run see the two fields' values exchanged
     addhook:<kind>=<argv...>  create/run see one more hook (argv split on spaces)
     noop:<cmd>                the command does nothing and exits 0
     fail:<cmd>                the command does nothing and exits 1
@@ -112,6 +113,12 @@ for kind, arg in FAULTS:
         edit_config(lambda c: put(c, target, json.loads(extra)))
     elif cmd in ("create", "run") and kind == "reverse":
         edit_config(lambda c: put(c, arg, list(reversed(get(c, arg) or []))))
+    elif cmd in ("create", "run") and kind == "swap":
+        def swap(c):
+            a, b = get(c, target), get(c, extra)
+            put(c, target, b)
+            put(c, extra, a)
+        edit_config(swap)
     elif cmd in ("create", "run") and kind == "addhook":
         words = extra.split()
         edit_config(lambda c: c.setdefault("hooks", {{}}).setdefault(target, []).append(

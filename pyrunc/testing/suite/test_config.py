@@ -391,3 +391,42 @@ def test_selinux_label(container):
     c.config["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"
     assert c.create().rc == 0 and c.start().rc == 0
     assert "container_t" in Path(f"/proc/{c.state()['pid']}/attr/current").read_text()
+
+
+@cite("config.md#configHooksCreateRuntime", "MUST", "The createRuntime hooks MUST be executed in the runtime "
+      "namespace.", control="drop:hooks.createRuntime", feature=("hooks", "createRuntime"))
+def test_create_runtime_in_runtime_namespace(container):
+    assert _hook_namespace(container, "createRuntime")
+
+
+@cite("config.md#configHooksStartContainer", "MUST", "The startContainer hooks MUST be executed in the container "
+      "namespace.", control="drop:hooks.startContainer", feature=("hooks", "startContainer"))
+def test_start_container_in_container_namespace(container):
+    assert not _hook_namespace(container, "startContainer")
+
+
+@cite("config.md#configHooksPoststart", "MUST", "The poststart hooks MUST be executed in the runtime namespace.",
+      control="drop:hooks.poststart", feature=("hooks", "poststart"))
+def test_poststart_in_runtime_namespace(container):
+    assert _hook_namespace(container, "poststart")
+
+
+@cite("config.md#configHooksPoststop", "MUST", "The poststop hooks MUST be executed in the runtime namespace.",
+      control="drop:hooks.poststop", feature=("hooks", "poststop"))
+def test_poststop_in_runtime_namespace(container):
+    assert _hook_namespace(container, "poststop")
+
+
+@cite("config.md#configHooksCreateContainer", "MUST", "The createContainer hooks MUST be called after the "
+      "createRuntime hooks.", control="swap:hooks.createRuntime=hooks.createContainer",
+      feature=("hooks", "createContainer"))
+def test_hook_kinds_in_lifecycle_order(container):
+    log = container.dir
+    c = container("true")
+    c.bind(log, str(log))
+    kinds = ("prestart", "createRuntime", "createContainer", "startContainer", "poststop")
+    c.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {kind} >> {log}/log"]}]
+                         for kind in kinds}
+    c.config["hooks"]["createRuntime"].append({"path": "/bin/sh", "args": ["sh", "-c", f"echo late >> {log}/log"]})
+    output(c)
+    assert (log / "log").read_text().split() == ["prestart", "createRuntime", "late", *kinds[2:]]
