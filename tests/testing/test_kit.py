@@ -138,3 +138,11 @@ def test_controls_sample(rt):
     caught = re.findall(r"control caught\s+(\S+)", r.stdout)
     assert sorted(caught) == sorted(CONTROLS), r.stdout[-4000:] + r.stderr[-2000:]
     assert r.returncode == 0, r.stdout[-4000:]
+
+
+def test_bundle_fixture_writes_a_bundle(bundle):
+    bundle.config.args("echo", "hi").set("hostname", "b")
+    path = bundle.write()
+    written = json.loads((path / "config.json").read_text())
+    assert written["process"]["args"] == ["echo", "hi"] and written["hostname"] == "b"
+    assert (bundle.rootfs / "bin/busybox").is_file()
