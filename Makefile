@@ -11,7 +11,7 @@ BUNDLES := hello shell readonly web rootless
 LABS := pid mount uts ipc net user time cgroup
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles lab run test unit lint bench bench-network validate clean
+.PHONY: all deps install bundles lab run test unit lint bench bench-network validate conformance report-screenshot clean
 
 all: install bundles
 
@@ -30,7 +30,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: $(VENV)/.apt $(SOURCES)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest ruff
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation .
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation ".[conformance]"
 	$(VENV)/bin/python -I -m pyrunc.launcher $(abspath $(PYRUNC))
 	@touch $@
 
@@ -127,5 +127,26 @@ validate: install $(SUITE)/.built
 		--runtime pyrunc=$(PYRUNC) --runtime runc=$$(command -v runc) \
 		--out $(VALIDATE_DIR)/results.md --logs $(VALIDATE_DIR)/logs $(if $(VALIDATE_ONLY),--only $(VALIDATE_ONLY)) $(VALIDATE_ARGS)
 
+# The packaged conformance suite (pyrunc/testing/suite) against pyrunc and runc, reports in $(REPORT_DIR).
+# Not part of `test` (tests/testing runs a sample of it and of its controls).
+REPORT_DIR := .report
+conformance: install
+	mkdir -p $(REPORT_DIR)
+	-$(PYRUNC) conformance --runtime $(abspath $(PYRUNC)) --report $(REPORT_DIR)/pyrunc.html
+	-$(PYRUNC) conformance --runtime runc --report $(REPORT_DIR)/runc.html
+
+# Renders runc's HTML report in headless Chromium (Debian's package, installed here only) and takes a
+# screenshot: $(REPORT_DIR)/runc.png. Outside `make test`.
+report-screenshot: install
+	@dpkg -s chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	mkdir -p $(REPORT_DIR)
+	-$(PYRUNC) conformance --runtime runc --report $(REPORT_DIR)/runc.html > $(REPORT_DIR)/runc.txt
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3000 \
+		--screenshot=$(abspath $(REPORT_DIR))/runc.png file://$(abspath $(REPORT_DIR))/runc.html
+	$(VENV)/bin/python -c "import sys; d = open(sys.argv[1], 'rb').read(); \
+		assert d[:8] == b'\x89PNG\r\n\x1a\n' and len(d) > 20000, 'no screenshot'; print(sys.argv[1], len(d), 'bytes')" \
+		$(REPORT_DIR)/runc.png
+
 clean:
-	rm -rf $(VENV) $(GO_VENV) $(VALIDATE_DIR) build *.egg-info bundles/*/rootfs bundles/labs/*/rootfs bundles/labs/labtool
+	rm -rf $(VENV) $(GO_VENV) $(VALIDATE_DIR) $(REPORT_DIR) build *.egg-info bundles/*/rootfs bundles/labs/*/rootfs bundles/labs/labtool

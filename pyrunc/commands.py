@@ -216,3 +216,11 @@ def events(g, args, logger) -> int:
     from pyrunc import events as watching
 
     return watching.run(state_root(g.root), _one_id(args), args, logger)
+
+
+def conformance(g, args, logger) -> int:
+    from pyrunc.testing import conformance as suite
+
+    argv = [f"--{name}={value}" for name, value in (("runtime", args.runtime), ("report", args.report)) if value]
+    argv += ["-k", args.pattern] if args.pattern else []
+    return suite.main(argv + (["--controls"] if args.controls else []))

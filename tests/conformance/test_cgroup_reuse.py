@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.bundle import alive
+from pyrunc.testing.bundle import alive
 
 CG = Path("/sys/fs/cgroup")
 

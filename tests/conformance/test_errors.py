@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .bundle import alive
+from pyrunc.testing.bundle import alive
 
 pytestmark = pytest.mark.root
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conformance.bundle import wait_for
 from conformance.test_update import cgroup_file, read, v1
+from pyrunc.testing.bundle import wait_for
 
 DATA_KEYS = {"cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"}
 

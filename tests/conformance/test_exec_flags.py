@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import alive, wait_for
+from pyrunc.testing.bundle import alive, wait_for
 
 pytestmark = pytest.mark.root
 

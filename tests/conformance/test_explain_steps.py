@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyrunc.steps import REQUESTS
-
-from .bundle import close_every_console, wait_for
+from pyrunc.testing.bundle import close_every_console, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in [*REPO.glob("bundles/*/config.json"), *REPO.glob("bundles/labs/*/config.json")])

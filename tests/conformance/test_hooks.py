@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import HOOK_KINDS, alive, wait_for
+from pyrunc.testing.bundle import HOOK_KINDS, alive, wait_for
 
 pytestmark = pytest.mark.root
 

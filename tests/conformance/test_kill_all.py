@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from conformance.bundle import alive, wait_for
 from conformance.test_update import cgroup_file
+from pyrunc.testing.bundle import alive, wait_for
 
 # Keeps forking: a process started between a listing and the signal would survive without the freeze.
 FORKER = "while true; do sleep 300 & sleep 0.01; done"

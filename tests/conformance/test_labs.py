@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import reachable_runtime
+from pyrunc.testing.bundle import reachable_runtime
 
 pytestmark = pytest.mark.root
 

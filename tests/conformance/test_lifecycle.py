@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .bundle import alive, wait_for
+from pyrunc.testing.bundle import alive, wait_for
 
 pytestmark = pytest.mark.root
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import ns_inode, wait_for
+from pyrunc.testing.bundle import ns_inode, wait_for
 
 pytestmark = pytest.mark.root
 

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Runtime
 
-from conformance.bundle import wait_for
 from conformance.test_explain_steps import steps_by_process
 from pyrunc.steps import REQUESTS
+from pyrunc.testing.bundle import wait_for
+from pyrunc.testing.runtime import Runtime
 
 pytestmark = pytest.mark.root
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conformance.bundle import proc_status
+from pyrunc.testing.bundle import proc_status
 
 
 @pytest.mark.root

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from .bundle import SocketPeer, proc_status, receive_state, wait_for
+from pyrunc.testing.bundle import SocketPeer, proc_status, receive_state, wait_for
 
 pytestmark = pytest.mark.root
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import alive, ns_inode, wait_for
+from pyrunc.testing.bundle import alive, ns_inode, wait_for
 
 pytestmark = pytest.mark.root
 NAMESPACES = ("pid", "mnt", "net", "ipc", "uts", "cgroup", "user")

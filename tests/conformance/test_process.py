@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from .bundle import proc_status
+from pyrunc.testing.bundle import proc_status
 
 pytestmark = pytest.mark.root
 

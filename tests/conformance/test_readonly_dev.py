@@ -26,7 +26,7 @@ def test_read_only_dev_tmpfs(container):
 
 def test_read_only_dev_with_a_terminal(container, rt):
     """/dev/console is made in /dev before it becomes read-only."""
-    from .test_terminal import ConsoleReader
+    from pyrunc.testing.console import ConsoleReader
 
     c = container("sh", "-c", "test -c /dev/console && touch /dev/y 2>/dev/null || echo ro-with-console")
     c.config["process"]["terminal"] = True

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .bundle import mountinfo
+from pyrunc.testing.bundle import mountinfo
 
 pytestmark = pytest.mark.root
 

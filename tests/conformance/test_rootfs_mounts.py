@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import wait_for
+from pyrunc.testing.bundle import wait_for
 
 pytestmark = pytest.mark.root
 

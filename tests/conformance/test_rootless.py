@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import as_user, reachable_runtime, user_bundle, wait_for
+from pyrunc.testing.bundle import as_user, reachable_runtime, user_bundle, wait_for
 
 pytestmark = pytest.mark.root
 

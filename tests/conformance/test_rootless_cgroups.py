@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .bundle import alive, wait_for
-from .rootless_user import User, no_process_of
+from pyrunc.testing.bundle import alive, wait_for
+from pyrunc.testing.users import User, no_process_of
 
 pytestmark = pytest.mark.root
 

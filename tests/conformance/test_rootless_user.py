@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from pyrunc.capabilities import NAMES
-
-from .bundle import alive, mountinfo, proc_status, wait_for
-from .rootless_user import User, no_process_of
+from pyrunc.testing.bundle import alive, mountinfo, proc_status, wait_for
+from pyrunc.testing.users import User, no_process_of
 
 pytestmark = pytest.mark.root
 

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .bundle import alive, wait_for
+from pyrunc.testing.bundle import alive, wait_for
 
 pytestmark = pytest.mark.root
 

@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import Result
+
+from pyrunc.testing.runtime import Result
 
 CG = Path("/sys/fs/cgroup")
 NOT_RUNNING = "systemd not running on this host, cannot use systemd cgroups manager"

@@ -1,41 +1,11 @@
 """A terminal for a user other than root: the pty is the user's, in the devpts mount's tty group (runc's
 fixStdioPermissions changes only the owner), for the init and for `exec -t`."""
 
-import os
-import socket
-
 import pytest
 
-from .bundle import SocketPeer
+from pyrunc.testing.console import ConsoleReader
 
 pytestmark = pytest.mark.root
-
-
-class ConsoleReader(SocketPeer):
-    """Takes the pty master from --console-socket and reads what the container writes until EOF."""
-
-    def __init__(self, path):
-        super().__init__(path)
-        self.out = b""
-        self.start()
-
-    def serve(self, conn):
-        _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-        while True:
-            try:
-                chunk = os.read(fds[0], 4096)
-            except OSError:  # EIO: the last slave closed
-                break
-            if not chunk:
-                break
-            self.out += chunk
-        os.close(fds[0])
-
-    def text(self):
-        self.join(20)
-        assert self.error is None, self.error
-        return self.out.decode().replace("\r\n", "\n")
-
 
 SHOW = 'stat -c "%u:%g" $(tty); id -u'
 

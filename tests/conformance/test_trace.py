@@ -18,8 +18,15 @@ from pathlib import Path
 import pytest
 
 from pyrunc.steps import REQUESTS
-
-from .bundle import as_user, base_config, close_every_console, make_rootfs, reachable_runtime, user_bundle, wait_for
+from pyrunc.testing.bundle import (
+    as_user,
+    base_config,
+    close_every_console,
+    make_rootfs,
+    reachable_runtime,
+    user_bundle,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.parent for p in [*REPO.glob("bundles/*/config.json"), *REPO.glob("bundles/labs/*/config.json")])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.bundle import proc_status
+from pyrunc.testing.bundle import proc_status
 
 CG = Path("/sys/fs/cgroup")
 

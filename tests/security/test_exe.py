@@ -20,10 +20,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conformance.bundle import wait_for
 
 import pyrunc
 from pyrunc import launcher
+from pyrunc.testing.bundle import wait_for
 
 pytestmark = pytest.mark.root
 

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import Result
+
+from pyrunc.testing.runtime import Result
 
 pytestmark = pytest.mark.root
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conformance.bundle import alive
+
+from pyrunc.testing.bundle import alive
 
 pytestmark = pytest.mark.root
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bundle import alive, wait_for
+from .view import alive, wait_for
 
 CGROUP = Path("/sys/fs/cgroup")
 

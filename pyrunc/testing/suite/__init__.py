@@ -1,0 +1,1 @@
+"""The packaged conformance suite: one case per spec requirement (see pyrunc/testing/requirement.py)."""
