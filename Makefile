@@ -40,7 +40,7 @@ bundles: $(foreach b,$(BUNDLES) $(addprefix labs/,$(LABS)),bundles/$(b)/rootfs/b
 	$(foreach l,$(LABS),bundles/labs/$(l)/rootfs/lab.sh bundles/labs/$(l)/rootfs/bin/labtool) \
 	bundles/rootless/config.json
 bundles/rootless/config.json: $(VENV)/.installed bundles/rootless/rootfs/bin/busybox
-	cd bundles/rootless && $(abspath $(PYRUNC)) spec --rootless
+	cd bundles/rootless && rm -f config.json && $(abspath $(PYRUNC)) spec --rootless
 bundles/%/rootfs/bin/busybox: $(VENV)/.apt
 	mkdir -p bundles/$*/rootfs/{bin,proc,sys,dev,tmp,etc,root}
 	cp /bin/busybox $@
