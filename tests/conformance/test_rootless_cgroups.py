@@ -137,6 +137,8 @@ def test_rootless_systemd_cgroup_without_systemd(rt, ordinary_user):
 
 # --- the user's own systemd instance: a stand-in manager, run as the user on a session bus of its own ---
 
+RUNC_HYBRID = ("rootless --systemd-cgroup on a hybrid host: its v1 systemd manager refuses it "
+               "(runc run failed: cannot use rootless systemd cgroups manager on cgroup v1)")
 SYSTEMD_MARK = 'mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec setpriv --reuid={uid} ' \
                '--regid={gid} --clear-groups "$@"'
 
@@ -204,8 +206,7 @@ def test_rootless_systemd_cgroup(rt, ordinary_user, delegated):
     $XDG_RUNTIME_DIR/bus (runc's DetectUserDbusSessionBusAddress): a transient scope in user.slice with
     runc's properties, holding the init, made below the instance's ControlGroup (runc's rootless
     initPath), here a delegated cgroup2 directory; delete stops the unit; nothing is left."""
-    rt.lacks("rootless --systemd-cgroup on a hybrid host: its v1 systemd manager refuses "
-             "(\"cannot use rootless systemd cgroups manager on cgroup v1\")")
+    rt.lacks(RUNC_HYBRID)
     top, leaf = delegated
     u = User(rt, ordinary_user)
     u.cgroup = leaf
@@ -253,9 +254,9 @@ def test_rootless_systemd_cgroup(rt, ordinary_user, delegated):
 
 def test_rootless_systemd_cgroup_no_session_bus(rt, ordinary_user, delegated):
     """systemd said to run, but no session bus: one line naming what was tried ($DBUS_SESSION_BUS_ADDRESS,
-    $XDG_RUNTIME_DIR/bus); a session address where nothing listens: one line naming it; nothing left."""
-    rt.lacks("rootless --systemd-cgroup on a hybrid host: its v1 systemd manager refuses "
-             "(\"cannot use rootless systemd cgroups manager on cgroup v1\")")
+    $XDG_RUNTIME_DIR/bus); a session address where nothing listens, or a bus another user (root) runs:
+    one line naming it; nothing left."""
+    rt.lacks(RUNC_HYBRID)
     top, leaf = delegated
     u = User(rt, ordinary_user)
     u.cgroup = leaf
@@ -266,5 +267,16 @@ def test_rootless_systemd_cgroup_no_session_bus(rt, ordinary_user, delegated):
     nobody = u.home / "nobody-listens"
     r = with_systemd(u, "run", "--bundle", b, "sdn", env={"DBUS_SESSION_BUS_ADDRESS": f"unix:path={nobody}"})
     assert one_line(r) and f"unix:path={nobody}" in r.stderr and "failed to connect to dbus" in r.stderr, r.stderr
+    conf = u.work / "root-bus.conf"  # root's, in a directory the user can enter
+    conf.write_text(BUS_CONFIG.replace("<type>system</type>", "<type>session</type>").format(socket=u.work / "bus"))
+    daemon = subprocess.Popen(["dbus-daemon", "--nofork", "--print-address=1", f"--config-file={conf}"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        address = daemon.stdout.readline().strip()
+        r = with_systemd(u, "run", "--bundle", b, "sdn", env={"DBUS_SESSION_BUS_ADDRESS": address})
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert one_line(r) and f"is run by uid 0, not by the caller (uid {u.uid})" in r.stderr, r.stderr
     assert not (u.state / "sdn").exists() and not list(top.rglob("*sdn*"))
     no_process_of(u.uid)
