@@ -171,13 +171,13 @@ class RuntimeOps:
             self.cgroups_created[:] = [*made, *(d for d in self.cgroup_plan.dirs.values() if d not in made)]
         self.cgroups_made()
 
-    def start_unit(self, name: str, properties: list) -> None:
+    def start_unit(self, name: str, properties: list, user: bool = False) -> None:
         """runc's startUnit, holding the init (PIDs). A cgroup already there is checked first, as
         runc's factory does before Apply; the unit is recorded before it is asked for."""
         from pyrunc.cgroups import systemd_dbus
 
         cgroups.check_existing(self.cgroup_plan.dirs, self.ctx.warn)
-        self.systemd = systemd_dbus.Manager()
+        self.systemd = systemd_dbus.Manager(user)
         self.unit_started = name
         self.cgroups_made()
         self.systemd.start_transient_unit(name, [*properties, ("PIDs", "au", [self.pid], 0)])
@@ -218,11 +218,21 @@ class Prepared:
         if opts.rootless and not os.access(self.rootfs, os.R_OK | os.X_OK):  # the kernel would name /proc
             raise PyruncError(f"root.path: {self.rootfs}: permission denied: the caller (uid {opts.caller[0]}) "
                               "cannot read it, and an unprivileged runtime has no more access than its caller")
-        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup, rootless=opts.rootless)
+        manager_cgroup = None
+        if ctx.systemd_cgroup and opts.rootless:  # the unit is the caller's systemd's, below its own cgroup
+            from pyrunc.cgroups import systemd, systemd_dbus
+
+            systemd.preflight(linux.get("cgroupsPath"), cid, layout, user=True)
+            manager_cgroup = systemd_dbus.user_manager_cgroup()
+        self.cgroups = cgroups.plan(linux, cid, layout, systemd=ctx.systemd_cgroup, rootless=opts.rootless,
+                                    manager_cgroup=manager_cgroup)
         if opts.rootless:  # runc's rootless rule: the cgroups the caller may write, none without limits
             every = self.cgroups.dirs
-            self.cgroups = cgroups.restrict(self.cgroups, cgroups.usable_by_caller(every),
-                                            bool(linux.get("cgroupsPath")))
+            if manager_cgroup is None:
+                self.cgroups = cgroups.restrict(self.cgroups, cgroups.usable_by_caller(every),
+                                                bool(linux.get("cgroupsPath")))
+            else:  # the user's systemd makes the cgroup2 one; the v1 hierarchies are not its to delegate
+                self.cgroups = cgroups.restrict(self.cgroups, {layout.unified.key}, False)
             opts.cgroups_skipped = tuple(d for d in every.values() if d not in self.cgroups.dirs.values())
         self.cgroup_dirs = cgroups.paths_for(self.cgroups)
         self.unit = None
@@ -230,7 +240,8 @@ class Prepared:
             from pyrunc.cgroups import systemd
 
             self.unit = opts.systemd_unit = systemd.unit(linux.get("cgroupsPath"), cid, linux.get("resources") or {},
-                                                         layout.version == cgroups.V2, self.cgroups.device_rules)
+                                                         layout.version == cgroups.V2, self.cgroups.device_rules,
+                                                         user=manager_cgroup is not None)
         elif layout.unified is not None:  # the init is born in its cgroup2 directory
             opts.clone_into = self.cgroup_dirs.get(layout.unified.key, "")
         if ctx.log:
@@ -270,6 +281,8 @@ def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
     opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
     p = Prepared(ctx, cid, bundle, opts)
     record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
+    if p.unit:  # what create records for delete
+        record.update(systemd_unit=p.unit.name, systemd_user=p.unit.user)
     allocate = [s for s in p.plan.phases["runtime"] if s.op == "net_allocate"]
     if allocate:  # what net_allocate records for delete
         record["network"] = {"bridge": allocate[0].args[0], "veth": allocate[0].args[2]}
@@ -315,6 +328,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "cgroups": p.cgroup_dirs,
             "cgroups_created": ops.cgroups_created,
             **({"systemd_unit": p.unit.name} if p.unit else {}),
+            **({"systemd_user": True} if p.unit and p.unit.user else {}),
             "resources": (p.cfg.get("linux") or {}).get("resources") or {},  # update merges into it
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg, opts.no_new_keyring),

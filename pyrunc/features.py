@@ -13,7 +13,7 @@ def features() -> dict:
         "linux": {
             "namespaces": list(namespaces.FLAGS),
             "capabilities": list(capabilities.NAMES),
-            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": False},
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": True, "rdma": False},
             "seccomp": _seccomp(),
             "apparmor": {"enabled": True},  # the code is there (lsm.py); whether the host has it is another matter
             "selinux": {"enabled": True},

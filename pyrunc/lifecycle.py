@@ -219,8 +219,11 @@ def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = F
             plan.add("delete", "thaw", (), "thaw the container's cgroups: a frozen process dies once thawed")
         plan.add("delete", "wait_gone", (pid,), f"wait until {pid} has exited")
     if record.get("systemd_unit"):
-        plan.add("delete", "stop_unit", (record["systemd_unit"],), f"StopUnit {record['systemd_unit']} over D-Bus, "
-                 "wait for its JobRemoved, ResetFailedUnit", "linux.cgroupsPath")
+        user = bool(record.get("systemd_user"))
+        bus = "the user's session bus" if user else "D-Bus"
+        plan.add("delete", "stop_unit", (record["systemd_unit"], user),
+                 f"StopUnit {record['systemd_unit']} over {bus}, wait for its JobRemoved, ResetFailedUnit",
+                 "linux.cgroupsPath")
     if record.get("cgroups_created"):
         plan.add("delete", "remove_cgroups", (), "SIGKILL what is left in the container's cgroups, remove them "
                  "and the empty parents create made", "linux.cgroupsPath", tuple(record["cgroups_created"]))
@@ -260,10 +263,10 @@ class Teardown:
     def wait_gone(self, pid: int) -> None:
         wait_gone(pid)
 
-    def stop_unit(self, name: str) -> None:
+    def stop_unit(self, name: str, user: bool = False) -> None:
         from pyrunc.cgroups import systemd_dbus
 
-        manager = systemd_dbus.Manager()
+        manager = systemd_dbus.Manager(user)
         try:
             manager.stop_unit(name)
         finally:

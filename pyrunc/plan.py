@@ -201,12 +201,12 @@ def plan_systemd_unit(plan: Plan, unit, cgroup_actions: tuple[str, ...]) -> None
     and writes the files, before the init is moved into the other hierarchies and let go."""
     parent = plan.phases["parent"]
     at = next((i for i, s in enumerate(parent) if s.op in ("enter_cgroup", "release_init")), len(parent))
-    steps = [Step("parent", "start_unit", (unit.name, unit.properties),
-                  f"StartTransientUnit {unit.name} over D-Bus with PIDs=[<pid>]; wait for its JobRemoved",
+    steps = [Step("parent", "start_unit", (unit.name, unit.properties, unit.user),
+                  f"StartTransientUnit {unit.name} over {unit.bus} with PIDs=[<pid>]; wait for its JobRemoved",
                   "linux.cgroupsPath", unit.describe()[: len(unit.properties)])]
     if unit.resources:
         steps.append(Step("parent", "set_unit_properties", (unit.name, unit.resources),
-                          f"SetUnitProperties {unit.name} (runtime): the resource limits systemd knows",
+                          f"SetUnitProperties {unit.name} (runtime) over {unit.bus}: the resource limits systemd knows",
                           "linux.resources", unit.describe()[len(unit.properties):]))
     steps.append(Step("parent", "create_cgroups", (), "make what systemd did not and configure the container's "
                       "cgroups", "linux.resources", cgroup_actions))

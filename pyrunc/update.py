@@ -89,11 +89,12 @@ def requested(args) -> dict:
 class UpdateOps:
     """One method per step op of an update."""
 
-    def set_unit_properties(self, name: str, properties: list) -> None:
-        """--systemd-cgroup: systemd is told first, as runc's Set does, so that it keeps the values."""
+    def set_unit_properties(self, name: str, properties: list, user: bool = False) -> None:
+        """--systemd-cgroup: systemd is told first, as runc's Set does, so that it keeps the values
+        (`user`: the caller's own systemd instance, on its session bus)."""
         from pyrunc.cgroups import systemd_dbus
 
-        manager = systemd_dbus.Manager()
+        manager = systemd_dbus.Manager(user)
         try:
             manager.set_unit_properties(name, properties)
         finally:
@@ -151,8 +152,11 @@ def steps_for(c: Container, delta: dict, merged: dict, layout) -> list[Step]:
 
         props = systemd.resource_properties(merged, layout.version == "v2")
         if props:
-            steps.append(Step("update", "set_unit_properties", (unit, props), f"SetUnitProperties {unit} (runtime): "
-                              + ", ".join(f"{n}={v!r}" for n, _, v, _ in props), "linux.resources"))
+            user = bool(c.record.get("systemd_user"))
+            over = " over the user's session bus" if user else ""
+            listed = ", ".join(f"{n}={v!r}" for n, _, v, _ in props)
+            steps.append(Step("update", "set_unit_properties", (unit, props, user),
+                              f"SetUnitProperties {unit} (runtime){over}: {listed}", "linux.resources"))
     if plan.memory_check:
         d, limit = plan.memory_check
         steps.append(Step("update", "check_memory", (d, limit), f"check {d}/memory.current <= {limit}",

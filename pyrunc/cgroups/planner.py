@@ -96,13 +96,15 @@ class _Placer:
         return self.v2_dir
 
 
-def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool,
-          self_cgroup: str | None, systemd_running: bool | None, rootless: bool) -> dict[str, str]:
+def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool, self_cgroup: str | None,
+          systemd_running: bool | None, rootless: bool, manager_cgroup: str | None) -> dict[str, str]:
     if systemd:
         from pyrunc.cgroups import systemd as sd
 
+        if rootless and manager_cgroup is None:
+            raise PyruncError("rootless --systemd-cgroup: the user's systemd instance's cgroup is unknown")
         return sd.dirs(linux.get("cgroupsPath"), container_id, layout, systemd_running=systemd_running,
-                       rootless=rootless)
+                       manager_cgroup=manager_cgroup if rootless else None)
     # Unprivileged and no cgroupsPath: runc's fs2 rule, beside the runtime's own cgroup (in the parent
     # of a delegated leaf, which has processes and so cannot have children with controllers).
     beside = rootless and not linux.get("cgroupsPath")
@@ -130,14 +132,17 @@ def _dirs(linux: dict, container_id: str, layout: Layout, systemd: bool,
 
 
 def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = False,
-         self_cgroup: str | None = None, systemd_running: bool | None = None, rootless: bool = False) -> CgroupPlan:
+         self_cgroup: str | None = None, systemd_running: bool | None = None, rootless: bool = False,
+         manager_cgroup: str | None = None) -> CgroupPlan:
     """The cgroups for config.json's `linux` object. `self_cgroup` is /proc/self/cgroup's text,
     read here only when a relative cgroupsPath needs it and it was not passed; with `systemd`,
     whether systemd runs is looked up unless `systemd_running` says (systemd.dirs). `rootless`:
-    the runtime is unprivileged; restrict() then keeps what the caller may write."""
+    the runtime is unprivileged; restrict() then keeps what the caller may write. `manager_cgroup`
+    (rootless with `systemd`): the ControlGroup of the caller's systemd instance, below which its
+    units are made."""
     if not isinstance(linux, dict):
         raise PyruncError("linux: must be an object")
-    dirs = _dirs(linux, container_id, layout, systemd, self_cgroup, systemd_running, rootless)
+    dirs = _dirs(linux, container_id, layout, systemd, self_cgroup, systemd_running, rootless, manager_cgroup)
     result = CgroupPlan(layout.version, dirs, {h.key: h.mountpoint for h in layout.hierarchies})
     place = _Placer(layout, dirs)
     res = linux.get("resources") or {}

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 RUNNING_MARK = "/run/systemd/system"
 DEFAULT_SLICE = "system.slice"
+USER_SLICE = "user.slice"  # rootless: the default slice of the user's systemd instance
 DEFAULT_PREFIX = "runc"  # runc's ScopePrefix when cgroupsPath is empty
 NOT_RUNNING = "systemd not running on this host, cannot use systemd cgroups manager"
 
@@ -81,12 +82,17 @@ class Unit:
     (PIDs added once the init exists) and the resource properties set on it afterwards, each as
     (name, D-Bus signature, value, lowest systemd version that knows it)."""
 
-    __slots__ = ("name", "properties", "resources")
+    __slots__ = ("name", "properties", "resources", "user")
 
-    def __init__(self, name: str, properties: list, resources: list) -> None:
+    def __init__(self, name: str, properties: list, resources: list, user: bool = False) -> None:
         self.name = name
         self.properties = properties
         self.resources = resources
+        self.user = user  # the caller's systemd instance, on its session bus
+
+    @property
+    def bus(self) -> str:
+        return "the user's session bus" if self.user else "D-Bus"
 
     def describe(self) -> tuple[str, ...]:
         return tuple(f"{n}={v!r}" + (f" (systemd >= {m})" if m else "")
@@ -188,11 +194,12 @@ def resource_properties(res: dict, v2: bool, device_rules: tuple[bool, list] | N
 
 
 def unit(value: str | None, container_id: str, resources: dict, v2: bool,
-         device_rules: tuple[bool, list] = (True, [])) -> Unit:
-    """runc's Apply: the unit and the properties it is started with, for this cgroupsPath."""
+         device_rules: tuple[bool, list] = (True, []), user: bool = False) -> Unit:
+    """runc's Apply: the unit and the properties it is started with, for this cgroupsPath; `user`:
+    a unit of the caller's own systemd instance, in user.slice unless the path names a slice."""
     parent, prefix, name = parse(value, container_id)
     unit_ = unit_name(prefix, name)
-    slice_ = parent or DEFAULT_SLICE
+    slice_ = parent or (USER_SLICE if user else DEFAULT_SLICE)
     props: list = [("Description", "s", f"libcontainer container {name}", 0)]
     if unit_.endswith(".slice"):
         props.append(("Wants", "as", [slice_], 0))
@@ -201,7 +208,8 @@ def unit(value: str | None, container_id: str, resources: dict, v2: bool,
     props += [(p, "b", True, 0) for p in ("MemoryAccounting", "CPUAccounting",
                                           "IOAccounting" if v2 else "BlockIOAccounting", "TasksAccounting")]
     props.append(("DefaultDependencies", "b", False, 0))
-    return Unit(unit_, props, resource_properties(resources if isinstance(resources, dict) else {}, v2, device_rules))
+    return Unit(unit_, props, resource_properties(resources if isinstance(resources, dict) else {}, v2, device_rules),
+                user)
 
 
 def _join(*parts: str) -> str:
@@ -222,8 +230,9 @@ def v1_path(mountpoint: str, init_cgroup: str, parent: str, prefix: str, name: s
 
 
 def user_bus() -> str | None:
-    """Where an unprivileged caller's systemd instance listens (runc's rootless systemd driver dials
-    the session bus): $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when that socket exists."""
+    """Where an unprivileged caller's systemd instance listens, as runc's
+    DetectUserDbusSessionBusAddress finds it: $DBUS_SESSION_BUS_ADDRESS, else
+    unix:path=$XDG_RUNTIME_DIR/bus when that socket exists."""
     address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
     if address:
         return address
@@ -232,22 +241,44 @@ def user_bus() -> str | None:
     return f"unix:path={bus}" if bus and os.path.exists(bus) else None
 
 
-def dirs(value: str | None, container_id: str, layout: "Layout", pid1_cgroup: str | None = None,
-         systemd_running: bool | None = None, rootless: bool = False) -> dict[str, str]:
-    """hierarchy key -> the container's cgroup there. `pid1_cgroup`: /proc/1/cgroup's text, read here
-    on a v1 or hybrid host when not passed; `systemd_running`: checked on the host when not passed.
-    `rootless`: the unit would be the caller's systemd instance's, reached on its session bus."""
-    from pyrunc.cgroups.layout import V2, parse_self_cgroup
+def no_user_bus() -> str:
+    """The one line for an unprivileged --systemd-cgroup with no session bus, naming what was tried."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    tried = f"no {os.path.join(xdg, 'bus')}" if xdg else "$XDG_RUNTIME_DIR unset"
+    return ("rootless --systemd-cgroup asks the user's systemd instance on its session bus, and none was found: "
+            f"$DBUS_SESSION_BUS_ADDRESS unset, {tried}")
 
-    parent, prefix, name = parse(value, container_id)
+
+def user_path(mountpoint: str, manager_cgroup: str, parent: str, prefix: str, name: str) -> str:
+    """runc's rootless initPath: below the user manager's own cgroup (its ControlGroup property),
+    the slice (user.slice by default) and the unit."""
+    return _join(mountpoint, manager_cgroup, expand_slice(parent) if parent else USER_SLICE, unit_name(prefix, name))
+
+
+def preflight(value: str | None, container_id: str, layout: "Layout", systemd_running: bool | None = None,
+              user: bool = False) -> tuple[str, str, str]:
+    """runc's checks, in runc's order, before anything is asked of systemd: the path's format, a
+    systemd running; for a `user` unit, a cgroup2 hierarchy (pyrunc also takes a hybrid host's,
+    where runc 1.1's v1 manager refuses). parse()'s result."""
+    parsed = parse(value, container_id)
     if not (running() if systemd_running is None else systemd_running):
         raise PyruncError(NOT_RUNNING)
-    if rootless:
-        if user_bus() is None:
-            raise PyruncError("rootless --systemd-cgroup asks the user's systemd instance, and none is reachable: "
-                              "no session bus ($DBUS_SESSION_BUS_ADDRESS unset, no $XDG_RUNTIME_DIR/bus)")
-        raise PyruncError("unsupported: rootless --systemd-cgroup (a unit of the user's systemd instance, "
-                          "made over its session bus): pyrunc has no D-Bus client for it")
+    if user and layout.unified is None:
+        raise PyruncError("cannot use rootless systemd cgroups manager on cgroup v1")  # runc's words
+    return parsed
+
+
+def dirs(value: str | None, container_id: str, layout: "Layout", pid1_cgroup: str | None = None,
+         systemd_running: bool | None = None, manager_cgroup: str | None = None) -> dict[str, str]:
+    """hierarchy key -> the container's cgroup there. `pid1_cgroup`: /proc/1/cgroup's text, read here
+    on a v1 or hybrid host when not passed; `systemd_running`: checked on the host when not passed.
+    `manager_cgroup`: an unprivileged runtime's unit is its caller's systemd instance's, made below
+    that instance's cgroup (asked of it over the session bus before planning)."""
+    from pyrunc.cgroups.layout import V2, parse_self_cgroup
+
+    parent, prefix, name = preflight(value, container_id, layout, systemd_running, manager_cgroup is not None)
+    if manager_cgroup is not None:
+        return {h.key: user_path(h.mountpoint, manager_cgroup, parent, prefix, name) for h in layout.hierarchies}
     if layout.version == V2:
         return {h.key: v2_path(h.mountpoint, parent, prefix, name) for h in layout.hierarchies}
     if pid1_cgroup is None:

@@ -2,9 +2,14 @@
 over godbus), through jeepney: pure Python, loaded only with --systemd-cgroup.
 
 The system bus is the one sd-bus and godbus use: DBUS_SYSTEM_BUS_ADDRESS, else
-/var/run/dbus/system_bus_socket. Jobs are waited for as go-systemd does: a match on the manager's
-JobRemoved signal is added before the call, and the job's own signal carries its result, which
-must be "done".
+/var/run/dbus/system_bus_socket. An unprivileged runtime asks the caller's own systemd instance on
+its session bus instead, as runc's newUserSystemdDbus does (systemd.user_bus() finds it). runc asks
+`busctl --user status` for the bus's owner only inside a user namespace; pyrunc checks, before
+saying anything, that the bus daemon (SO_PEERCRED) and the owner of org.freedesktop.systemd1 both
+run as the caller, so that a session address pointing at someone else's bus is refused.
+
+Jobs are waited for as go-systemd does: a match on the manager's JobRemoved signal is added
+before the call, and the job's own signal carries its result, which must be "done".
 """
 
 from pyrunc.errors import PyruncError
@@ -16,20 +21,56 @@ JOB_TIMEOUT = 30.0  # runc's
 
 
 class Manager:
-    """One connection to the system bus, with the JobRemoved match in place."""
+    """One connection to the system bus (or, `user`, to the caller's session bus), with the
+    JobRemoved match in place."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: bool = False) -> None:
         from jeepney import DBusAddress, MatchRule, message_bus
         from jeepney.io.blocking import open_dbus_connection
 
+        bus = "SYSTEM"
+        if user:
+            from pyrunc.cgroups.systemd import no_user_bus, user_bus
+
+            bus = user_bus()
+            if bus is None:
+                raise PyruncError(no_user_bus())
         try:
-            self.conn = open_dbus_connection(bus="SYSTEM")
+            self.conn = open_dbus_connection(bus=bus)
         except (OSError, ValueError) as e:
-            raise PyruncError(f"failed to connect to dbus: {e}") from None
+            where = f" (the user's session bus, {bus})" if user else ""
+            raise PyruncError(f"failed to connect to dbus{where}: {e}") from None
         self.addr = DBusAddress(PATH, bus_name=DEST, interface=MANAGER)
+        if user:
+            self._check_owner(bus)
         self.rule = MatchRule(type="signal", interface=MANAGER, member="JobRemoved", path=PATH)
         self._call(message_bus.AddMatch(self.rule))
         self._version: int | None = None
+
+    def _check_owner(self, bus: str) -> None:
+        """The session bus and the systemd instance on it are the caller's own."""
+        import os
+        import socket
+        import struct
+
+        from jeepney import message_bus
+
+        uid = os.getuid()
+        creds = self.conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        daemon = struct.unpack("3i", creds)[1]
+        if daemon != uid:
+            self.close()
+            raise PyruncError(f"the session bus {bus} is run by uid {daemon}, not by the caller (uid {uid}): "
+                              "refusing to ask its systemd instance")
+        try:
+            (owner,) = self._call(message_bus.GetConnectionUnixUser(DEST))
+        except PyruncError as e:
+            self.close()
+            raise PyruncError(f"no systemd instance on the user's session bus {bus}: {e.message}") from None
+        if owner != uid:
+            self.close()
+            raise PyruncError(f"{DEST} on the session bus {bus} runs as uid {owner}, not as the caller "
+                              f"(uid {uid}): refusing to ask it")
 
     def close(self) -> None:
         self.conn.close()
@@ -70,6 +111,14 @@ class Manager:
             n = len(digits) - len(digits.lstrip("0123456789"))
             self._version = int(digits[:n]) if n else -1
         return self._version
+
+    def control_group(self) -> str:
+        """The manager's own cgroup (runc's getManagerProperty "ControlGroup"): a user instance's
+        units live below it, "/user.slice/user-<uid>.slice/user@<uid>.service" under a login manager."""
+        from jeepney import Properties
+
+        (value,) = self._call(Properties(self.addr).get("ControlGroup"))
+        return str(value[1])
 
     def start_transient_unit(self, name: str, properties: list) -> None:
         """runc's startUnit: mode "replace", no auxiliary units; an existing unit (a leftover failed
@@ -115,3 +164,12 @@ class Manager:
         from jeepney import new_method_call
 
         self._call(new_method_call(self.addr, "ResetFailedUnit", "s", (name,)))
+
+
+def user_manager_cgroup() -> str:
+    """The ControlGroup of the caller's systemd instance, a host fact planning needs."""
+    manager = Manager(user=True)
+    try:
+        return manager.control_group()
+    finally:
+        manager.close()

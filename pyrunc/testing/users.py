@@ -15,7 +15,7 @@ from .rootfs import make_rootfs
 from .view import wait_for
 
 # What `run` imports from site-packages; the rest (jsonschema, pyroute2) only on paths the tests avoid.
-MODULES = ("pyrunc", "_cffi_backend", "prctl.py", "_prctl")
+MODULES = ("pyrunc", "_cffi_backend", "prctl.py", "_prctl", "jeepney")  # jeepney: --systemd-cgroup
 
 
 def reachable_runtime(rt, where: Path) -> Path:

@@ -1,11 +1,13 @@
-"""A stand-in for systemd's manager on a private bus: `python systemd_standin.py ADDRESS RECORD MOUNT...`.
+"""A stand-in for systemd's manager on a private bus:
+`python systemd_standin.py ADDRESS RECORD [--control-group CG] MOUNT...`.
 
 It owns org.freedesktop.systemd1 and answers what runc's systemd driver and pyrunc's ask: the
 manager's Version, StartTransientUnit, SetUnitProperties, StopUnit and ResetFailedUnit. Each call
 is appended to RECORD as a JSON line (member and arguments, variants as [signature, value]). As
 systemd does, starting a scope makes its cgroup in each MOUNT (the named hierarchy, the cgroup2
 one and the v1 controllers systemd accounts for), below the Slice's path, and moves its PIDs
-there; stopping it kills what is left and removes those directories. A unit whose name holds
+there; with --control-group (a user's instance, run as that user), its ControlGroup property is CG
+and the scopes are made below it; stopping it kills what is left and removes those directories. A unit whose name holds
 "-failing" is not made: its start job ends "failed". Job results come as
 JobRemoved signals, after the reply carrying the job's path.
 """
@@ -46,8 +48,9 @@ def plain(value):
 
 
 class Manager:
-    def __init__(self, conn, record: str, mounts: list[str]) -> None:
+    def __init__(self, conn, record: str, mounts: list[str], control_group: str = "") -> None:
         self.conn = conn
+        self.control_group = control_group.rstrip("/")
         self.record = record
         self.mounts = mounts
         self.units: dict[str, list[str]] = {}
@@ -73,7 +76,7 @@ class Manager:
             self.job(msg, name, "failed")
             return
         values = dict(props)
-        parent = slice_path(values["Slice"][1]) if "Slice" in values else ""
+        parent = self.control_group + (slice_path(values["Slice"][1]) if "Slice" in values else "")
         made = []
         for mount in self.mounts:
             d = f"{mount}{parent}/{name}"
@@ -117,6 +120,8 @@ class Manager:
         self.log(member, msg.body)
         if interface == "org.freedesktop.DBus.Properties" and member == "Get" and msg.body[1] == "Version":
             self.conn.send(new_method_return(msg, "v", (("s", VERSION),)))
+        elif interface == "org.freedesktop.DBus.Properties" and member == "Get" and msg.body[1] == "ControlGroup":
+            self.conn.send(new_method_return(msg, "v", (("s", self.control_group or "/"),)))
         elif member == "StartTransientUnit":
             self.start(msg, msg.body[0], msg.body[2])
         elif member == "StopUnit":
@@ -129,13 +134,16 @@ class Manager:
 
 def main() -> None:
     address, record, *mounts = sys.argv[1:]
+    control_group = ""
+    if mounts[:1] == ["--control-group"]:
+        control_group, mounts = mounts[1], mounts[2:]
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
     conn = open_dbus_connection(bus="SYSTEM")
     (reply,) = conn.send_and_get_reply(message_bus.RequestName("org.freedesktop.systemd1")).body
     if reply != 1:
         sys.exit(f"could not own org.freedesktop.systemd1: {reply}")
     print("ready", flush=True)
-    manager = Manager(conn, record, mounts)
+    manager = Manager(conn, record, mounts, control_group)
     while True:
         msg = conn.receive()
         if msg.header.message_type == MessageType.method_call:

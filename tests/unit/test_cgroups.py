@@ -891,11 +891,52 @@ def test_rootless_cgroup_beside_the_session_and_restricted():
     assert cgroups.restrict(limited, {"unified", "pids"}, explicit=False).writes == limited.writes
 
 
-def test_rootless_systemd_cgroup_asks_the_user_instance(monkeypatch, tmp_path):
-    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+USER_MANAGER = "/user.slice/user-1000.slice/user@1000.service"
+
+
+def test_rootless_systemd_user_bus(monkeypatch, tmp_path):
+    """runc's DetectUserDbusSessionBusAddress; without a bus, one line naming what was tried."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/somewhere")
+    assert systemd.user_bus() == "unix:path=/somewhere"
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    layout = detect("/sys/fs/cgroup", mountinfo=V2_MOUNTINFO)
-    with pytest.raises(PyruncError, match="user's systemd instance, and none is reachable"):
-        systemd.dirs(None, "c", layout, systemd_running=True, rootless=True)
-    with pytest.raises(PyruncError, match="systemd not running"):
-        systemd.dirs(None, "c", layout, systemd_running=False, rootless=True)
+    assert systemd.user_bus() is None
+    assert systemd.no_user_bus().endswith(f"$DBUS_SESSION_BUS_ADDRESS unset, no {tmp_path}/bus")
+    (tmp_path / "bus").touch()
+    assert systemd.user_bus() == f"unix:path={tmp_path}/bus"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert systemd.user_bus() is None and systemd.no_user_bus().endswith("$XDG_RUNTIME_DIR unset")
+
+
+@pytest.mark.parametrize("value, path", [
+    (None, f"{USER_MANAGER}/user.slice/runc-c.scope"),  # runc's rootless initPath
+    ("app.slice:podman:x", f"{USER_MANAGER}/app.slice/podman-x.scope"),
+    ("a-b.slice:p:n", f"{USER_MANAGER}/a.slice/a-b.slice/p-n.scope"),
+])
+def test_rootless_systemd_paths_below_the_user_instance(value, path):
+    plan = cgroups.plan({"cgroupsPath": value} if value else {}, "c", v2_layout(), systemd=True,
+                        systemd_running=True, rootless=True, manager_cgroup=USER_MANAGER)
+    assert plan.dirs[""] == "/sys/fs/cgroup" + path
+    assert ("Slice", "s", "user.slice", 0) in systemd.unit(None, "c", {}, True, user=True).properties
+    assert ("Slice", "s", "system.slice", 0) in systemd.unit(None, "c", {}, True).properties
+
+
+def test_rootless_systemd_hybrid_uses_the_cgroup2_hierarchy():
+    """pyrunc takes a hybrid host's cgroup2 hierarchy (runc 1.1 refuses rootless systemd there); the v1
+    ones are not the user instance's, and restrict() leaves them out."""
+    dirs = systemd.dirs(None, "c", hybrid_layout(), systemd_running=True, manager_cgroup=USER_MANAGER)
+    assert dirs["unified"] == f"/sys/fs/cgroup/unified{USER_MANAGER}/user.slice/runc-c.scope"
+
+
+def test_rootless_systemd_refusals():
+    """runc's order: the format, a systemd running, a cgroup2 hierarchy; without the instance's
+    cgroup (asked over the bus before planning), planning refuses."""
+    with pytest.raises(PyruncError, match="slice:prefix:name"):
+        systemd.preflight("x", "c", v2_layout(), systemd_running=False, user=True)
+    with pytest.raises(PyruncError, match="^systemd not running"):
+        systemd.preflight(None, "c", v2_layout(), systemd_running=False, user=True)
+    v1 = detect("/sys/fs/cgroup", mountinfo="40 31 0:37 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n")
+    with pytest.raises(PyruncError, match="^cannot use rootless systemd cgroups manager on cgroup v1$"):
+        systemd.preflight(None, "c", v1, systemd_running=True, user=True)
+    with pytest.raises(PyruncError, match="instance's cgroup is unknown"):
+        cgroups.plan({}, "c", v2_layout(), systemd=True, systemd_running=True, rootless=True)

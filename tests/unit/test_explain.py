@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pyrunc import capabilities, cgroups, explain
+from pyrunc.cgroups import systemd
 from pyrunc.plan import Options, build
 from pyrunc.specgen import default_config
 
@@ -27,22 +28,33 @@ CALLER = (1000, 1000)  # the rootless variants' user
 DELEGATED = {"rootless-delegated": "0::/user.slice/user-1000.slice/session-1.scope\n"}
 
 
+# rootless --systemd-cgroup: the cgroup of that user's systemd instance (ControlGroup), as a login manager starts it.
+USER_MANAGER = {"rootless-systemd": "/user.slice/user-1000.slice/user@1000.service"}
+
+
 def plan_for(cfg: dict, name: str):
     """What Prepared does in create, with the host's facts fixed. The rootless variants are planned
     as uid 1000 would see them: no sealed exec, and only a delegated cgroup (rootless-delegated)
-    writable."""
+    writable, or the user's systemd instance making it (rootless-systemd)."""
     layout = cgroups.detect("/sys/fs/cgroup", mountinfo=V2_MOUNTINFO)
     rootless = name.startswith(("rootless", "bundle-rootless"))
-    cg = cgroups.plan(cfg.get("linux") or {}, name, layout, self_cgroup=DELEGATED.get(name, "0::/\n"),
-                      rootless=rootless)
+    linux = cfg.get("linux") or {}
+    manager_cgroup = USER_MANAGER.get(name)
+    cg = cgroups.plan(linux, name, layout, self_cgroup=DELEGATED.get(name, "0::/\n"), rootless=rootless,
+                      systemd=manager_cgroup is not None, systemd_running=True, manager_cgroup=manager_cgroup)
     every = dict(cg.dirs)
     if rootless:
-        cg = cgroups.restrict(cg, {layout.unified.key} if name in DELEGATED else set(),
-                              bool((cfg.get("linux") or {}).get("cgroupsPath")))
+        mine = name in DELEGATED or manager_cgroup is not None
+        cg = cgroups.restrict(cg, {layout.unified.key} if mine else set(),
+                              bool(linux.get("cgroupsPath")) and manager_cgroup is None)
     dirs = cgroups.paths_for(cg)
+    unit = None
+    if manager_cgroup is not None:
+        unit = systemd.unit(linux.get("cgroupsPath"), name, linux.get("resources") or {}, True, cg.device_rules,
+                            user=True)
     opts = Options(container_id=name, exe_sealed=not rootless, grace="runtime" if rootless else "launcher",
-                   rootless=rootless,
-                   caller=CALLER if rootless else (0, 0), clone_into=dirs.get(layout.unified.key, ""),
+                   rootless=rootless, systemd_unit=unit,
+                   caller=CALLER if rootless else (0, 0), clone_into="" if unit else dirs.get(layout.unified.key, ""),
                    cgroups_skipped=tuple(d for d in every.values() if d not in dirs.values()))
     plan, _ = build(cfg, f"/bundles/{name}/rootfs", opts, dirs, tuple(cg.describe()))
     return plan
@@ -158,6 +170,7 @@ def variants() -> dict[str, dict]:
     delegated["linux"]["uidMappings"].append({"containerID": 1, "hostID": 100000, "size": 65536})
     delegated["linux"]["gidMappings"].append({"containerID": 1, "hostID": 100000, "size": 65536})
     out["rootless-delegated"] = delegated
+    out["rootless-systemd"] = rootless_config()
     return out
 
 
