@@ -18,6 +18,7 @@ import pytest
 
 from pyrunc.testing.bundle import alive, wait_for
 from pyrunc.testing.users import User, no_process_of
+
 from .test_systemd_cgroup import BUS_CONFIG, STANDIN
 
 pytestmark = pytest.mark.root
