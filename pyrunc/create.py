@@ -8,7 +8,7 @@ mount namespace or changes user, an import could read the container's files or f
 import os
 import sys
 
-from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, procfs, sync, uapi
+from pyrunc import cgroups, config, console, crashpoint, executor, exeseal, hooks, init, native, procfs, sync, uapi
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
@@ -41,7 +41,7 @@ class RuntimeOps:
         self.state_dir = state_dir
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
-        self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
+        self.record_cgroups = lambda: None  # saves the record naming them, for a delete after a crash
         self.ctx = ctx  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.start_listener = None
@@ -147,9 +147,22 @@ class RuntimeOps:
         self.ctx.grace_pidfd = -1
 
     def create_cgroups(self) -> None:
+        """Record first, then make: the record names every directory about to be made before the
+        first mkdir, so a runtime killed among them leaves `delete` the list (runc issue 4534's
+        class of leak). A directory someone else made meanwhile is dropped from it afterwards."""
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
-        self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn)
-        self.cgroups_made()
+        self.cgroups_created[:] = cgroups.missing(self.cgroup_plan)
+        self.record_cgroups()
+        if crashpoint.AT:
+            crashpoint.reached("at:cgroups_recorded")
+        try:
+            made = cgroups.create(self.cgroup_plan, self.ctx.warn)
+        except BaseException:
+            self.cgroups_created.clear()  # create() removed what it made; the undo must not touch others'
+            raise
+        if made != self.cgroups_created:
+            self.cgroups_created[:] = made
+            self.record_cgroups()
 
     def set_oom_score_adj(self, value: str) -> None:
         procfs.write(f"{self.pid}/oom_score_adj", value)
@@ -233,7 +246,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         undo.append(parent.close)
         ops = RuntimeOps(parent, c.dir, p.cgroups, ctx, p.cfg, state_for_hooks)
         undo.append(lambda: cgroups.destroy(p.cgroup_dirs, ops.cgroups_created))
-        c.record = {  # saved as soon as the cgroups exist, so that `delete` can clean up after a crash
+        c.record = {  # saved before the cgroups are made, so that `delete` can clean up after a crash
             "bundle": p.bundle,
             "rootfs": p.rootfs,
             "created": rfc3339_now(),
@@ -244,7 +257,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
-        ops.cgroups_made = lambda: c.save(durable=False)
+        ops.record_cgroups = lambda: c.save(durable=False)
         if ctx.log:  # done before there was a plan (plan.plan_before)
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())
@@ -268,6 +281,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         c.record["pid"] = ops.pid
         c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
         c.save()
+        if crashpoint.AT:
+            crashpoint.reached("at:created_saved")
         if pid_file:
             write_pid_file(pid_file, ops.pid)
         parent.send("start" if run_mode else "created")

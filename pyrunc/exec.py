@@ -23,6 +23,7 @@ from pyrunc import (
     capabilities,
     config,
     console,
+    crashpoint,
     executor,
     exeseal,
     init,
@@ -376,6 +377,8 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         child.close()
         child = None
         master = _drive(parent, pid, req, c, kept, terminal)
+        if crashpoint.AT:
+            crashpoint.reached("at:exec_started")
         if req.pid_file:  # a pid file that cannot be written ends the process, as in runc
             from pyrunc.lifecycle import write_pid_file
 

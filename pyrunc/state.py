@@ -8,7 +8,7 @@ mistaken for the container) and from whether the start socket still exists.
 import os
 import time
 
-from pyrunc import OCI_VERSION, jsonio
+from pyrunc import OCI_VERSION, crashpoint, jsonio
 from pyrunc.errors import PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
@@ -136,6 +136,8 @@ class Container:
         """Delete the directory and everything in it."""
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
+        if crashpoint.AT:
+            crashpoint.reached("at:state_unlinked")
         os.rmdir(self.dir)
         self.unlock()
 
