@@ -119,11 +119,9 @@ def build_process(req: Request, kept: dict) -> dict:
     """runc's getProcess: --process is authoritative; otherwise the container's process with
     the arguments and flags applied."""
     if req.process_file:
+        text = config.read_text(req.process_file)
         try:
-            with open(req.process_file, encoding="utf-8") as f:
-                proc = jsonio.loads(f.read())
-        except OSError as e:
-            raise PyruncError(f"open {req.process_file}: {(e.strerror or '').lower()}") from None
+            proc = jsonio.loads(text)
         except ValueError as e:
             raise PyruncError(f"{req.process_file}: invalid JSON: {e}") from None
         if not isinstance(proc, dict):

@@ -26,12 +26,20 @@ LOCK_FILE = "lock"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
+ID_MAX = 255  # NAME_MAX: the id names the container's state directory
+
+
 def validate_id(container_id: str) -> None:
-    """Letters, digits and `_+-.`, as runc accepts; never `.` or `..`."""
+    """Letters, digits and `_+-.`, as runc accepts; never `.` or `..` (so no `/`, no NUL). runc sets
+    no length of its own: the state directory's name meets NAME_MAX, here checked first and named."""
     if not container_id:
         raise PyruncError("container id cannot be empty")
-    if container_id in (".", "..") or not _ID_CHARS.issuperset(container_id) or len(container_id) > 1024:
-        raise PyruncError(f"invalid container id format: {container_id}")
+    if container_id in (".", "..") or not _ID_CHARS.issuperset(container_id):
+        shown = container_id.encode("utf-8", "backslashreplace").decode()
+        raise PyruncError(f"invalid container id format: {shown[:300]}")
+    if len(container_id) > ID_MAX:
+        raise PyruncError(f"invalid container id: {len(container_id)} characters, the limit is {ID_MAX} "
+                          "(it names the state directory: NAME_MAX)")
 
 
 def proc_start_time(pid: int) -> tuple[int, str] | None:
