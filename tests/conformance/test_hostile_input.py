@@ -157,7 +157,7 @@ def configs(draw, base):
         proc["env"] = proc["env"] + draw(st.lists(st.sampled_from(["A=1", "B=", "=C", "D", "E=é"]) | odd_text,
                                                   max_size=3))
     if draw(st.booleans()):
-        proc["cwd"] = draw(path_text)
+        proc["cwd"] = draw(path_text if draw(st.integers(0, 4)) == 4 else st.sampled_from(["/", "/tmp", "/bin", "/x"]))
     if draw(st.booleans()):
         proc["user"] = {"uid": draw(st.sampled_from([0, 1, 65534, 2**31])), "gid": draw(st.sampled_from([0, 5]))}
     if draw(st.booleans()):
@@ -169,8 +169,10 @@ def configs(draw, base):
                            for s, h in draw(st.lists(st.tuples(st.sampled_from([0, 64, 1024]),
                                                                st.sampled_from([64, 1024, 2**64 - 1])), max_size=2))]
     if draw(st.booleans()):
-        linux["namespaces"] = [{"type": t} for t in draw(st.lists(st.sampled_from(NAMESPACES), unique=True,
-                                                                  max_size=6))]
+        kinds = draw(st.lists(st.sampled_from(NAMESPACES), unique=True, max_size=6))
+        if draw(st.integers(0, 9)) != 9 and "mount" not in kinds:  # mostly kept: without it, a refusal
+            kinds.append("mount")
+        linux["namespaces"] = [{"type": t} for t in kinds]
         if not any(n["type"] == "uts" for n in linux["namespaces"]):
             cfg.pop("hostname", None)
     if draw(st.booleans()):
@@ -189,7 +191,7 @@ def configs(draw, base):
                               "memory": {"limit": draw(st.sampled_from([-1, 4096, 2**30]))}}
     if draw(st.booleans()):
         cfg["annotations"] = draw(st.dictionaries(odd_text, odd_text, max_size=3))
-    if draw(st.integers(0, 3)) == 0:  # any JSON value in some known place: mostly of the wrong type
+    if draw(st.integers(0, 4)) == 4:  # any JSON value in some known place: mostly of the wrong type
         where = draw(st.sampled_from([(cfg, "hostname"), (cfg, "root"), (proc, "args"), (proc, "env"),
                                       (proc, "user"), (proc, "rlimits"), (linux, "namespaces"),
                                       (linux, "resources"), (cfg, "mounts"), (linux, "sysctl"), (proc, "cwd")]))
@@ -204,6 +206,8 @@ def _outcome(r, marker):
         return "succeeded without output"
     assert len(r.err.strip().splitlines()) == 1, r
     assert not any(w in r.err for w in ("internal error", "Traceback")), r
+    if os.environ.get("PYRUNC_SHOW_REFUSALS"):
+        print(r.err.strip()[:200])
     return "refused: " + r.err.split(":")[1].strip()[:40] if ":" in r.err else "refused"
 
 
