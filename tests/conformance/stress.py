@@ -39,4 +39,4 @@ def assert_gone(rt, c, cgroups_path: str) -> None:
     assert c.state_dir_gone(), sorted(os.listdir(rt.root))
     parent = os.path.dirname(cgroups_path.rstrip("/"))
     assert not cgroups_left(cgroups_path), cgroups_left(cgroups_path)
-    assert not cgroups_left(parent), cgroups_left(parent)
+    assert parent == "/" or not cgroups_left(parent), cgroups_left(parent)

@@ -56,8 +56,10 @@ def _crash_env(point):
 
 
 def _container(container, tag="crash"):
+    """A container whose cgroups sit below a parent that create makes (and delete removes: runc leaves
+    its parents, so with runc the container's cgroup is made directly below the root)."""
     c = container("sleep", "100")
-    path = f"/{c.id}-{tag}/{c.id}"
+    path = f"/{c.id}-{tag}/{c.id}" if c.rt.name == "pyrunc" else f"/{c.id}"
     c.config["linux"]["cgroupsPath"] = path
     return c, path
 
@@ -119,6 +121,8 @@ def test_killed_at_point_then_delete_force_leaves_nothing(container, rt, command
 def test_killed_at_random_moments_of_create(container, rt):
     """The issue's case: SIGKILL from outside at a random moment of create (0-80 ms in, where the
     cgroups are made), then delete --force: no cgroup survives in any hierarchy."""
+    rt.lacks("a delete --force that removes the cgroups of a create killed while making them (runc issue 4534: "
+             "runc 1.1.5 leaves one behind here)")
     rng = random.Random(20)
     for i in range(rounds(8, 40)):
         c, path = _container(container, f"r{i}")
@@ -170,8 +174,9 @@ def test_full_state_filesystem(container, rt, tmp_path):
         r = rt("--root", root, "create", "--bundle", c.bundle, c.id)
         # rt passes its own --root first; the last --root wins in pyrunc and runc alike
         assert r.rc != 0, r
-        assert len(r.err.strip().splitlines()) == 1 and "internal error" not in r.err, r
-        assert "no space left on device" in r.err, r
+        if rt.name == "pyrunc":  # runc 1.1.5: "unable to store init state: %!w(<nil>)"
+            assert len(r.err.strip().splitlines()) == 1 and "internal error" not in r.err, r
+            assert "no space left on device" in r.err, r
         assert not (root / c.id).exists()
         filler.unlink()
         assert rt("--root", root, "delete", "--force", c.id).rc == 0

@@ -97,7 +97,7 @@ def test_state_kill_exec_delete_race_on_one_container(container, rt):
                     assert r.rc == 0, r
                 elif kind == "exec" and r.rc == 128 + 9:
                     pass  # the exec'd process was killed by the delete: its status, as runc reports it
-                elif r.rc != 0:
+                elif r.rc != 0 and rt.name == "pyrunc":  # runc's words are its own (several lines)
                     assert len(r.err.strip().splitlines()) == 1, r
                     assert "internal error" not in r.err and "Traceback" not in r.err, r
         s = rt("state", c.id)
