@@ -332,11 +332,52 @@ def _drive_create(plan, ops: RuntimeOps, log) -> None:
     the runtime's fails because the init has already given up, the init's reason is reported."""
     try:
         _drive(plan, ops, log)
-    except PyruncError:
+    except PyruncError as e:
         reason = ops.channel.pending_error()
         if reason:
             raise PyruncError(reason) from None
+        if e.message == INIT_GONE:
+            raise PyruncError(INIT_GONE + _how_it_ended(ops.pid, ops.cgroup_plan.dirs)) from None
         raise
+
+
+INIT_GONE = "container init exited before the container was created"
+
+
+def _oom_killed(cgroup_dirs: dict[str, str]) -> str:
+    """`: out of memory` when the container's memory cgroup counts an OOM kill (v1 memory.oom_control,
+    v2 memory.events)."""
+    for d in cgroup_dirs.values():
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    counts = dict(line.split() for line in f if line.count(" ") == 1)
+            except OSError:
+                continue
+            if counts.get("oom_kill", "0") != "0":
+                return ": out of memory in its cgroup, linux.resources.memory.limit"
+    return ""
+
+
+def _how_it_ended(pid: int, cgroup_dirs: dict[str, str]) -> str:
+    """How an init that said nothing ended (a limit's SIGKILL, say), read without reaping it; ""
+    when it is not our child (it forked after joining a pid namespace) or has not ended yet."""
+    import time
+
+    for _ in range(50):
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return ""
+        if info is not None:
+            if info.si_code == os.CLD_EXITED:
+                return f" (exit status {info.si_status})"
+            import signal
+
+            name = signal.Signals(info.si_status).name
+            return f" (killed by {name}{_oom_killed(cgroup_dirs) if name == 'SIGKILL' else ''})"
+        time.sleep(0.01)
+    return ""
 
 
 # The init's requests (sync.py) -> the Step.on of the runtime's steps that answer it, and the reply.
@@ -368,7 +409,7 @@ def _recv(channel: sync.Channel) -> tuple[str, str]:
     if tag == "error":
         raise PyruncError(payload)
     if tag == "":
-        raise PyruncError("container init exited before the container was created")
+        raise PyruncError(INIT_GONE)
     return tag, payload
 
 

@@ -183,3 +183,18 @@ def test_full_state_filesystem(container, rt, tmp_path):
         assert_gone(rt, c, path)
     finally:
         subprocess.run(["umount", "-l", root], check=False)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("kind", ["createRuntime", "createContainer"])
+def test_hook_hanging_past_its_timeout(container, rt, kind):
+    """A hook that never ends is killed at its timeout: create fails in one line, and delete --force
+    and list find nothing left, its cgroups included (tests/conformance/test_hooks.py: the hook's own
+    process is gone too)."""
+    c, path = _container(container)
+    c.hook(kind, "/bin/sh", ["sh", "-c", "exec sleep 600"], timeout=1)
+    r = c.create(timeout=60)
+    assert r.rc != 0, r
+    if rt.name == "pyrunc":
+        assert len(r.err.strip().splitlines()) == 1 and "did not finish within 1s" in r.err, r
+    assert_gone(rt, c, path)

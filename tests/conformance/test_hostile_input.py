@@ -9,6 +9,7 @@ must reach a running container, or the generator proves little."""
 import collections
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -61,6 +62,8 @@ CONFIG_CASES = {
     "uidMappings-without-userns": (lambda c: _with(c, lambda g: g["linux"].update(
         uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}],
         gidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}])), ["linux.uidMappings", "user namespace"]),
+    "memory-limit-4096": (lambda c: _with(c, lambda g: g["linux"].update(resources={"memory": {"limit": 4096}})),
+                          ["killed by SIGKILL: out of memory in its cgroup"]),
     "top-level-array": (lambda c: b"[]", ["top level must be a JSON object"]),
     "oversized-50MB-string": (lambda c: _with(c, lambda g: g.update(hostname="h" * 50_000_000)), ["hostname"]),
 }
@@ -210,7 +213,16 @@ def _outcome(r, marker):
     assert not any(w in r.err for w in ("internal error", "Traceback")), r
     if os.environ.get("PYRUNC_SHOW_REFUSALS"):
         print(r.err.strip()[:200])
-    return "refused: " + r.err.split(":")[1].strip()[:40] if ":" in r.err else "refused"
+    return "refused: " + _kind(r.err.strip().removeprefix("pyrunc: "))
+
+
+def _kind(message):
+    """The config field a refusal names (`[mounts[7]]` after a step, or the message's first part),
+    indices dropped: `mounts[]`, `process.rlimits[].type`, `config.json` (the schema)."""
+    where = message.rpartition("  [")[2].split("]: ")[0].rstrip("]") if "  [" in message else message.split(":")[0]
+    if where.startswith("config.json"):
+        where = message.split(":")[1].strip() if message.count(":") > 1 else where
+    return re.sub(r"\[\d+\]", "[]", where)[:40]
 
 
 @pytest.mark.root
