@@ -11,7 +11,7 @@ BUNDLES := hello shell readonly web rootless
 LABS := pid mount uts ipc net user time cgroup
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles lab run test unit lint bench bench-network validate conformance report-screenshot clean
+.PHONY: all deps install bundles lab run test test-long unit lint bench bench-network validate conformance report-screenshot clean
 
 all: install bundles
 
@@ -29,7 +29,7 @@ $(VENV)/.apt:
 install: $(VENV)/.installed
 $(VENV)/.installed: $(VENV)/.apt $(SOURCES)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest ruff
+	$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest ruff hypothesis
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation ".[conformance]"
 	$(VENV)/bin/python -I -m pyrunc.launcher $(abspath $(PYRUNC))
 	@touch $@
@@ -72,6 +72,12 @@ run: all
 test: all
 	$(VENV)/bin/ruff check pyrunc tests
 	$(VENV)/bin/pytest -q tests
+
+# The stress tests' long form (tests/conformance/stress.py): more crash rounds, races, hypothesis
+# examples and soak iterations than `make test` runs.
+test-long: all
+	PYRUNC_TEST_LONG=1 $(VENV)/bin/pytest -q --durations=20 tests/conformance/test_crash_points.py \
+		tests/conformance/test_races.py tests/conformance/test_hostile_input.py tests/conformance/test_soak.py
 
 unit: install
 	$(VENV)/bin/pytest -q tests/unit

@@ -156,6 +156,8 @@ class Logger:
         self.write("warning", msg)
 
     def error(self, msg: str) -> None:
+        if not msg.isprintable():  # one line, whatever the input quoted in it held (a newline, a surrogate)
+            msg = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in msg)
         if self.fd >= 0:
             self.write("error", msg)
             os.write(2, f"{msg}\n".encode())

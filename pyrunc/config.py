@@ -96,24 +96,87 @@ def check_supported(value: object, table: object = SUPPORTED, path: str = "") ->
 def load(bundle: str) -> dict:
     """Read, parse and validate `<bundle>/config.json`; one-line errors for every failure."""
     path = os.path.join(bundle, "config.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise PyruncError(f"open {path}: no such file or directory") from None
-    except OSError as e:
-        raise PyruncError(f"open {path}: {(e.strerror or '').lower()}") from None
+    text = read_text(path)
     try:
         cfg = jsonio.loads(text)
     except ValueError as e:
         raise PyruncError(f"config.json: invalid JSON: {e}") from None
     if not isinstance(cfg, dict):
         raise PyruncError("config.json: the top level must be a JSON object")
+    if "\\ud" in text or "\\uD" in text:  # an escaped surrogate: paired, or alone and unusable
+        check_surrogates(cfg)
     from pyrunc import validate
 
     validate.check_config(cfg)
     check_supported(cfg)
     return cfg
+
+
+def read_text(path: str) -> str:
+    """A JSON file's text. Opened without blocking and refused unless a regular file (a fifo or
+    /dev/zero would hang or never end); a symlink is followed, as runc does: the caller could read
+    its target anyway. JSON is UTF-8 (RFC 8259 8.1): anything else is named, not decoded."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise PyruncError(f"open {path}: no such file or directory") from None
+    except OSError as e:
+        raise PyruncError(f"open {path}: {(e.strerror or '').lower()}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise PyruncError(f"open {path}: is a directory")
+        if not stat.S_ISREG(mode):
+            kind = {stat.S_IFIFO: "a fifo", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                    stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a file")
+            raise PyruncError(f"{path}: {kind}, not a regular file")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read()
+    finally:
+        os.close(fd)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PyruncError(f"{path}: not UTF-8 ({_encoding_guess(data, e.start)}); JSON must be "
+                          "UTF-8") from None
+    if "\0" in text:
+        raise PyruncError(f"{path}: not UTF-8 (it holds NUL bytes: UTF-16 or UTF-32?); JSON must be "
+                          "UTF-8")
+    return text
+
+
+def _encoding_guess(data: bytes, offset: int) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "it starts with a UTF-16 byte order mark"
+    return f"byte 0x{data[offset]:02x} at offset {offset} is not valid UTF-8"
+
+
+def check_surrogates(cfg: dict) -> None:
+    """A `\\udXXX` escape with no partner decodes to a string no file, argument or hostname can
+    hold: refused with its JSON path rather than failing later in the init."""
+    todo: list[tuple[str, object]] = [("", cfg)]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, str):
+            items: list = [(where, value)]
+        elif isinstance(value, dict):
+            items = [(f"{where}.{k}" if where else k, k) for k in value]
+            todo += [(f"{where}.{k}" if where else k, v) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+            continue
+        else:
+            continue
+        for at, text in items:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    at = (at or "config.json").encode("utf-8", "backslashreplace").decode()
+                    raise PyruncError(f"{at}: a lone surrogate \\u{ord(text[e.start]):04x} is "
+                                      "not a character (an escaped UTF-16 half without its pair)") from None
 
 
 def rootfs_path(bundle: str, cfg: dict) -> str:

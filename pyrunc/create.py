@@ -9,7 +9,7 @@ import errno
 import os
 import sys
 
-from pyrunc import cgroups, config, console, executor, exeseal, hooks, init, native, procfs, sync, uapi
+from pyrunc import cgroups, config, console, crashpoint, executor, exeseal, hooks, init, native, procfs, sync, uapi
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
@@ -42,7 +42,7 @@ class RuntimeOps:
         self.state_dir = state_dir
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
-        self.cgroups_made = lambda: None  # records them at once, for a delete after a crash
+        self.record_cgroups = lambda: None  # saves the record naming them, for a delete after a crash
         self.ctx = ctx  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.systemd = None  # --systemd-cgroup: the D-Bus connection (systemd_dbus.Manager)
@@ -163,13 +163,27 @@ class RuntimeOps:
         """Nothing to do: the step shows (explain, --debug) which cgroups an unprivileged runtime leaves out."""
 
     def create_cgroups(self) -> None:
+        """Record first, then make: the record names every directory about to be made before the
+        first mkdir, so a runtime killed among them leaves `delete` the list (runc issue 4534's
+        class of leak). A directory someone else made meanwhile is dropped from it afterwards."""
         self.alone()  # its repeated migrations would contend with these writes; one suffices now
-        if not self.unit_started:
-            self.cgroups_created[:] = cgroups.create(self.cgroup_plan, self.ctx.warn)
-        else:  # runc's Destroy removes every path of a systemd container, whoever made it
+        if self.unit_started:  # runc's Destroy removes every path of a systemd container, whoever made it
             made = cgroups.create(self.cgroup_plan, self.ctx.warn, check=False)
             self.cgroups_created[:] = [*made, *(d for d in self.cgroup_plan.dirs.values() if d not in made)]
-        self.cgroups_made()
+            self.record_cgroups()
+            return
+        self.cgroups_created[:] = cgroups.missing(self.cgroup_plan)
+        self.record_cgroups()
+        if crashpoint.AT:
+            crashpoint.reached("at:cgroups_recorded")
+        try:
+            made = cgroups.create(self.cgroup_plan, self.ctx.warn)
+        except BaseException:
+            self.cgroups_created.clear()  # create() removed what it made; the undo must not touch others'
+            raise
+        if made != self.cgroups_created:
+            self.cgroups_created[:] = made
+            self.record_cgroups()
 
     def start_unit(self, name: str, properties: list, user: bool = False) -> None:
         """runc's startUnit, holding the init (PIDs). A cgroup already there is checked first, as
@@ -179,7 +193,7 @@ class RuntimeOps:
         cgroups.check_existing(self.cgroup_plan.dirs, self.ctx.warn)
         self.systemd = systemd_dbus.Manager(user)
         self.unit_started = name
-        self.cgroups_made()
+        self.record_cgroups()
         self.systemd.start_transient_unit(name, [*properties, ("PIDs", "au", [self.pid], 0)])
 
     def set_unit_properties(self, name: str, properties: list) -> None:
@@ -320,7 +334,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         undo.append(parent.close)
         ops = RuntimeOps(parent, c.dir, p.cgroups, ctx, p.cfg, state_for_hooks)
         undo.append(lambda: ops.undo_cgroups(p.cgroup_dirs))
-        c.record = {  # saved as soon as the cgroups exist, so that `delete` can clean up after a crash
+        c.record = {  # saved before the cgroups are made, so that `delete` can clean up after a crash
             "bundle": p.bundle,
             "rootfs": p.rootfs,
             "created": rfc3339_now(),
@@ -333,7 +347,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
-        ops.cgroups_made = lambda: c.save(durable=False)
+        ops.record_cgroups = lambda: c.save(durable=False)
         if any(s.op.startswith("net_") for _, s in p.plan.steps()):
             from pyrunc import netops
 
@@ -364,6 +378,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         c.record["pid"] = ops.pid
         c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
         c.save()
+        if crashpoint.AT:
+            crashpoint.reached("at:created_saved")
         if pid_file:
             write_pid_file(pid_file, ops.pid)
         parent.send("start" if run_mode else "created")
@@ -413,11 +429,52 @@ def _drive_create(plan, ops: RuntimeOps, log) -> None:
     the runtime's fails because the init has already given up, the init's reason is reported."""
     try:
         _drive(plan, ops, log)
-    except PyruncError:
+    except PyruncError as e:
         reason = ops.channel.pending_error()
         if reason:
             raise PyruncError(reason) from None
+        if e.message == INIT_GONE:
+            raise PyruncError(INIT_GONE + _how_it_ended(ops.pid, ops.cgroup_plan.dirs)) from None
         raise
+
+
+INIT_GONE = "container init exited before the container was created"
+
+
+def _oom_killed(cgroup_dirs: dict[str, str]) -> str:
+    """`: out of memory` when the container's memory cgroup counts an OOM kill (v1 memory.oom_control,
+    v2 memory.events)."""
+    for d in cgroup_dirs.values():
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    counts = dict(line.split() for line in f if line.count(" ") == 1)
+            except OSError:
+                continue
+            if counts.get("oom_kill", "0") != "0":
+                return ": out of memory in its cgroup, linux.resources.memory.limit"
+    return ""
+
+
+def _how_it_ended(pid: int, cgroup_dirs: dict[str, str]) -> str:
+    """How an init that said nothing ended (a limit's SIGKILL, say), read without reaping it; ""
+    when it is not our child (it forked after joining a pid namespace) or has not ended yet."""
+    import time
+
+    for _ in range(50):
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return ""
+        if info is not None:
+            if info.si_code == os.CLD_EXITED:
+                return f" (exit status {info.si_status})"
+            import signal
+
+            name = signal.Signals(info.si_status).name
+            return f" (killed by {name}{_oom_killed(cgroup_dirs) if name == 'SIGKILL' else ''})"
+        time.sleep(0.01)
+    return ""
 
 
 # The init's requests (sync.py) -> the Step.on of the runtime's steps that answer it, and the reply.
@@ -449,7 +506,7 @@ def _recv(channel: sync.Channel) -> tuple[str, str]:
     if tag == "error":
         raise PyruncError(payload)
     if tag == "":
-        raise PyruncError("container init exited before the container was created")
+        raise PyruncError(INIT_GONE)
     return tag, payload
 
 

@@ -23,6 +23,7 @@ from pyrunc import (
     capabilities,
     config,
     console,
+    crashpoint,
     executor,
     exeseal,
     init,
@@ -118,11 +119,9 @@ def build_process(req: Request, kept: dict) -> dict:
     """runc's getProcess: --process is authoritative; otherwise the container's process with
     the arguments and flags applied."""
     if req.process_file:
+        text = config.read_text(req.process_file)
         try:
-            with open(req.process_file, encoding="utf-8") as f:
-                proc = jsonio.loads(f.read())
-        except OSError as e:
-            raise PyruncError(f"open {req.process_file}: {(e.strerror or '').lower()}") from None
+            proc = jsonio.loads(text)
         except ValueError as e:
             raise PyruncError(f"{req.process_file}: invalid JSON: {e}") from None
         if not isinstance(proc, dict):
@@ -400,6 +399,8 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         child.close()
         child = None
         master = _drive(parent, pid, req, c, kept, terminal)
+        if crashpoint.AT:
+            crashpoint.reached("at:exec_started")
         if req.pid_file:  # a pid file that cannot be written ends the process, as in runc
             from pyrunc.lifecycle import write_pid_file
 

@@ -57,6 +57,8 @@ def main(plan: Plan, kernel, log=None, cfg: dict | None = None, hook_state=None)
         raise PyruncError("execve returned")
     except BaseException as e:  # noqa: BLE001 - the init must report everything and exit
         message = e.message if isinstance(e, PyruncError) else f"init: {type(e).__name__}: {e}"
+        if len(message) > 2000:  # one datagram the runtime reads whole (sync.py), whatever the config held
+            message = f"{message[:1200]} ... {message[-600:]}"
         try:
             kernel.channel.send("error", message)
         except OSError:

@@ -57,7 +57,7 @@ def loads(text: str) -> object:
     except (StopIteration, ValueError, SystemError):
         pass  # _json raises SystemError when it cannot import json.decoder itself
     except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply") from None
+        raise ValueError(_too_deep()) from None
     finally:
         _ctx.memo.clear()
     import json  # the slow path only: for the precise error location
@@ -65,8 +65,15 @@ def loads(text: str) -> object:
     try:
         json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply") from None
+        raise ValueError(_too_deep()) from None
     raise ValueError("invalid JSON")
+
+
+def _too_deep() -> str:
+    """The parser recurses once per array or object: Python's recursion limit bounds the nesting."""
+    import sys
+
+    return f"nested deeper than the parser's limit (about {sys.getrecursionlimit()} levels)"
 
 
 def dumps(obj: object, indent: int | None = None) -> str:

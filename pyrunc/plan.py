@@ -221,6 +221,11 @@ def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, 
     before any user namespace: lowering it needs CAP_SYS_RESOURCE in the host's); with a user
     namespace from clone, the id maps are written too. A user namespace unshared after joins
     gets its maps when the init asks (maps_written)."""
+    if not ns.has("user"):  # the spec is silent; runc refuses them (validator.go), with these words
+        for kind in ("uid", "gid"):
+            if linux.get(f"{kind}Mappings"):
+                raise PyruncError(f"linux.{kind}Mappings: user namespace mappings specified, but user namespace "
+                                  "isn't enabled in the config (no linux.namespaces entry of type user)")
     at_clone = bool(ns.new & 0x10000000) and ns.single_clone  # CLONE_NEWUSER
     map_steps = []
     if ns.new & 0x10000000:

@@ -8,7 +8,7 @@ mistaken for the container) and from whether the start socket still exists.
 import os
 import time
 
-from pyrunc import OCI_VERSION, jsonio
+from pyrunc import OCI_VERSION, crashpoint, jsonio
 from pyrunc.errors import PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
@@ -52,12 +52,20 @@ LOCK_FILE = "lock"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
+ID_MAX = 255  # NAME_MAX: the id names the container's state directory
+
+
 def validate_id(container_id: str) -> None:
-    """Letters, digits and `_+-.`, as runc accepts; never `.` or `..`."""
+    """Letters, digits and `_+-.`, as runc accepts; never `.` or `..` (so no `/`, no NUL). runc sets
+    no length of its own: the state directory's name meets NAME_MAX, here checked first and named."""
     if not container_id:
         raise PyruncError("container id cannot be empty")
-    if container_id in (".", "..") or not _ID_CHARS.issuperset(container_id) or len(container_id) > 1024:
-        raise PyruncError(f"invalid container id format: {container_id}")
+    if container_id in (".", "..") or not _ID_CHARS.issuperset(container_id):
+        shown = container_id.encode("utf-8", "backslashreplace").decode()
+        raise PyruncError(f"invalid container id format: {shown[:300]}")
+    if len(container_id) > ID_MAX:
+        raise PyruncError(f"invalid container id: {len(container_id)} characters, the limit is {ID_MAX} "
+                          "(it names the state directory: NAME_MAX)")
 
 
 def proc_start_time(pid: int) -> tuple[int, str] | None:
@@ -167,6 +175,8 @@ class Container:
         """Delete the directory and everything in it."""
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
+        if crashpoint.AT:
+            crashpoint.reached("at:state_unlinked")
         os.rmdir(self.dir)
         self.unlock()
 

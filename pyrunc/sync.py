@@ -25,6 +25,7 @@ or nothing: the socket closes on exec (close-on-exec), which tells `start` the p
 import _socket
 import os
 
+from pyrunc import crashpoint
 from pyrunc.errors import PyruncError
 from pyrunc.state import START_SOCKET
 
@@ -157,8 +158,14 @@ def start(state_dir: str, on_seccomp=None) -> str | None:
     try:
         with _in_dir(state_dir) as prefix:
             sock.connect(prefix + START_SOCKET)
+        if crashpoint.AT:
+            crashpoint.reached("at:start_connected")
         os.unlink(os.path.join(state_dir, START_SOCKET))
+        if crashpoint.AT:
+            crashpoint.reached("at:start_socket_removed")
         sock.send(b"start")
+        if crashpoint.AT:
+            crashpoint.reached("at:start_sent")
         while True:
             data, ancdata, _, _ = sock.recvmsg(65536, 64)
             fds = fds_received(ancdata)

@@ -68,11 +68,10 @@ def requested(args) -> dict:
             if args.resources == "-":
                 text = sys.stdin.read()
             else:
-                with open(args.resources, encoding="utf-8") as f:
-                    text = f.read()
+                from pyrunc import config
+
+                text = config.read_text(args.resources)
             doc = jsonio.loads(text)
-        except OSError as e:
-            raise PyruncError(f"open {args.resources}: {(e.strerror or '').lower()}") from None
         except ValueError as e:
             raise PyruncError(f"--resources: invalid JSON: {e}") from None
         if not isinstance(doc, dict):

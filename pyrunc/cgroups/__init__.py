@@ -2,6 +2,7 @@
 
     layout = detect()                                 # once per command
     cg = plan(cfg["linux"], container_id, layout)     # pure: dirs + ordered writes + device program
+    record(missing(cg))                               # what create() will make, saved first
     created = create(cg)                              # mkdir -p, writes, device program; undone on failure
     enter(cg, pid)                                    # echo pid > cgroup.procs in every hierarchy
     paths = paths_for(cg)                             # keep paths + created in the state file
@@ -17,8 +18,8 @@ Keys of `paths` are hierarchy names: "" on a v2 host; on v1/hybrid the directory
 _HOME = {
     "HYBRID": "layout", "V1": "layout", "V2": "layout", "Hierarchy": "layout", "Layout": "layout",
     "detect": "layout", "read_self_cgroup": "layout", "usable_by_caller": "layout",
-    "check_existing": "ops", "create": "ops", "destroy": "ops", "enter": "ops", "freeze": "ops", "frozen": "ops",
-    "pids": "ops",
+    "check_existing": "ops", "create": "ops", "missing": "ops", "destroy": "ops", "enter": "ops",
+    "freeze": "ops", "frozen": "ops", "pids": "ops",
     "CgroupPlan": "planner", "paths_for": "planner", "plan": "planner", "restrict": "planner",
 }
 __all__ = sorted(_HOME)

@@ -10,6 +10,7 @@ import errno
 import os
 import time
 
+from pyrunc import crashpoint
 from pyrunc.errors import PyruncError, os_error
 
 
@@ -53,6 +54,8 @@ def makedirs(path: str, stop: str, created: list[str]) -> None:
     except OSError as e:
         raise os_error(f"mkdir {path}", e) from e
     created.append(path)
+    if crashpoint.AT:
+        crashpoint.reached("at:cgroup_made")
 
 
 def procs(path: str) -> list[int]:

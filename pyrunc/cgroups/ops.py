@@ -62,6 +62,21 @@ def check_existing(paths: dict[str, str], warn=None) -> None:
         _check_reused(existing, warn)
 
 
+def missing(plan: "CgroupPlan") -> list[str]:
+    """The directories create() is about to make, outermost first: those absent now. The caller
+    records them before create() runs (record first, then make), so that a runtime killed while
+    making them leaves a record `delete` removes them from."""
+    out: list[str] = []
+    for key, d in plan.dirs.items():
+        stop = plan.mounts[key].rstrip("/")
+        chain = []
+        while len(d) > len(stop) and not os.path.isdir(d):
+            chain.append(d)
+            d = os.path.dirname(d)
+        out += [c for c in reversed(chain) if c not in out]
+    return out
+
+
 def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
     """Make the cgroups and configure them. Returns the directories it made, outermost first:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises.
