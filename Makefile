@@ -10,7 +10,7 @@ APT_PACKAGES := busybox-static runc strace uidmap libseccomp-dev libcap-dev ipro
 BUNDLES := hello shell readonly
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles run test unit lint bench validate clean
+.PHONY: all deps install bundles run test unit lint bench profile validate clean
 
 all: install bundles
 
@@ -57,6 +57,15 @@ lint: install
 
 bench: all
 	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC)
+
+# Where each command's milliseconds go (strace phases), pyrunc beside runc and a C floor that does
+# only the syscalls (tests/floor.c). PROFILE_ARGS="--rounds 15 --commands run,exec" passes more.
+PROFILE_ARGS ?=
+build/floor: tests/floor.c
+	mkdir -p build && $${CC:-cc} -O2 -Wall -o $@ $<
+
+profile: all build/floor
+	$(VENV)/bin/python tests/profile.py --pyrunc $(PYRUNC) --floor build/floor $(PROFILE_ARGS)
 
 # The OCI validation suite (opencontainers/runtime-tools) against pyrunc and runc, file by file; see the
 # README. Not part of `test`: it needs the suite's source, from RUNTIME_TOOLS_SRC (a git dir or checkout
