@@ -6,7 +6,8 @@ itself (`before:<op>`, `after:<op>`), in whichever process performs it: the runt
 container's init for the init's. A crash is no privilege: the caller could kill its own runtime anyway."""
 
 import os
-import signal
+
+from pyrunc import uapi
 
 AT = os.environ.get("PYRUNC_CRASH_AT")
 
@@ -14,4 +15,4 @@ AT = os.environ.get("PYRUNC_CRASH_AT")
 def reached(point: str) -> None:
     """Die here if the tests asked for this point."""
     if AT == point:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), uapi.SIGKILL)  # not signal's: it imports enum on every command
