@@ -225,8 +225,12 @@ def interleaved(
     return results
 
 
-def run_once(rt: Runtime, bundle: str) -> list[float] | None:
+def run_once(rt: Runtime, bundle: str, idle: float = 0.0) -> list[float] | None:
+    """One timed `run`; with `idle`, after that many seconds of doing nothing (a cold start: the
+    kernel's cgroup fast path has lapsed, see pyrunc/cgroups/grace.py)."""
     cid = rt.new_id()
+    if idle:
+        time.sleep(idle)
     ok, ms = rt.timed("run", "-b", bundle, cid)
     if not ok:
         rt.force_delete(cid)
@@ -428,6 +432,9 @@ def main() -> int:
     add("--runtimes", nargs="*", default=[], metavar="RUNTIME", help="extra runtimes, e.g. crun")
     add("--rounds", type=int, default=40, help="timed rounds for A and B (default: %(default)s)")
     add("--warmup", type=int, default=3, help="discarded rounds first (default: %(default)s)")
+    add("--idle", type=float, default=0.0, metavar="S",
+        help="A only: idle S seconds before each timed run (cold starts; default: back to back)")
+    add("--only-run", action="store_true", help="A only, then exit (with --idle: the cold figures)")
     add("--sequential", type=int, default=100, help="runs per runtime in C (default: %(default)s)")
     add("--block", type=int, default=10, help="runs per interleaved block in C (default: %(default)s)")
     add("--parallel", type=int, default=8, help="runs started at once in F (default: %(default)s)")
@@ -457,12 +464,14 @@ def benchmark(args: argparse.Namespace, runtimes: list[Runtime], bundle: str, wo
     print(f"bundle: busybox /bin/true, `runc spec` defaults; {args.rounds} rounds, {args.warmup} warm-up")
     preflight(runtimes, bundle)
 
-    print("\nA. run (ms)")
-    a = interleaved(runtimes, args.rounds, args.warmup, lambda rt: run_once(rt, bundle))
+    print(f"\nA. run (ms){f', each after {args.idle} s idle' if args.idle else ''}")
+    a = interleaved(runtimes, args.rounds, args.warmup, lambda rt: run_once(rt, bundle, args.idle))
     for name, s in a.items():
         print(f"  {name:>8}: median {fmt(s.median())}  min {fmt(s.min())}  p90 {fmt(s.p90())}"
               f"  failed {fails(len(s.phases), s.attempts)}")
     print_ratios(a)
+    if args.only_run:
+        return 0 if a["pyrunc"].phases else 1
 
     print("\nB. create + start + delete (ms, wait for exit not timed)")
     b = interleaved(runtimes, args.rounds, args.warmup, lambda rt: cycle_once(rt, bundle))
