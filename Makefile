@@ -55,8 +55,10 @@ unit: install
 lint: install
 	$(VENV)/bin/ruff check pyrunc tests
 
+# BENCH_ARGS="--grace-ab" adds pyrunc without the cgroup grace-period helper; see tests/bench.py -h.
+BENCH_ARGS ?=
 bench: all
-	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC)
+	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC) $(BENCH_ARGS)
 
 # Where each command's milliseconds go (strace phases), pyrunc beside runc and a C floor that does
 # only the syscalls (tests/floor.c). PROFILE_ARGS="--rounds 15 --commands run,exec" passes more.

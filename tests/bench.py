@@ -86,6 +86,7 @@ class Runtime:
     root: str
     preexec: Callable[[], None] | None = None
     count: int = 0
+    env: dict[str, str] | None = None  # None: this script's environment
 
     def cmd(self, *args: str) -> list[str]:
         return [self.path, "--root", self.root, *args]
@@ -101,7 +102,7 @@ class Runtime:
         50 ms, which rounds every measurement up to 31.5 or 63.5 ms. A timer kills a hung call."""
         start = time.perf_counter()
         proc = subprocess.Popen(self.cmd(*args), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
-                                preexec_fn=self.preexec)
+                                preexec_fn=self.preexec, env=self.env)
         watchdog = threading.Timer(CALL_TIMEOUT_S, proc.kill)
         watchdog.start()
         rc = proc.wait()
@@ -113,7 +114,7 @@ class Runtime:
         """Run one untimed command, capturing its output."""
         return subprocess.run(
             self.cmd(*args), stdin=DEVNULL, capture_output=True, text=True,
-            preexec_fn=self.preexec, timeout=CALL_TIMEOUT_S, check=False,
+            preexec_fn=self.preexec, timeout=CALL_TIMEOUT_S, check=False, env=self.env,
         )
 
     def force_delete(self, cid: str) -> None:
@@ -144,6 +145,9 @@ def make_runtimes(args: argparse.Namespace, roots: str) -> list[Runtime]:
         path = os.path.abspath(path)
         preexec = crun_preexec() if wrap and os.path.basename(path) == "crun" else None
         runtimes.append(Runtime(name, path, os.path.join(roots, name), preexec))
+    if getattr(args, "grace_ab", False):  # the same pyrunc without the grace-period helper
+        runtimes.append(Runtime("pyrunc-nograce", runtimes[0].path, os.path.join(roots, "pyrunc-nograce"),
+                                env={**os.environ, "PYRUNC_NO_GRACE": "1"}))
     return runtimes
 
 
@@ -325,11 +329,13 @@ def peak_rss_mib(rt: Runtime, bundle: str, workdir: str, runs: int = 5) -> float
             rc = subprocess.call(
                 [GNU_TIME, "-f", "%M", "-o", out, *cmd],
                 stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, preexec_fn=rt.preexec, timeout=CALL_TIMEOUT_S,
+                env=rt.env,
             )
             with open(out) as f:
                 kib = int(f.read().split()[-1]) if rc == 0 else 0  # the last line is %M
         else:
-            proc = subprocess.Popen(cmd, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, preexec_fn=rt.preexec)
+            proc = subprocess.Popen(cmd, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, preexec_fn=rt.preexec,
+                                    env=rt.env)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = rc = os.waitstatus_to_exitcode(status)
             kib = usage.ru_maxrss  # KiB on Linux
@@ -363,7 +369,7 @@ def parallel_once(rt: Runtime, bundle: str, n: int) -> list[float] | None:
     ids = [rt.new_id() for _ in range(n)]
     start = time.perf_counter()
     procs = [subprocess.Popen(rt.cmd("run", "-b", bundle, cid), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
-                              preexec_fn=rt.preexec) for cid in ids]
+                              preexec_fn=rt.preexec, env=rt.env) for cid in ids]
     watchdogs = [threading.Timer(CALL_TIMEOUT_S, p.kill) for p in procs]
     for w in watchdogs:
         w.start()
@@ -434,6 +440,8 @@ def main() -> int:
     add("--warmup", type=int, default=3, help="discarded rounds first (default: %(default)s)")
     add("--idle", type=float, default=0.0, metavar="S",
         help="A only: idle S seconds before each timed run (cold starts; default: back to back)")
+    add("--grace-ab", action="store_true",
+        help="add pyrunc-nograce: pyrunc with PYRUNC_NO_GRACE=1 (no cgroup grace-period helper)")
     add("--only-run", action="store_true", help="A only, then exit (with --idle: the cold figures)")
     add("--sequential", type=int, default=100, help="runs per runtime in C (default: %(default)s)")
     add("--block", type=int, default=10, help="runs per interleaved block in C (default: %(default)s)")

@@ -36,9 +36,12 @@ def start() -> int:
     """A pidfd of the task making the no-op migration, or -1 when there is nothing to write.
     The C launcher (pyrunc/_shim/launcher.c) has usually started it already, before the
     interpreter, and passes its pid in PYRUNC_GRACE_PID: only a child of this process is
-    taken from there (own_child), so the variable cannot make pyrunc signal anyone else."""
+    taken from there (own_child), so the variable cannot make pyrunc signal anyone else.
+    PYRUNC_NO_GRACE in the environment: none (the launcher has not started one either)."""
     global origin
     started = os.environ.pop("PYRUNC_GRACE_PID", "")
+    if "PYRUNC_NO_GRACE" in os.environ:  # the bench's A/B of this helper (tests/bench.py --grace-ab)
+        return -1
     if started.isdigit():
         origin = "launcher"
         return own_child(int(started))
