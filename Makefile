@@ -67,7 +67,7 @@ build/floor: tests/floor.c
 	mkdir -p build && $${CC:-cc} -O2 -Wall -o $@ $<
 
 profile: all build/floor
-	$(VENV)/bin/python tests/profile.py --pyrunc $(PYRUNC) --floor build/floor $(PROFILE_ARGS)
+	$(VENV)/bin/python tests/phases.py --pyrunc $(PYRUNC) --floor build/floor $(PROFILE_ARGS)
 
 # The OCI validation suite (opencontainers/runtime-tools) against pyrunc and runc, file by file; see the
 # README. Not part of `test`: it needs the suite's source, from RUNTIME_TOOLS_SRC (a git dir or checkout

@@ -33,6 +33,7 @@ from pyrunc import (
     sync,
     uapi,
 )
+from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
@@ -172,17 +173,27 @@ def build_process(req: Request, kept: dict) -> dict:
 class ExecRuntime:
     """The runtime's steps of an exec, before the fork."""
 
-    def __init__(self, pid_ns_fd: int) -> None:
-        self.pid_ns_fd = pid_ns_fd
+    def __init__(self, grace_pidfd: int = -1) -> None:
+        self.pid_ns_fd = -1
         self.pid = -1
+        # cgroups/grace.py's task, started by the launcher: its no-op migrations keep the kernel's
+        # fast path on, so the process's write into the container's cgroups need not wait a grace period.
+        self.grace_pidfd = grace_pidfd
+
+    def alone(self, wait: bool = True) -> None:
+        """End the grace-period task (right before the fork, whose child then enters the cgroups)."""
+        grace.finish(self.grace_pidfd, wait)
+        self.grace_pidfd = -1
 
     def fork(self) -> None:
         """The process: 0 in it, its pid here. No user namespace of its own: nothing to wait for."""
+        self.alone()
         self.pid = native.clone(0, -1, uapi.SIGKILL)
 
     def protect_exe(self, hide: bool) -> None:
         native.prctl(uapi.PR_SET_DUMPABLE, 0)
         if hide:
+            self.alone()  # it remaps this process's memory: no other task may share it
             native.hide_exe()
 
     def set_affinity(self, cpus: frozenset) -> None:
@@ -303,13 +314,16 @@ def _check_terminal(terminal: bool, console_socket: str | None, detached: bool) 
 
 def run(root: str, cid: str, args, log=None) -> int:
     """The exec command; runc's exit codes: the process's status, or 255 when exec fails."""
+    ops = ExecRuntime(grace.start())
     try:
-        return _run(root, cid, Request(args), log)
+        return _run(root, cid, Request(args), log, ops)
     except PyruncError as e:
         raise PyruncError(f"exec failed: {e.message}", EXIT_FAILED) from None
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         raise PyruncError(f"exec failed: {where}{(e.strerror or str(e)).lower()}", EXIT_FAILED) from None
+    finally:
+        ops.alone(wait=False)  # failed before the fork: it is left to finish on its own (grace.finish)
 
 
 def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, list[str]]:
@@ -343,7 +357,7 @@ def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, l
     return c, proc, plan, joins
 
 
-def _run(root: str, cid: str, req: Request, log) -> int:
+def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> int:
     c, proc, plan, joins = prepare(root, cid, req)
     init_pid = c.record["pid"]
     terminal = bool(proc.get("terminal"))
@@ -357,7 +371,7 @@ def _run(root: str, cid: str, req: Request, log) -> int:
         if (proc_start_time(init_pid) or (0, ""))[0] != c.record.get("start_time"):
             raise PyruncError("cannot exec in a stopped container")  # the init went away meanwhile
         pid_fds = [fd for fd, f in ns_fds if f == uapi.CLONE_NEWPID]
-        runtime_ops = ExecRuntime(pid_fds[0] if pid_fds else -1)
+        runtime_ops.pid_ns_fd = pid_fds[0] if pid_fds else -1
         executor.run(plan.phases["runtime"], runtime_ops, log)
         for fd in pid_fds:  # the child joins the others
             os.close(fd)

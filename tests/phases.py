@@ -1,6 +1,6 @@
 """Where the milliseconds of each command go, for pyrunc, runc and a C floor (`make profile`).
 
-    .venv/bin/python tests/profile.py --pyrunc .venv/bin/pyrunc --floor build/floor [--rounds N] [--commands run,exec]
+    .venv/bin/python tests/phases.py --pyrunc .venv/bin/pyrunc --floor build/floor [--rounds N] [--commands run,exec]
 
 Every command (run, create, start, delete, exec) is run under `strace -f -ttt -T --seccomp-bpf`
 tracing only the syscalls that mark a phase (execve, clone, openat, pivot_root, wait4, write,
