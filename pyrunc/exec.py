@@ -251,12 +251,13 @@ def _same_ns(pid: int, name: str) -> bool:
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
               listen_fds: int, keyring: str = "", exe_sealed: bool = False,
-              cgroup_source: str = "state.cgroups") -> Plan:
+              cgroup_source: str = "state.cgroups", grace: str = "") -> Plan:
     """Pure: the steps of one exec (shown by --debug); `keyring` names the container's session
     keyring to join ("" with create's --no-new-keyring: the caller's is kept); `cgroup_dirs`
-    are the container's, or the sub-cgroups of --cgroup (`cgroup_source`)."""
+    are the container's, or the sub-cgroups of --cgroup (`cgroup_source`); `grace` who started the
+    grace-period task (Options.grace)."""
     plan = Plan()
-    plan_before(plan, Options(exe_sealed=exe_sealed))
+    plan_before(plan, Options(exe_sealed=exe_sealed, grace=grace))
     plan.add("runtime", "protect_exe", (not exe_sealed,), "prctl(PR_SET_DUMPABLE, 0); "
              + process.exeseal_text(exe_sealed))
     affinity = proc.get("execCPUAffinity") or {}
@@ -326,7 +327,7 @@ def run(root: str, cid: str, args, log=None) -> int:
         ops.alone(wait=False)  # failed before the fork: it is left to finish on its own (grace.finish)
 
 
-def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, list[str]]:
+def prepare(root: str, cid: str, req: Request, grace_origin: str = "") -> tuple[Container, dict, Plan, list[str]]:
     """Check the container and plan the exec: (the container, the process, the plan, the namespaces
     to join). `explain --exec` prints this plan; `exec` performs it."""
     c = Container(root, cid)
@@ -353,12 +354,12 @@ def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, l
     keyring = "" if kept.get("noNewKeyring") else process.session_keyring_name(cid)
     dirs = sub_cgroup_dirs(c.record.get("cgroups") or {}, req.sub_cgroups)
     plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, exeseal.sealed(),
-                     "--cgroup" if req.sub_cgroups else "state.cgroups")
+                     "--cgroup" if req.sub_cgroups else "state.cgroups", grace_origin)
     return c, proc, plan, joins
 
 
 def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> int:
-    c, proc, plan, joins = prepare(root, cid, req)
+    c, proc, plan, joins = prepare(root, cid, req, grace.origin if runtime_ops.grace_pidfd >= 0 else "")
     init_pid = c.record["pid"]
     terminal = bool(proc.get("terminal"))
     kept = c.record.get("exec") or {}
