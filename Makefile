@@ -11,7 +11,7 @@ BUNDLES := hello shell readonly web rootless
 LABS := pid mount uts ipc net user time cgroup
 SOURCES := $(shell find pyrunc schema -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.json') pyproject.toml setup.py
 
-.PHONY: all deps install bundles lab run test test-long unit lint bench bench-network validate conformance report-screenshot clean
+.PHONY: all deps install bundles lab run test test-long unit lint bench profile bench-network validate conformance report-screenshot clean
 
 all: install bundles
 
@@ -85,8 +85,19 @@ unit: install
 lint: install
 	$(VENV)/bin/ruff check pyrunc tests
 
+# BENCH_ARGS="--grace-ab" adds pyrunc without the cgroup grace-period helper; see tests/bench.py -h.
+BENCH_ARGS ?=
 bench: all
-	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC)
+	$(VENV)/bin/python tests/bench.py --pyrunc $(PYRUNC) $(BENCH_ARGS)
+
+# Where each command's milliseconds go (strace phases), pyrunc beside runc and a C floor that does
+# only the syscalls (tests/floor.c). PROFILE_ARGS="--rounds 15 --commands run,exec" passes more.
+PROFILE_ARGS ?=
+build/floor: tests/floor.c
+	mkdir -p build && $${CC:-cc} -O2 -Wall -o $@ $<
+
+profile: all build/floor
+	$(VENV)/bin/python tests/phases.py --pyrunc $(PYRUNC) --floor build/floor $(PROFILE_ARGS)
 
 # pyroute2's import and a `run --network bridge` against a plain `run`, in a scratch network namespace.
 bench-network: all

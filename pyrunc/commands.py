@@ -179,8 +179,10 @@ def explain(g, args, logger) -> int:
     titles = ex.PHASE_TITLES
     if args.exec:  # the steps `exec <container-id> [command...]` would perform
         from pyrunc import exec as executing
+        from pyrunc import exeseal
 
-        plan = executing.prepare(state_root(g.root), _one_id(args), executing.Request(args))[2]
+        grace = "launcher" if exeseal.sealed() else "runtime"  # as exec starts it (cgroups/grace.py)
+        plan = executing.prepare(state_root(g.root), _one_id(args), executing.Request(args), grace)[2]
         titles = ex.EXEC_TITLES
     else:
         bundle = args.bundle or (args.positional[0] if args.positional else ".")

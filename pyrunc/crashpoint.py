@@ -11,7 +11,8 @@ Callers test `crashpoint.AT` before calling reached(): one environment lookup at
 attribute read per point on the hot path."""
 
 import os
-import signal
+
+from pyrunc import uapi
 
 # The points that are not steps: (name, command, when the process dies there).
 POINTS = (
@@ -36,5 +37,5 @@ def reached(point: str) -> None:
     if point == _point:
         _left -= 1
         if _left <= 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-            os._exit(128 + signal.SIGKILL)  # pid 1 of its namespace ignores its own SIGKILL: die as abruptly
+            os.kill(os.getpid(), uapi.SIGKILL)  # not signal's: it imports enum on every command
+            os._exit(128 + uapi.SIGKILL)  # pid 1 of its namespace ignores its own SIGKILL: die as abruptly

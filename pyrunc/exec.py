@@ -34,6 +34,7 @@ from pyrunc import (
     sync,
     uapi,
 )
+from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
@@ -171,14 +172,23 @@ def build_process(req: Request, kept: dict) -> dict:
 class ExecRuntime:
     """The runtime's steps of an exec, before the fork."""
 
-    def __init__(self, pid_ns_fd: int, user_ns_fd: int = -1) -> None:
-        self.pid_ns_fd = pid_ns_fd
-        self.user_ns_fd = user_ns_fd
+    def __init__(self, grace_pidfd: int = -1) -> None:
+        self.pid_ns_fd = -1
+        self.user_ns_fd = -1
         self.pid = -1
+        # cgroups/grace.py's task, started by the launcher: its no-op migrations keep the kernel's
+        # fast path on, so the process's write into the container's cgroups need not wait a grace period.
+        self.grace_pidfd = grace_pidfd
+
+    def alone(self, wait: bool = True) -> None:
+        """End the grace-period task (right before the fork, whose child then enters the cgroups)."""
+        grace.finish(self.grace_pidfd, wait)
+        self.grace_pidfd = -1
 
     def fork(self, into: str = "") -> None:
         """The process: 0 in it, its pid here. No user namespace of its own: nothing to wait for.
         Born in the cgroup2 directory `into` when there is one (no migration, as create's init)."""
+        self.alone()
         fd = os.open(into, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if into else -1
         try:
             self.pid = native.clone(0, -1, uapi.SIGKILL, fd)
@@ -189,6 +199,7 @@ class ExecRuntime:
     def protect_exe(self, hide: bool) -> None:
         native.prctl(uapi.PR_SET_DUMPABLE, 0)
         if hide:
+            self.alone()  # it remaps this process's memory: no other task may share it
             native.hide_exe()
 
     def set_affinity(self, cpus: frozenset) -> None:
@@ -249,12 +260,13 @@ def _same_ns(pid: int, name: str) -> bool:
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,
               listen_fds: int, keyring: str = "", exe_sealed: bool = False,
-              cgroup_source: str = "state.cgroups", rootless: bool = False) -> Plan:
+              cgroup_source: str = "state.cgroups", rootless: bool = False, grace: str = "") -> Plan:
     """Pure: the steps of one exec (shown by --debug); `keyring` names the container's session
     keyring to join ("" with create's --no-new-keyring: the caller's is kept); `cgroup_dirs`
-    are the container's, or the sub-cgroups of --cgroup (`cgroup_source`)."""
+    are the container's, or the sub-cgroups of --cgroup (`cgroup_source`); `grace` who started the
+    grace-period task (Options.grace)."""
     plan = Plan()
-    plan_before(plan, Options(exe_sealed=exe_sealed, rootless=rootless))
+    plan_before(plan, Options(exe_sealed=exe_sealed, rootless=rootless, grace=grace))
     plan.add("runtime", "protect_exe", (not exe_sealed and not rootless,), "prctl(PR_SET_DUMPABLE, 0); "
              + process.exeseal_text(exe_sealed, rootless))
     affinity = proc.get("execCPUAffinity") or {}
@@ -322,16 +334,19 @@ def _check_terminal(terminal: bool, console_socket: str | None, detached: bool) 
 
 def run(root: str, cid: str, args, log=None) -> int:
     """The exec command; runc's exit codes: the process's status, or 255 when exec fails."""
+    ops = ExecRuntime(grace.start())
     try:
-        return _run(root, cid, Request(args), log)
+        return _run(root, cid, Request(args), log, ops)
     except PyruncError as e:
         raise PyruncError(f"exec failed: {e.message}", EXIT_FAILED) from None
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         raise PyruncError(f"exec failed: {where}{(e.strerror or str(e)).lower()}", EXIT_FAILED) from None
+    finally:
+        ops.alone(wait=False)  # failed before the fork: it is left to finish on its own (grace.finish)
 
 
-def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, list[str]]:
+def prepare(root: str, cid: str, req: Request, grace_origin: str = "") -> tuple[Container, dict, Plan, list[str]]:
     """Check the container and plan the exec: (the container, the process, the plan, the namespaces
     to join). `explain --exec` prints this plan; `exec` performs it."""
     c = Container(root, cid)
@@ -361,12 +376,12 @@ def prepare(root: str, cid: str, req: Request) -> tuple[Container, dict, Plan, l
     if rootless and not sealed:
         exeseal.check_unprivileged()
     plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, sealed,
-                     "--cgroup" if req.sub_cgroups else "state.cgroups", rootless)
+                     "--cgroup" if req.sub_cgroups else "state.cgroups", rootless, grace_origin)
     return c, proc, plan, joins
 
 
-def _run(root: str, cid: str, req: Request, log) -> int:
-    c, proc, plan, joins = prepare(root, cid, req)
+def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> int:
+    c, proc, plan, joins = prepare(root, cid, req, grace.origin if runtime_ops.grace_pidfd >= 0 else "")
     init_pid = c.record["pid"]
     terminal = bool(proc.get("terminal"))
     kept = c.record.get("exec") or {}
@@ -380,7 +395,8 @@ def _run(root: str, cid: str, req: Request, log) -> int:
             raise PyruncError("cannot exec in a stopped container")  # the init went away meanwhile
         by_runtime = {f: fd for fd, f in ns_fds if f == uapi.CLONE_NEWPID
                       or (f == uapi.CLONE_NEWUSER and plan.has("join_user_namespace"))}
-        runtime_ops = ExecRuntime(by_runtime.get(uapi.CLONE_NEWPID, -1), by_runtime.get(uapi.CLONE_NEWUSER, -1))
+        runtime_ops.pid_ns_fd = by_runtime.get(uapi.CLONE_NEWPID, -1)
+        runtime_ops.user_ns_fd = by_runtime.get(uapi.CLONE_NEWUSER, -1)
         executor.run(plan.phases["runtime"], runtime_ops, log)
         for fd in by_runtime.values():  # the child joins the others
             os.close(fd)

@@ -6,6 +6,8 @@ A. `run`: one fresh process per timed call, runtimes interleaved round by round,
 B. `create` + `start` + `delete` as three commands, each timed; the wait for the container to stop is not.
 C. `--sequential` back-to-back `run`s per runtime, interleaved in blocks: total wall time and mean.
 D. Peak RSS of a `run` (the runtime and the processes it waits for), from `/usr/bin/time -f %M` or wait4.
+E. `exec` of /bin/true into a running container (one per runtime, made untimed), interleaved round by round.
+F. `--parallel` `run`s started at once, wall time until the last has exited, interleaved round by round.
 
 Every runtime gets its own state root in a temporary directory; everything is removed at the end.
 Exits 1 when pyrunc fails every attempt of A or B, 2 when a runtime is missing.
@@ -84,6 +86,7 @@ class Runtime:
     root: str
     preexec: Callable[[], None] | None = None
     count: int = 0
+    env: dict[str, str] | None = None  # None: this script's environment
 
     def cmd(self, *args: str) -> list[str]:
         return [self.path, "--root", self.root, *args]
@@ -99,7 +102,7 @@ class Runtime:
         50 ms, which rounds every measurement up to 31.5 or 63.5 ms. A timer kills a hung call."""
         start = time.perf_counter()
         proc = subprocess.Popen(self.cmd(*args), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
-                                preexec_fn=self.preexec)
+                                preexec_fn=self.preexec, env=self.env)
         watchdog = threading.Timer(CALL_TIMEOUT_S, proc.kill)
         watchdog.start()
         rc = proc.wait()
@@ -111,7 +114,7 @@ class Runtime:
         """Run one untimed command, capturing its output."""
         return subprocess.run(
             self.cmd(*args), stdin=DEVNULL, capture_output=True, text=True,
-            preexec_fn=self.preexec, timeout=CALL_TIMEOUT_S, check=False,
+            preexec_fn=self.preexec, timeout=CALL_TIMEOUT_S, check=False, env=self.env,
         )
 
     def force_delete(self, cid: str) -> None:
@@ -142,6 +145,9 @@ def make_runtimes(args: argparse.Namespace, roots: str) -> list[Runtime]:
         path = os.path.abspath(path)
         preexec = crun_preexec() if wrap and os.path.basename(path) == "crun" else None
         runtimes.append(Runtime(name, path, os.path.join(roots, name), preexec))
+    if getattr(args, "grace_ab", False):  # the same pyrunc without the grace-period helper
+        runtimes.append(Runtime("pyrunc-nograce", runtimes[0].path, os.path.join(roots, "pyrunc-nograce"),
+                                env={**os.environ, "PYRUNC_NO_GRACE": "1"}))
     return runtimes
 
 
@@ -153,7 +159,8 @@ def make_bundle(bundle: str, runc: str) -> None:
     for d in ("bin", "proc", "sys", "dev", "tmp"):
         os.makedirs(os.path.join(rootfs, d))
     shutil.copy2("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
-    os.symlink("busybox", os.path.join(rootfs, "bin", "true"))
+    for applet in ("true", "sleep"):
+        os.symlink("busybox", os.path.join(rootfs, "bin", applet))
     subprocess.run([runc, "spec"], cwd=bundle, check=True)
     path = os.path.join(bundle, "config.json")
     with open(path) as f:
@@ -161,6 +168,13 @@ def make_bundle(bundle: str, runc: str) -> None:
     spec["process"]["terminal"] = False
     spec["process"]["args"] = ["/bin/true"]
     with open(path, "w") as f:
+        json.dump(spec, f, indent=2)
+    # A second bundle on the same rootfs whose process stays up: the container `exec` enters.
+    sleeper = os.path.join(bundle, "sleeper")
+    os.makedirs(sleeper)
+    spec["root"]["path"] = os.path.abspath(rootfs)
+    spec["process"]["args"] = ["/bin/sleep", "3600"]
+    with open(os.path.join(sleeper, "config.json"), "w") as f:
         json.dump(spec, f, indent=2)
 
 
@@ -215,8 +229,12 @@ def interleaved(
     return results
 
 
-def run_once(rt: Runtime, bundle: str) -> list[float] | None:
+def run_once(rt: Runtime, bundle: str, idle: float = 0.0) -> list[float] | None:
+    """One timed `run`; with `idle`, after that many seconds of doing nothing (a cold start: the
+    kernel's cgroup fast path has lapsed, see pyrunc/cgroups/grace.py)."""
     cid = rt.new_id()
+    if idle:
+        time.sleep(idle)
     ok, ms = rt.timed("run", "-b", bundle, cid)
     if not ok:
         rt.force_delete(cid)
@@ -311,11 +329,13 @@ def peak_rss_mib(rt: Runtime, bundle: str, workdir: str, runs: int = 5) -> float
             rc = subprocess.call(
                 [GNU_TIME, "-f", "%M", "-o", out, *cmd],
                 stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, preexec_fn=rt.preexec, timeout=CALL_TIMEOUT_S,
+                env=rt.env,
             )
             with open(out) as f:
                 kib = int(f.read().split()[-1]) if rc == 0 else 0  # the last line is %M
         else:
-            proc = subprocess.Popen(cmd, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, preexec_fn=rt.preexec)
+            proc = subprocess.Popen(cmd, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, preexec_fn=rt.preexec,
+                                    env=rt.env)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = rc = os.waitstatus_to_exitcode(status)
             kib = usage.ru_maxrss  # KiB on Linux
@@ -324,6 +344,43 @@ def peak_rss_mib(rt: Runtime, bundle: str, workdir: str, runs: int = 5) -> float
             continue
         peak_kib = max(peak_kib, kib)
     return peak_kib / 1024 if peak_kib else math.nan
+
+
+def start_sleeper(rt: Runtime, bundle: str) -> str | None:
+    """Untimed: create and start the long-running container E execs into; its id, or None. Its
+    stdio is /dev/null (timed's): a pipe would stay open as long as the container runs."""
+    cid = rt.new_id()
+    sleeper = os.path.join(bundle, "sleeper")
+    if rt.timed("create", "-b", sleeper, cid)[0] and rt.timed("start", cid)[0]:
+        return cid
+    rt.force_delete(cid)
+    return None
+
+
+def exec_once(rt: Runtime, cid: str | None) -> list[float] | None:
+    if cid is None:
+        return None
+    ok, ms = rt.timed("exec", cid, "/bin/true")
+    return [ms] if ok else None
+
+
+def parallel_once(rt: Runtime, bundle: str, n: int) -> list[float] | None:
+    """n `run`s started together (each a fresh process): wall time until the last has exited."""
+    ids = [rt.new_id() for _ in range(n)]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(rt.cmd("run", "-b", bundle, cid), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
+                              preexec_fn=rt.preexec, env=rt.env) for cid in ids]
+    watchdogs = [threading.Timer(CALL_TIMEOUT_S, p.kill) for p in procs]
+    for w in watchdogs:
+        w.start()
+    codes = [p.wait() for p in procs]
+    elapsed = (time.perf_counter() - start) * 1000
+    for w in watchdogs:
+        w.cancel()
+    for cid, rc in zip(ids, codes, strict=True):
+        if rc != 0:
+            rt.force_delete(cid)
+    return [elapsed] if not any(codes) else None
 
 
 # --- reporting ----------------------------------------------------------------------------------------
@@ -381,11 +438,18 @@ def main() -> int:
     add("--runtimes", nargs="*", default=[], metavar="RUNTIME", help="extra runtimes, e.g. crun")
     add("--rounds", type=int, default=40, help="timed rounds for A and B (default: %(default)s)")
     add("--warmup", type=int, default=3, help="discarded rounds first (default: %(default)s)")
+    add("--idle", type=float, default=0.0, metavar="S",
+        help="A only: idle S seconds before each timed run (cold starts; default: back to back)")
+    add("--grace-ab", action="store_true",
+        help="add pyrunc-nograce: pyrunc with PYRUNC_NO_GRACE=1 (no cgroup grace-period helper)")
+    add("--only-run", action="store_true", help="A only, then exit (with --idle: the cold figures)")
     add("--sequential", type=int, default=100, help="runs per runtime in C (default: %(default)s)")
     add("--block", type=int, default=10, help="runs per interleaved block in C (default: %(default)s)")
+    add("--parallel", type=int, default=8, help="runs started at once in F (default: %(default)s)")
+    add("--parallel-rounds", type=int, default=10, help="timed rounds of F (default: %(default)s)")
     args = parser.parse_args()
-    if args.rounds < 1 or args.sequential < 1 or args.block < 1 or args.warmup < 0:
-        parser.error("--rounds, --sequential and --block must be positive, --warmup not negative")
+    if min(args.rounds, args.sequential, args.block, args.parallel, args.parallel_rounds) < 1 or args.warmup < 0:
+        parser.error("--rounds, --sequential, --block and --parallel[-rounds] must be positive, --warmup not negative")
 
     workdir = tempfile.mkdtemp(prefix="pyrunc-bench-")
     runtimes: list[Runtime] = []
@@ -408,12 +472,14 @@ def benchmark(args: argparse.Namespace, runtimes: list[Runtime], bundle: str, wo
     print(f"bundle: busybox /bin/true, `runc spec` defaults; {args.rounds} rounds, {args.warmup} warm-up")
     preflight(runtimes, bundle)
 
-    print("\nA. run (ms)")
-    a = interleaved(runtimes, args.rounds, args.warmup, lambda rt: run_once(rt, bundle))
+    print(f"\nA. run (ms){f', each after {args.idle} s idle' if args.idle else ''}")
+    a = interleaved(runtimes, args.rounds, args.warmup, lambda rt: run_once(rt, bundle, args.idle))
     for name, s in a.items():
         print(f"  {name:>8}: median {fmt(s.median())}  min {fmt(s.min())}  p90 {fmt(s.p90())}"
               f"  failed {fails(len(s.phases), s.attempts)}")
     print_ratios(a)
+    if args.only_run:
+        return 0 if a["pyrunc"].phases else 1
 
     print("\nB. create + start + delete (ms, wait for exit not timed)")
     b = interleaved(runtimes, args.rounds, args.warmup, lambda rt: cycle_once(rt, bundle))
@@ -440,18 +506,42 @@ def benchmark(args: argparse.Namespace, runtimes: list[Runtime], bundle: str, wo
         flag = f"  !! above {RSS_LIMIT_MIB:.0f} MiB" if name == "pyrunc" and mib > RSS_LIMIT_MIB else ""
         print(f"  {name:>8}: {fmt(mib)} MiB{flag}")
 
+    print("\nE. exec of /bin/true into a running container (ms)")
+    sleepers = {rt.name: start_sleeper(rt, bundle) for rt in runtimes}
+    try:
+        e = interleaved(runtimes, args.rounds, args.warmup, lambda rt: exec_once(rt, sleepers[rt.name]))
+    finally:
+        for rt in runtimes:
+            if sleepers[rt.name]:
+                rt.force_delete(sleepers[rt.name])
+    for name, s in e.items():
+        print(f"  {name:>8}: median {fmt(s.median())}  min {fmt(s.min())}  p90 {fmt(s.p90())}"
+              f"  failed {fails(len(s.phases), s.attempts)}")
+    print_ratios(e)
+
+    print(f"\nF. {args.parallel} runs started at once, wall time until all have exited (ms)")
+    f = interleaved(runtimes, args.parallel_rounds, 1, lambda rt: parallel_once(rt, bundle, args.parallel))
+    for name, s in f.items():
+        print(f"  {name:>8}: median {fmt(s.median())}  min {fmt(s.min())}  p90 {fmt(s.p90())}"
+              f"  failed {fails(len(s.phases), s.attempts)}")
+    print_ratios(f)
+
+    def r(res: dict, n: str, seq: bool = False) -> str:
+        value = (lambda x: x.mean) if seq else (lambda x: x.median())
+        return fmt(ratio(value(res[n]), value(res["runc"])), ".2f")
+
     print(f"\n{'runtime':>8} | {'run med':>7} {'min':>6} {'p90':>6} {'ratio':>5} | {'c+s+d':>6} {'ratio':>5}"
-          f" | {'seq/run':>7} | {'RSS MiB':>7} | failed A/B/C")
+          f" | {'seq/run':>7} {'ratio':>5} | {'exec':>5} {'ratio':>5} | {'par':>6} {'ratio':>5}"
+          f" | {'RSS MiB':>7} | failed A/B/C/E/F")
     for rt in runtimes:
         n = rt.name
-        print(f"{n:>8} | {fmt(a[n].median()):>7} {fmt(a[n].min()):>6} {fmt(a[n].p90()):>6}"
-              f" {fmt(ratio(a[n].median(), a['runc'].median()), '.2f'):>5}"
-              f" | {fmt(b[n].median()):>6} {fmt(ratio(b[n].median(), b['runc'].median()), '.2f'):>5}"
-              f" | {fmt(c[n].mean):>7} | {fmt(rss[n]):>7} | {a[n].failures}/{b[n].failures}/{c[n].failures}")
-    run_ratio = ratio(a["pyrunc"].median(), a["runc"].median())
-    cycle_ratio = ratio(b["pyrunc"].median(), b["runc"].median())
-    print(f"\nrun ratio {fmt(run_ratio, '.2f')}, create+start+delete ratio {fmt(cycle_ratio, '.2f')},"
-          f" peak RSS {fmt(rss['pyrunc'])} MiB")
+        print(f"{n:>8} | {fmt(a[n].median()):>7} {fmt(a[n].min()):>6} {fmt(a[n].p90()):>6} {r(a, n):>5}"
+              f" | {fmt(b[n].median()):>6} {r(b, n):>5} | {fmt(c[n].mean):>7} {r(c, n, True):>5}"
+              f" | {fmt(e[n].median()):>5} {r(e, n):>5} | {fmt(f[n].median()):>6} {r(f, n):>5}"
+              f" | {fmt(rss[n]):>7} | {a[n].failures}/{b[n].failures}/{c[n].failures}/{e[n].failures}/{f[n].failures}")
+    print(f"\nratios to runc: run {r(a, 'pyrunc')}, create+start+delete {r(b, 'pyrunc')},"
+          f" sequential {r(c, 'pyrunc', True)}, exec {r(e, 'pyrunc')}, {args.parallel} parallel {r(f, 'pyrunc')};"
+          f" peak RSS {fmt(rss['pyrunc'])} vs {fmt(rss['runc'])} MiB")
 
     if not a["pyrunc"].phases or not b["pyrunc"].phases:
         print("bench: pyrunc failed every attempt of a benchmark", file=sys.stderr)

@@ -10,12 +10,13 @@
  * interpreter is executed as it is, and the runtime detaches /proc/self/exe itself
  * (pyrunc/exeseal.py).
  *
- * For `create` and `run` it first forks a child that writes "0" into the cgroup.procs of the
+ * For `create`, `run` and `exec` it first forks a child that writes "0" into the cgroup.procs of the
  * cgroup it is already in: a no-op migration that makes the kernel start the RCU grace period
  * every first cgroup migration waits for (8-25 ms here, see pyrunc/cgroups/grace.py). It then
  * execs the interpreter, whose start-up (about 7 ms) now overlaps that wait instead of
  * preceding it. The child's pid reaches Python in PYRUNC_GRACE_PID; the runtime checks that it
- * is its own child and ends it before it creates the container's cgroups.
+ * is its own child and ends it before it creates the container's cgroups. PYRUNC_NO_GRACE (any
+ * value) skips it, here and in Python: `make bench BENCH_ARGS=--grace-ab` times both.
  * Every other command is a plain exec. Built at install time by pyrunc/launcher.py with
  * -DPYTHON (the venv's interpreter) and -DLIBDIR (the directory holding the package). */
 #define _GNU_SOURCE
@@ -170,7 +171,7 @@ int main(int argc, char **argv)
 {
     const char *cmd = command_of(argc, argv);
     int create = strcmp(cmd, "create") == 0 || strcmp(cmd, "run") == 0;
-    if (create)
+    if ((create || strcmp(cmd, "exec") == 0) && !getenv("PYRUNC_NO_GRACE"))
         start_grace_period();
     char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)

@@ -5,11 +5,12 @@ this kernel: cgroup_threadgroup_rwsem enters rcu_sync), and the rwsem is global,
 migrations that follow within a grace period are fast. Measured here, that wait was over
 half of a `create` (the init was ready 3 ms after clone, then waited 16 ms for its cgroups).
 runc hides it behind its init's start-up; pyrunc instead starts it first thing in create and
-run: a task of the shim writes the runtime's own pid into the cgroup it is already in (a
+run (and exec): a task of the shim writes the runtime's own pid into the cgroup it is already in (a
 no-op migration) while the runtime loads its modules and plans. The runtime ends the task
 right before it creates the container's cgroups (its repeated migrations would contend with
 those writes), then clones the init and writes it into them: these migrations come well within
 one grace period of the task's last, so they take the fast path, before the init runs at all.
+exec ends it right before it forks the process that enters the container's cgroups.
 """
 
 import os
@@ -36,9 +37,12 @@ def start() -> int:
     """A pidfd of the task making the no-op migration, or -1 when there is nothing to write.
     The C launcher (pyrunc/_shim/launcher.c) has usually started it already, before the
     interpreter, and passes its pid in PYRUNC_GRACE_PID: only a child of this process is
-    taken from there (own_child), so the variable cannot make pyrunc signal anyone else."""
+    taken from there (own_child), so the variable cannot make pyrunc signal anyone else.
+    PYRUNC_NO_GRACE in the environment: none (the launcher has not started one either)."""
     global origin
     started = os.environ.pop("PYRUNC_GRACE_PID", "")
+    if "PYRUNC_NO_GRACE" in os.environ:  # the bench's A/B of this helper (tests/bench.py --grace-ab)
+        return -1
     if started.isdigit():
         origin = "launcher"
         return own_child(int(started))
