@@ -430,3 +430,62 @@ def test_hook_kinds_in_lifecycle_order(container):
     c.config["hooks"]["createRuntime"].append({"path": "/bin/sh", "args": ["sh", "-c", f"echo late >> {log}/log"]})
     output(c)
     assert (log / "log").read_text().split() == ["prestart", "createRuntime", "late", *kinds[2:]]
+
+
+_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}  # the syscall numbers of ioprio_get(2)
+
+
+def _io_priority(pid: int) -> int:
+    """ioprio_get(IOPRIO_WHO_PROCESS, pid): (class << 13) | level."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    value = libc.syscall(_IOPRIO_GET[os.uname().machine], 1, pid)
+    assert value >= 0, os.strerror(ctypes.get_errno())
+    return value
+
+
+@cite(LINUX_PROCESS, "MUST", "ioPriority (object, OPTIONAL) configures the I/O priority settings for the "
+      "container's processes within the process group. (If the runtime cannot apply a property as specified in the "
+      "configuration, it MUST generate an error.)", control="drop:process.ioPriority")
+def test_io_priority(container):
+    if os.uname().machine not in _IOPRIO_GET:
+        pytest.skip(f"the suite knows no ioprio_get number for {os.uname().machine}")
+    c = container("sleep", "300")
+    c.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+    _applied_or_refused(c, "process.ioPriority", lambda v: _io_priority(v.pid) == (2 << 13) | 6)
+
+
+@cite(PROCESS, "MUST", "consoleSize (object, OPTIONAL) specifies the console size in characters of the terminal. "
+      "Runtimes MUST ignore consoleSize if terminal is false or unset.", control="set:process.terminal=true")
+def test_console_size_ignored_without_terminal(container):
+    c = container("sh", "-c", "test -t 0 && echo tty || echo no-tty")
+    c.config["process"]["terminal"] = False
+    c.config["process"]["consoleSize"] = {"height": 40, "width": 100}
+    assert output(c) == "no-tty\n"
+
+
+@cite(MOUNTS, "MUST", "uidMappings (array of type LinuxIDMapping, OPTIONAL) The mapping to convert UIDs from the "
+      "source file system to the destination mount point. (idmap: If uidMappings or gidMappings are specified for "
+      "the mount, the runtime MUST use those values for the mount's mapping.)",
+      control="drop:mounts", feature=("mountOptions", "idmap"))
+def test_idmapped_mount(container):
+    tree = container.dir / "owned"
+    tree.mkdir()
+    (tree / "file").write_text("x")
+    os.chown(tree / "file", 1000, 1000)
+    c = container("stat", "-c", "%u %g", "/mnt/id/file")
+    c.config["mounts"].append({"destination": "/mnt/id", "type": "bind", "source": str(tree),
+                               "options": ["rbind", "idmap"],
+                               "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                               "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 65536}]})
+    assert output(c) == "101000 201000\n"
+
+
+@cite(MOUNTS, "MUST", "If there are no uidMappings and gidMappings specified and the container isn't using user "
+      "namespaces, an error MUST be returned. (ridmap)", control="ok:create", feature=("mountOptions", "ridmap"))
+def test_ridmap_without_maps_refused(container):
+    c = container("true")
+    c.config["mounts"].append({"destination": "/mnt/id", "type": "bind", "source": str(container.dir),
+                               "options": ["rbind", "ridmap"]})
+    refused_create(c)
