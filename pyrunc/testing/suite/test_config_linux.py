@@ -355,17 +355,6 @@ def test_memory_reservation(container):
 
 # -- the remaining resource fields, one case each: the field set, the cgroup file read on the host ----------
 
-def _applied_or_refused(c, applied):
-    """A field the runtime applies, or refuses with an error (runtime.md: "If the runtime cannot apply a
-    property as specified in the configuration, it MUST generate an error"); never accepted and ignored."""
-    r = c.create()
-    if r.rc != 0:
-        assert r.err.strip() and c.state_dir_gone(), r
-        return
-    assert c.start().rc == 0
-    assert applied(View(c.state()["pid"])), "accepted but not applied"
-
-
 def _read(view, controller, *names):
     """The first of the cgroup files (v1 name, v2 name) that exists, or skip: the host lacks both."""
     for name in names:
@@ -376,15 +365,16 @@ def _read(view, controller, *names):
     pytest.skip(f"the host has none of {', '.join(names)}")
 
 
-def _resource_case(name, section, text, group, value, controller, files, check, control=None, refusable=False):
+def _resource_case(name, section, text, group, value, controller, files, check, control=None, refusable=False,
+                   since=None):
     """A case: linux.resources.<group> = value; check(content of the first of `files` that exists)."""
     @cite(f"config-linux.md#{section}", "MUST" if refusable else "statement", text,
-          control=control or f"drop:linux.resources.{group}")
+          control=control or f"drop:linux.resources.{group}", since=since)
     def case(container):
         c = container("sleep", "300")
         c.config["linux"]["resources"][group] = value
         if refusable:
-            _applied_or_refused(c, lambda view: check(_read(view, controller, *files)))
+            c.applied_or_refused(lambda view: check(_read(view, controller, *files)))
         else:
             assert check(_read(started_view(c), controller, *files))
 
@@ -417,10 +407,10 @@ for _case in (
                    "accumulated time in microseconds for which all tasks in a cgroup can run additionally for burst "
                    "during one period (as defined by period below)" + _CANNOT, "cpu",
                    {"quota": 50000, "period": 100000, "burst": 10000}, "cpu", ("cpu.cfs_burst_us", "cpu.max.burst"),
-                   lambda v: v == "10000", refusable=True),
+                   lambda v: v == "10000", refusable=True, since="1.1.0"),
     _resource_case("cpu_idle", "configLinuxCPU", "idle (int64, OPTIONAL) - cgroups are configured with minimum "
                    "weight, 0: default behavior, 1: SCHED_IDLE." + _CANNOT, "cpu", {"idle": 1}, "cpu",
-                   ("cpu.idle",), lambda v: v == "1", refusable=True),
+                   ("cpu.idle",), lambda v: v == "1", refusable=True, since="1.1.0"),
     _resource_case("cpuset_mems", "configLinuxCPU", "mems (string, OPTIONAL) - list of memory nodes the container "
                    "will run on.", "cpu", {"mems": "0"}, "cpuset", ("cpuset.mems", "cpuset.mems.effective"),
                    lambda v: v == "0"),
@@ -488,7 +478,7 @@ def test_unified(container):
     def applied(view):
         path = Path(roots[0]) / view.cgroups.get("", "/").lstrip("/") / key
         return path.read_text().strip() == "8388608"
-    _applied_or_refused(c, applied)
+    c.applied_or_refused(applied)
 
 
 @cite("config-linux.md#configLinuxIntelRdt", "MUST", "If intelRdt is set, the runtime MUST write the container "
@@ -507,13 +497,13 @@ def test_intel_rdt_clos(container):
 
 
 @cite("config-linux.md#configLinuxMemoryPolicy", "MUST", "memoryPolicy (object, OPTIONAL) sets the NUMA memory "
-      "policy for the container." + _CANNOT, control="drop:linux.memoryPolicy")
+      "policy for the container." + _CANNOT, control="drop:linux.memoryPolicy", since="1.3.0")
 def test_memory_policy(container):
     if not os.path.exists("/proc/self/numa_maps"):
         pytest.skip("the host's kernel has no NUMA support (no numa_maps)")
     c = container("sleep", "300")
     c.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
-    _applied_or_refused(c, lambda v: "bind:0" in Path(f"/proc/{v.pid}/numa_maps").read_text())
+    c.applied_or_refused(lambda v: "bind:0" in Path(f"/proc/{v.pid}/numa_maps").read_text())
 
 
 @cite("config-linux.md#configLinuxMountLabel", "statement", "mountLabel (string, OPTIONAL) will set the Selinux "
@@ -593,13 +583,12 @@ def test_seccomp_listener(container):
 @cite("config-linux.md#configLinuxNetworkDevices", "MUST", "netDevices (object, OPTIONAL) - A set of network "
       "devices that MUST be made available in the container. name (string, OPTIONAL) - the name of the network "
       "device inside the container namespace.", control="drop:linux.netDevices",
-      feature=("linux.netDevices.enabled", True))
+      feature=("linux.netDevices.enabled", True), since="1.3.0")
 def test_net_devices(container, rt):
     """The runtime runs (through nsenter) in a network namespace the case made, standing in for the host, with
     a veth pair in it (no dummy module here): the real host's links are never touched."""
     from pyrunc.testing.runtime import Runtime
 
-    rt.lacks("linux.netDevices")
     holder = subprocess.Popen(["unshare", "--net", "sleep", "300"])
     try:
         wait_for(lambda: ns_inode(holder.pid, "net") != ns_inode("self", "net"), what="the stand-in netns")
