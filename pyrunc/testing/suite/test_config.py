@@ -470,3 +470,42 @@ def test_ridmap_without_maps_refused(container):
     c.config["mounts"].append({"destination": "/mnt/id", "type": "bind", "source": str(container.dir),
                                "options": ["rbind", "ridmap"]})
     refused_create(c)
+
+
+@cite(PROCESS, "statement", "consoleSize (object, OPTIONAL) specifies the console size in characters of the "
+      "terminal.", control="drop:process.consoleSize")
+def test_console_size(container):
+    from pyrunc.testing.console import ConsoleReader
+
+    c = container("/bin/busybox", "stty", "size")
+    c.config["process"]["terminal"] = True
+    c.config["process"]["consoleSize"] = {"height": 40, "width": 100}
+    reader = ConsoleReader(container.dir / "console.sock")
+    assert c.create("--console-socket", container.dir / "console.sock").rc == 0
+    assert c.start().rc == 0
+    c.wait_status("stopped")
+    assert reader.text().split() == ["40", "100"]
+
+
+@cite(HOOKS, "statement", "env (array of strings, OPTIONAL) with the same semantics as IEEE Std 1003.1-2008's "
+      "environ.", control="drop:hooks.createRuntime")
+def test_hook_env(container):
+    log = container.dir
+    c = container("true")
+    c.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo $SUITE_HOOK > {log}/env"],
+                                            "env": ["SUITE_HOOK=from-env"]}]}
+    output(c)
+    assert (log / "env").read_text() == "from-env\n"
+
+
+@cite(HOOKS, "MUST", "timeout (int, OPTIONAL) is the number of seconds before aborting the hook. (runtime.md: If "
+      "any prestart hook fails, the runtime MUST generate an error, stop the container, and continue the lifecycle "
+      "at step 12.)", control="drop:hooks.prestart")
+def test_hook_timeout(container):
+    import time
+
+    c = container("true")
+    c.config["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}
+    began = time.monotonic()
+    refused_create(c)
+    assert time.monotonic() - began < 20, "the hook was not aborted after its timeout"

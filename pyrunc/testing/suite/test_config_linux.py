@@ -626,3 +626,29 @@ def test_net_devices(container, rt):
     finally:
         holder.kill()
         holder.wait()
+
+
+_STATIC_BUSYBOX = ("execve", "execveat", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "brk", "mmap",
+                   "munmap", "mprotect", "madvise", "getuid", "geteuid", "getgid", "getegid", "getpid", "gettid",
+                   "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "write", "writev", "read",
+                   "exit", "exit_group", "futex", "prlimit64", "getrandom", "close", "close_range", "fcntl", "ioctl",
+                   "fstat", "newfstatat", "statx", "uname", "readlinkat", "readlink", "tgkill", "nanosleep",
+                   "clock_gettime", "sched_yield", "capget", "capset", "prctl", "setgroups", "setuid", "setgid",
+                   "setresuid", "setresgid", "openat", "dup3", "getcwd", "chdir", "fchdir",
+                   "fstatfs", "statfs", "getdents64", "lseek", "epoll_ctl", "epoll_pwait", "epoll_create1", "pipe2",
+                   "clone", "clone3", "wait4", "waitid", "kill", "getppid", "sched_getaffinity", "mincore",
+                   "faccessat", "faccessat2", "access")
+
+
+@cite("config-linux.md#configLinuxSeccomp", "statement", "defaultErrnoRet (uint, OPTIONAL) - the errno return code "
+      "to use. Some actions like SCMP_ACT_ERRNO and SCMP_ACT_TRACE allow to specify the errno code to return.",
+      control="drop:linux.seccomp.defaultErrnoRet", feature=("linux.seccomp.enabled", True))
+def test_seccomp_default_errno_ret(container):
+    """Everything a static busybox `mkdir` (and a runtime's last steps before execve) needs is allowed; mkdir
+    itself meets the default action."""
+    c = container("mkdir", "/suite-dir")
+    c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 30,  # EROFS
+                                    "architectures": ["SCMP_ARCH_X86_64"],
+                                    "syscalls": [{"names": list(_STATIC_BUSYBOX), "action": "SCMP_ACT_ALLOW"}]}
+    output(c)
+    assert "Read-only file system" in c.stderr.read_text(), c.stderr.read_text()
