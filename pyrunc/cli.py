@@ -60,9 +60,10 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
     "update": ("<container-id>", {}, "change a container's resources (cgroups, Intel RDT) live"),
     "ps": ("<container-id> [ps args...]", {"--format": ("format", True), "-f": ("format", True)},
            "list the processes of a container (table, or json: host pids)"),
-    "conformance": ("--runtime PATH [-k PATTERN] [--report FILE] [--controls]", {
+    "conformance": ("--runtime PATH [-k PATTERN] [--report FILE] [--controls] | --list [-k PATTERN]", {
         "--runtime": ("runtime", True), "-k": ("pattern", True), "--report": ("report", True),
-        "--controls": ("controls", False)}, "run the packaged OCI conformance suite against a runtime (pytest)"),
+        "--controls": ("controls", False), "--list": ("list", False)},
+        "run the packaged OCI conformance suite against a runtime (pytest), or list its cases"),
 }
 # update's and events' flags live with the command (pyrunc/update.py, events.py), loaded only when it runs.
 _LAZY_FLAGS = {"update": "pyrunc.update", "events": "pyrunc.events"}

@@ -225,4 +225,4 @@ def conformance(g, args, logger) -> int:
 
     argv = [f"--{name}={value}" for name, value in (("runtime", args.runtime), ("report", args.report)) if value]
     argv += ["-k", args.pattern] if args.pattern else []
-    return suite.main(argv + (["--controls"] if args.controls else []))
+    return suite.main(argv + (["--controls"] if args.controls else []) + (["--list"] if args.list else []))

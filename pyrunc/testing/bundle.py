@@ -259,6 +259,17 @@ class Container(Bundle):
         assert r.rc == 0, r
         return self.output()
 
+    def applied_or_refused(self, applied) -> None:
+        """create + start, then applied(View) must hold; or create fails with a message and leaves nothing.
+        For a field a runtime may not support: runtime.md, "If the runtime cannot apply a property as
+        specified in the configuration, it MUST generate an error"; it may never accept and ignore it."""
+        r = self.create()
+        if r.rc != 0:
+            assert r.err.strip() and self.state_dir_gone(), r
+            return
+        assert self.start().rc == 0
+        assert applied(View(self.state()["pid"])), "accepted but not applied"
+
     def assert_refused(self, r, one_line=False):
         """The call failed with a message, and no container of this id exists."""
         assert r.rc != 0, r

@@ -1,5 +1,7 @@
 """`pyrunc conformance --runtime PATH [-k PATTERN] [--report FILE] [--controls]`: the packaged suite
 (pyrunc/testing/suite) against any runtime, run by pytest in this process, as a table and a report.
+`pyrunc conformance --list [-k PATTERN]` prints the cases (section, level, name, cited sentence) and the
+count per section without running any (no runtime, no root).
 
 Every case cites a spec sentence; the table says passed, failed (with the assertion that failed) or
 skipped (with why: the host lacks the feature, or the runtime's `features` output says unsupported).
@@ -75,8 +77,10 @@ class Collector:
             sys.stdout.flush()
 
 
-def run_suite(runtime: str, pattern: str | None = None, select: list[str] | None = None, echo=True) -> list[Case]:
-    """The suite against `runtime` in this process; pytest is needed (pip install 'pyrunc[conformance]')."""
+def run_suite(runtime: str, pattern: str | None = None, select: list[str] | None = None, echo=True,
+              collect_only=False) -> list[Case]:
+    """The suite against `runtime` in this process (collect_only: only gather the cases); pytest is needed
+    (pip install 'pyrunc[conformance]')."""
     try:
         import pytest
     except ImportError as e:
@@ -89,6 +93,8 @@ def run_suite(runtime: str, pattern: str | None = None, select: list[str] | None
                 "-p", "no:cacheprovider", "-p", "no:terminal"]
         if pattern:
             args += ["-k", pattern]
+        if collect_only:
+            args.append("--collect-only")
         code = pytest.main(args, plugins=[collector])
     if code not in (0, 1) and not collector.cases:
         raise PyruncError(f"the suite did not run (pytest exit {int(code)})")
@@ -144,6 +150,28 @@ def table(cases: list[Case]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def listing(cases: list[Case]) -> str:
+    """Every case by spec section, with its level and cited sentence; the count per section and document."""
+    from pyrunc.testing.requirement import SECTIONS
+
+    lines, per_doc, section = [], {}, None
+    ordered = sorted(cases, key=lambda c: (c.requirement.get("section", ""), c.name))
+    counts = {}
+    for case in ordered:
+        counts[case.requirement.get("section", "")] = counts.get(case.requirement.get("section", ""), 0) + 1
+    for case in ordered:
+        req = case.requirement
+        if req.get("section") != section:
+            section = req.get("section")
+            lines.append(f"\n{section} ({counts[section]})")
+            doc = section.partition("#")[0]
+            per_doc[doc] = per_doc.get(doc, 0) + counts[section]
+        lines.append(f"  {req.get('level', ''):<9} {case.name}: {req.get('text', '')}")
+    lines.append("\n" + ", ".join(f"{doc} ({SECTIONS.get(doc, doc)}) {n}" for doc, n in per_doc.items())
+                 + f"; {len(cases)} cases")
+    return "\n".join(lines) + "\n"
+
+
 def runtime_version(runtime: str) -> str:
     try:
         r = subprocess.run([runtime, "--version"], capture_output=True, text=True, timeout=10)
@@ -170,7 +198,8 @@ def write_reports(path: str, doc: dict) -> list[Path]:
 
 
 def parse(argv: list[str]) -> dict:
-    opts = {"runtime": None, "pattern": None, "report": None, "controls": False, "only": [], "quiet": False}
+    opts = {"runtime": None, "pattern": None, "report": None, "controls": False, "only": [], "quiet": False,
+            "list": False}
     flags = {"--runtime": "runtime", "-k": "pattern", "--report": "report", "--only": "only"}
     i = 0
     while i < len(argv):
@@ -182,12 +211,12 @@ def parse(argv: list[str]) -> dict:
                     raise PyruncError(f"flag needs an argument: {name}")
                 value = argv[i]
             opts[flags[name]] = opts["only"] + [value] if name == "--only" else value
-        elif name in ("--controls", "--quiet"):
+        elif name in ("--controls", "--quiet", "--list"):
             opts[name[2:]] = True
         else:
             raise PyruncError(f"flag provided but not defined: {name}")
         i += 1
-    if not opts["runtime"]:
+    if not opts["runtime"] and not opts["list"]:
         raise PyruncError("conformance needs --runtime PATH (the runtime to test, e.g. runc)")
     return opts
 
@@ -195,6 +224,9 @@ def parse(argv: list[str]) -> dict:
 def main(argv: list[str]) -> int:
     """0 when no case failed (and, with --controls, every control was caught), else 1."""
     opts = parse(argv)
+    if opts["list"]:
+        sys.stdout.write(listing(run_suite("runc", opts["pattern"], echo=False, collect_only=True)))
+        return 0
     import shutil
 
     runtime = shutil.which(opts["runtime"])

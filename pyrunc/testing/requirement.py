@@ -11,6 +11,7 @@ there ("linux.namespaces", "time"); when the document says otherwise, the case i
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 SECTIONS = {
@@ -26,6 +27,7 @@ class Requirement:
     text: str  # the sentence, word for word
     control: str | None = None
     feature: tuple[str, object] | None = None
+    since: str | None = None  # the spec version that added the field: older runtimes skip the case
 
     @property
     def document(self) -> str:
@@ -36,9 +38,9 @@ class Requirement:
 
 
 def cite(section: str, level: str, text: str, control: str | None = None,
-         feature: tuple[str, str] | None = None):
+         feature: tuple[str, str] | None = None, since: str | None = None):
     """Attach the Requirement to a test function (read by the suite's conftest and the report)."""
-    req = Requirement(section, level, text, control, feature)
+    req = Requirement(section, level, text, control, feature, since)
 
     def mark(func):
         func.requirement = req
@@ -61,4 +63,16 @@ def unsupported(features: dict | None, feature: tuple[str, str] | None) -> str |
         return f"the runtime's features output does not list {value!r} in {path}"
     if node is False:
         return f"the runtime's features output says {path} is false"
+    return None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text.partition("-")[0])[:3])
+
+
+def predates(features: dict | None, since: str | None) -> str | None:
+    """Why the runtime's spec version (features' ociVersionMax) rules out a field added in `since`, or None."""
+    version = (features or {}).get("ociVersionMax", "")
+    if since and version and _version(version) < _version(since):
+        return f"the runtime's features output says ociVersionMax {version}: the field is from spec {since}"
     return None

@@ -129,7 +129,7 @@ def test_conformance_table_and_report(rt, tmp_path):
 # A sample of controls, one per kind of fault: with the broken runtime, each case must fail.
 CONTROLS = ["test_state_returned", "test_kill_sends_the_signal", "test_hostname", "test_mounts_in_order",
             "test_lifecycle_config_changes_after_create_ignored", "test_dev_symlinks", "test_only_stdio_open",
-            "test_error_leaves_no_trace", "test_lifecycle_program_not_run_at_create"]
+            "test_error_leaves_no_trace", "test_lifecycle_program_not_run_at_create", "test_seccomp_listener"]
 
 
 @pytest.mark.root
@@ -138,6 +138,16 @@ def test_controls_sample(rt):
     caught = re.findall(r"control caught\s+(\S+)", r.stdout)
     assert sorted(caught) == sorted(CONTROLS), r.stdout[-4000:] + r.stderr[-2000:]
     assert r.returncode == 0, r.stdout[-4000:]
+
+
+def test_conformance_list():
+    """--list needs no runtime: every case under its section, with its level and sentence, and the counts."""
+    r = subprocess.run([str(REPO / ".venv/bin/pyrunc"), "conformance", "--list", "-k", "hugepage or listener"],
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "config-linux.md#configLinuxHugePageLimits (1)" in r.stdout, r.stdout
+    assert "MUST      test_seccomp_listener: listenerPath (string, OPTIONAL)" in r.stdout, r.stdout
+    assert r.stdout.rstrip().endswith("config-linux.md (Linux Container Configuration) 2; 2 cases"), r.stdout
 
 
 def test_bundle_fixture_writes_a_bundle(bundle):

@@ -3,7 +3,7 @@ case whose feature the runtime's `features` output does not list is skipped as u
 
 import pytest
 
-from pyrunc.testing.requirement import unsupported
+from pyrunc.testing.requirement import predates, unsupported
 
 
 @pytest.fixture(autouse=True)
@@ -11,7 +11,7 @@ def _runtime_supports(request, rt):
     req = getattr(request.function, "requirement", None)
     if req is None:
         pytest.fail(f"{request.node.name} cites no requirement", pytrace=False)
-    if why := unsupported(rt.features(), req.feature):
+    if why := unsupported(rt.features(), req.feature) or predates(rt.features(), req.since):
         pytest.skip(why)
 
 

@@ -323,42 +323,21 @@ def test_terminal(container):
     assert reader.text().split() == ["/dev/pts/0", "stdin-is-a-tty"]
 
 
-def skip_if_older(rt, field):
-    """Skip a field the runtime's spec version (features' ociVersionMax) predates: 1.0.x has none of these."""
-    version = (rt.features() or {}).get("ociVersionMax", "")
-    if version.startswith("1.0."):
-        pytest.skip(f"the runtime's features output says ociVersionMax {version}: {field} is newer")
-
-
-def _applied_or_refused(c, field, applied):
-    """A property added after runc's spec 1.0.2: the runtime applies it, or refuses the config; it never
-    ignores it silently (runtime.md: "If the runtime cannot apply a property as specified in the
-    configuration, it MUST generate an error")."""
-    skip_if_older(c.rt, field)
-    r = c.create()
-    if r.rc != 0:
-        assert r.err.strip() and c.state_dir_gone(), r
-        return
-    assert c.start().rc == 0
-    assert applied(View(c.state()["pid"])), f"{field} was accepted but not applied"
-
-
 @cite(LINUX_PROCESS, "MUST", "scheduler (object, OPTIONAL) is an object describing the scheduler properties for "
       "the process. (If the runtime cannot apply a property as specified in the configuration, it MUST generate an "
-      "error.)", control="drop:process.scheduler")
+      "error.)", control="drop:process.scheduler", since="1.2.0")
 def test_scheduler(container):
     c = container("sleep", "300")
     c.config["process"]["scheduler"] = {"policy": "SCHED_BATCH"}
-    _applied_or_refused(c, "process.scheduler", lambda v: os.sched_getscheduler(v.pid) == os.SCHED_BATCH)
+    c.applied_or_refused(lambda v: os.sched_getscheduler(v.pid) == os.SCHED_BATCH)
 
 
 @cite(LINUX_PROCESS, "MUST", "execCPUAffinity (object, OPTIONAL) specifies CPU affinity used to execute the "
       "process. This setting is not applicable to the container's init process. (If the runtime cannot apply a "
       "property as specified in the configuration, it MUST generate an error.)",
-      control="drop:process.execCPUAffinity")
+      control="drop:process.execCPUAffinity", since="1.2.0")
 def test_exec_cpu_affinity(container):
     c = container("sleep", "300")
-    skip_if_older(c.rt, "process.execCPUAffinity")
     assert c.create().rc == 0 and c.start().rc == 0
     process = dict(c.config["process"], args=["sleep", "300"], execCPUAffinity={"final": "0"})
     (container.dir / "process.json").write_text(json.dumps(process))
@@ -430,3 +409,103 @@ def test_hook_kinds_in_lifecycle_order(container):
     c.config["hooks"]["createRuntime"].append({"path": "/bin/sh", "args": ["sh", "-c", f"echo late >> {log}/log"]})
     output(c)
     assert (log / "log").read_text().split() == ["prestart", "createRuntime", "late", *kinds[2:]]
+
+
+_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}  # the syscall numbers of ioprio_get(2)
+
+
+def _io_priority(pid: int) -> int:
+    """ioprio_get(IOPRIO_WHO_PROCESS, pid): (class << 13) | level."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    value = libc.syscall(_IOPRIO_GET[os.uname().machine], 1, pid)
+    assert value >= 0, os.strerror(ctypes.get_errno())
+    return value
+
+
+@cite(LINUX_PROCESS, "MUST", "ioPriority (object, OPTIONAL) configures the I/O priority settings for the "
+      "container's processes within the process group. (If the runtime cannot apply a property as specified in the "
+      "configuration, it MUST generate an error.)", control="drop:process.ioPriority",
+      since="1.2.0")
+def test_io_priority(container):
+    if os.uname().machine not in _IOPRIO_GET:
+        pytest.skip(f"the suite knows no ioprio_get number for {os.uname().machine}")
+    c = container("sleep", "300")
+    c.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+    c.applied_or_refused(lambda v: _io_priority(v.pid) == (2 << 13) | 6)
+
+
+@cite(PROCESS, "MUST", "consoleSize (object, OPTIONAL) specifies the console size in characters of the terminal. "
+      "Runtimes MUST ignore consoleSize if terminal is false or unset.", control="set:process.terminal=true")
+def test_console_size_ignored_without_terminal(container):
+    c = container("sh", "-c", "test -t 0 && echo tty || echo no-tty")
+    c.config["process"]["terminal"] = False
+    c.config["process"]["consoleSize"] = {"height": 40, "width": 100}
+    assert output(c) == "no-tty\n"
+
+
+@cite(MOUNTS, "MUST", "uidMappings (array of type LinuxIDMapping, OPTIONAL) The mapping to convert UIDs from the "
+      "source file system to the destination mount point. (idmap: If uidMappings or gidMappings are specified for "
+      "the mount, the runtime MUST use those values for the mount's mapping.)",
+      control="drop:mounts", feature=("mountOptions", "idmap"), since="1.1.0")
+def test_idmapped_mount(container):
+    tree = container.dir / "owned"
+    tree.mkdir()
+    (tree / "file").write_text("x")
+    os.chown(tree / "file", 1000, 1000)
+    c = container("stat", "-c", "%u %g", "/mnt/id/file")
+    c.config["mounts"].append({"destination": "/mnt/id", "type": "bind", "source": str(tree),
+                               "options": ["rbind", "idmap"],
+                               "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                               "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 65536}]})
+    assert output(c) == "101000 201000\n"
+
+
+@cite(MOUNTS, "MUST", "If there are no uidMappings and gidMappings specified and the container isn't using user "
+      "namespaces, an error MUST be returned. (ridmap)", control="ok:create", feature=("mountOptions", "ridmap"),
+      since="1.1.0")
+def test_ridmap_without_maps_refused(container):
+    c = container("true")
+    c.config["mounts"].append({"destination": "/mnt/id", "type": "bind", "source": str(container.dir),
+                               "options": ["rbind", "ridmap"]})
+    refused_create(c)
+
+
+@cite(PROCESS, "statement", "consoleSize (object, OPTIONAL) specifies the console size in characters of the "
+      "terminal.", control="drop:process.consoleSize")
+def test_console_size(container):
+    from pyrunc.testing.console import ConsoleReader
+
+    c = container("/bin/busybox", "stty", "size")
+    c.config["process"]["terminal"] = True
+    c.config["process"]["consoleSize"] = {"height": 40, "width": 100}
+    reader = ConsoleReader(container.dir / "console.sock")
+    assert c.create("--console-socket", container.dir / "console.sock").rc == 0
+    assert c.start().rc == 0
+    c.wait_status("stopped")
+    assert reader.text().split() == ["40", "100"]
+
+
+@cite(HOOKS, "statement", "env (array of strings, OPTIONAL) with the same semantics as IEEE Std 1003.1-2008's "
+      "environ.", control="drop:hooks.createRuntime")
+def test_hook_env(container):
+    log = container.dir
+    c = container("true")
+    c.config["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", f"echo $SUITE_HOOK > {log}/env"],
+                                            "env": ["SUITE_HOOK=from-env"]}]}
+    output(c)
+    assert (log / "env").read_text() == "from-env\n"
+
+
+@cite(HOOKS, "MUST", "timeout (int, OPTIONAL) is the number of seconds before aborting the hook. (runtime.md: If "
+      "any prestart hook fails, the runtime MUST generate an error, stop the container, and continue the lifecycle "
+      "at step 12.)", control="drop:hooks.prestart")
+def test_hook_timeout(container):
+    import time
+
+    c = container("true")
+    c.config["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}
+    began = time.monotonic()
+    refused_create(c)
+    assert time.monotonic() - began < 20, "the hook was not aborted after its timeout"

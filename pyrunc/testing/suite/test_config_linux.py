@@ -1,5 +1,6 @@
 """config-linux.md: namespaces, id maps, devices, cgroups, sysctl, seccomp, masked and read-only paths."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -350,3 +351,322 @@ def test_memory_reservation(container):
     except FileNotFoundError:
         value = view.cgroup_file("memory", "memory.low")
     assert int(value) == 32 << 20
+
+
+# -- the remaining resource fields, one case each: the field set, the cgroup file read on the host ----------
+
+def _read(view, controller, *names):
+    """The first of the cgroup files (v1 name, v2 name) that exists, or skip: the host lacks both."""
+    for name in names:
+        try:
+            return view.cgroup_file(controller, name)
+        except FileNotFoundError:
+            continue
+    pytest.skip(f"the host has none of {', '.join(names)}")
+
+
+def _resource_case(name, section, text, group, value, controller, files, check, control=None, refusable=False,
+                   since=None, lacking=None):
+    """A case: linux.resources.<group> = value; check(content of the first of `files` that exists).
+    `lacking`: why the host cannot exercise it (a skip), or None."""
+    @cite(f"config-linux.md#{section}", "MUST" if refusable else "statement", text,
+          control=control or f"drop:linux.resources.{group}", since=since)
+    def case(container):
+        if lacking:
+            pytest.skip(lacking)
+        c = container("sleep", "300")
+        c.config["linux"]["resources"][group] = value
+        if refusable:
+            c.applied_or_refused(lambda view: check(_read(view, controller, *files)))
+        else:
+            assert check(_read(started_view(c), controller, *files))
+
+    case.__name__ = f"test_{name}"
+    return case
+
+
+def _disk() -> str:
+    """major:minor of a whole disk of this host (throttles apply to disks, not partitions)."""
+    for dev in sorted(Path("/sys/block").glob("*")):
+        if not dev.name.startswith(("loop", "ram", "zram", "dm-")) and (dev / "device").exists():
+            return (dev / "dev").read_text().strip()
+    return ""
+
+
+_DISK = _disk()
+_MiB = 1 << 20
+_CANNOT = " (If the runtime cannot apply a property as specified in the configuration, it MUST generate an error.)"
+for _case in (
+    _resource_case("memory_swap", "configLinuxMemory", "swap (int64, OPTIONAL) - sets limit of memory+Swap usage",
+                   "memory", {"limit": 64 * _MiB, "swap": 128 * _MiB}, "memory",
+                   ("memory.memsw.limit_in_bytes", "memory.swap.max"), lambda v: int(v) in (128 * _MiB, 64 * _MiB)),
+    _resource_case("memory_swappiness", "configLinuxMemory", "swappiness (uint64, OPTIONAL) - sets swappiness "
+                   "parameter of vmscan (See sysctl's vm.swappiness)", "memory", {"swappiness": 10}, "memory",
+                   ("memory.swappiness",), lambda v: v == "10"),
+    _resource_case("memory_disable_oom_killer", "configLinuxMemory", "disableOOMKiller (bool, OPTIONAL) - enables "
+                   "or disables the OOM killer.", "memory", {"disableOOMKiller": True}, "memory",
+                   ("memory.oom_control",), lambda v: "oom_kill_disable 1" in v),
+    _resource_case("cpu_burst", "configLinuxCPU", "burst (uint64, OPTIONAL) - specifies the maximum amount of "
+                   "accumulated time in microseconds for which all tasks in a cgroup can run additionally for burst "
+                   "during one period (as defined by period below)" + _CANNOT, "cpu",
+                   {"quota": 50000, "period": 100000, "burst": 10000}, "cpu", ("cpu.cfs_burst_us", "cpu.max.burst"),
+                   lambda v: v == "10000", refusable=True, since="1.1.0"),
+    _resource_case("cpu_idle", "configLinuxCPU", "idle (int64, OPTIONAL) - cgroups are configured with minimum "
+                   "weight, 0: default behavior, 1: SCHED_IDLE." + _CANNOT, "cpu", {"idle": 1}, "cpu",
+                   ("cpu.idle",), lambda v: v == "1", refusable=True, since="1.1.0"),
+    _resource_case("cpu_realtime", "configLinuxCPU", "realtimeRuntime (int64, OPTIONAL) - specifies a period of "
+                   "time in microseconds for the longest continuous period in which the tasks in a cgroup have "
+                   "access to CPU resources" + _CANNOT, "cpu", {"realtimeRuntime": 1000, "realtimePeriod": 100000},
+                   "cpu", ("cpu.rt_runtime_us",), lambda v: v == "1000", refusable=True),
+    _resource_case("hugepage_limits", "configLinuxHugePageLimits", "hugepageLimits (array of objects, OPTIONAL) "
+                   "represents the hugetlb controller which allows to limit the HugeTLB reservations (if supported) "
+                   "or usage (page fault)." + _CANNOT, "hugepageLimits", [{"pageSize": "2MB", "limit": 4 * _MiB}],
+                   "hugetlb", ("hugetlb.2MB.rsvd.limit_in_bytes", "hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.rsvd.max",
+                               "hugetlb.2MB.max"), lambda v: v == str(4 * _MiB), refusable=True),
+    *(_resource_case(f"block_io_{key}", "configLinuxBlockIO", f"{key} (array of objects, OPTIONAL) - an array of "
+                     f"per-device {'bandwidth' if 'Bps' in key else 'IO'} rate limits.", "blockIO",
+                     {key: [{"major": int(_DISK.partition(":")[0] or 0), "minor": int(_DISK.partition(":")[2] or 0),
+                             "rate": 1048576}]}, "blkio", (f"blkio.throttle.{v1}", "io.max"),
+                     lambda v, v2=v2: v == f"{_DISK} 1048576" or f"{_DISK} " in v and f"{v2}=1048576" in v,
+                     lacking=None if _DISK else "the host has no whole disk to throttle")
+      for key, v1, v2 in (("throttleReadBpsDevice", "read_bps_device", "rbps"),
+                          ("throttleWriteBpsDevice", "write_bps_device", "wbps"),
+                          ("throttleReadIOPSDevice", "read_iops_device", "riops"),
+                          ("throttleWriteIOPSDevice", "write_iops_device", "wiops"))),
+):
+    globals()[_case.__name__] = _case
+
+
+@cite("config-linux.md#configLinuxCPU", "statement", "mems (string, OPTIONAL) - list of memory nodes the container "
+      "will run on.", control="drop:linux.resources.cpu")
+def test_cpuset_mems(container):
+    nodes = Path("/sys/fs/cgroup/cpuset/cpuset.mems")
+    if not nodes.exists() or "," not in nodes.read_text() and "-" not in nodes.read_text():
+        pytest.skip("the host has one memory node: no value of mems differs from the default")
+    c = container("sleep", "300")
+    last = nodes.read_text().strip().replace("-", ",").split(",")[-1]
+    c.config["linux"]["resources"]["cpu"] = {"mems": last}
+    assert started_view(c).cgroup_file("cpuset", "cpuset.mems") == last
+
+
+@cite("config-linux.md#configLinuxBlockIO", "MUST", "weight (uint16, OPTIONAL) - specifies per-cgroup weight." +
+      _CANNOT, control="drop:linux.resources.blockIO")
+def test_block_io_weight(container):
+    """Applied where the host has weights (BFQ, or CFQ before 5.0); elsewhere the runtime must refuse it."""
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["blockIO"] = {"weight": 300}
+    names = ("blkio.bfq.weight", "blkio.weight", "io.bfq.weight", "io.weight")
+    v1 = any(Path("/sys/fs/cgroup/blkio", name).exists() for name in names[:2])
+    v2 = any("io" in p.read_text().split() for p in (Path("/sys/fs/cgroup/cgroup.controllers"),
+                                                      Path("/sys/fs/cgroup/unified/cgroup.controllers")) if p.exists())
+    if not v1 and not v2:  # on cgroup2 the files are the children's: io.weight (iocost) or io.bfq.weight
+        refused_create(c)
+        return
+    c.applied_or_refused(lambda view: _read(view, "blkio", *names).split()[-1] in ("300", "2930"))
+
+
+@cite("config-linux.md#configLinuxMemory", "MUST", "checkBeforeUpdate (bool, OPTIONAL) - enables container memory "
+      "usage check before setting a new limit. If enabled (true), runtime MAY check if a new memory limit is lower "
+      "than the current usage, and MUST reject the new limit.", control="ok:update")
+def test_memory_check_before_update(container, rt):
+    c = container("sh", "-c", "head -c 16777216 /dev/zero > /dev/shm/fill && exec sleep 300")
+    c.config["linux"]["resources"]["memory"] = {"limit": 64 * _MiB}
+    view = started_view(c)
+    wait_for(lambda: int(_read(view, "memory", "memory.usage_in_bytes", "memory.current")) > 16 * _MiB,
+             what="16 MiB charged to the container")
+    r = rt.update(c.id, {"memory": {"limit": 8 * _MiB, "checkBeforeUpdate": True}})
+    assert r.rc != 0, f"a limit below the usage was accepted: {r}"
+    assert int(_read(view, "memory", "memory.limit_in_bytes", "memory.max")) == 64 * _MiB
+
+
+@cite("config-linux.md#configLinuxNetwork", "statement", "classID (uint32, OPTIONAL) - is the network class "
+      "identifier the cgroup's network packets will be tagged with", control="drop:linux.resources.network")
+def test_network_class_id(container):
+    if "net_cls" not in Path("/proc/self/cgroup").read_text():
+        pytest.skip("the host has no net_cls hierarchy mounted (net_cls and net_prio exist on cgroup v1 only)")
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["network"] = {"classID": 1048577}
+    assert started_view(c).cgroup_file("net_cls", "net_cls.classid") == "1048577"
+
+
+@cite("config-linux.md#configLinuxRDMA", "statement", "rdma (object, OPTIONAL) represents the cgroup subsystem "
+      "rdma.", control="drop:linux.resources.rdma", feature=("linux.cgroup.rdma", True))
+def test_rdma(container):
+    if not any(line.split()[0] == "rdma" for line in Path("/proc/cgroups").read_text().splitlines()[1:]):
+        pytest.skip("the host's kernel has no rdma cgroup controller")
+    devices = sorted(os.listdir("/sys/class/infiniband")) if os.path.isdir("/sys/class/infiniband") else []
+    if not devices:
+        pytest.skip("the host has no RDMA device")
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["rdma"] = {devices[0]: {"hcaHandles": 3}}
+    assert f"{devices[0]} hca_handle=3" in started_view(c).cgroup_file("rdma", "rdma.max")
+
+
+@cite("config-linux.md#configLinuxUnified", "MUST", "unified (object, OPTIONAL) allows cgroup v2 parameters to be to "
+      "be set and modified for the container. (The runtime MUST generate an error when the configuration refers to "
+      "a cgroup controller that is not present or that cannot be enabled.)", control="drop:linux.resources.unified")
+def test_unified(container):
+    roots = [r for r in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified") if os.path.exists(f"{r}/cgroup.controllers")]
+    if not roots or "pids" not in Path(f"{roots[0]}/cgroup.controllers").read_text().split() \
+            and "hugetlb" not in Path(f"{roots[0]}/cgroup.controllers").read_text().split():
+        pytest.skip("the host's cgroup2 hierarchy has neither pids nor hugetlb")
+    key = "pids.max" if "pids" in Path(f"{roots[0]}/cgroup.controllers").read_text().split() else "hugetlb.2MB.max"
+    c = container("sleep", "300")
+    c.config["linux"]["resources"]["unified"] = {key: "8388608"}
+
+    def applied(view):
+        path = Path(roots[0]) / view.cgroups.get("", "/").lstrip("/") / key
+        return path.read_text().strip() == "8388608"
+    c.applied_or_refused(applied)
+
+
+@cite("config-linux.md#configLinuxIntelRdt", "MUST", "If intelRdt is set, the runtime MUST write the container "
+      "process ID to the tasks file in a proper sub-directory in a mounted resctrl pseudo-filesystem. That "
+      "sub-directory name is specified by closID parameter.", control="drop:linux.intelRdt",
+      feature=("linux.intelRdt.enabled", True))
+def test_intel_rdt_clos(container):
+    mounts = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+    resctrl = next((m[1] for m in mounts if m[2] == "resctrl"), None)
+    if resctrl is None:
+        pytest.skip("the host has no resctrl filesystem mounted (no Intel RDT)")
+    c = container("sleep", "300")
+    c.config["linux"]["intelRdt"] = {"closID": f"suite-{c.id}"}
+    pid = started_view(c).pid
+    assert str(pid) in Path(resctrl, f"suite-{c.id}", "tasks").read_text().split()
+
+
+@cite("config-linux.md#configLinuxMemoryPolicy", "MUST", "memoryPolicy (object, OPTIONAL) sets the NUMA memory "
+      "policy for the container." + _CANNOT, control="drop:linux.memoryPolicy", since="1.3.0")
+def test_memory_policy(container):
+    if not os.path.exists("/proc/self/numa_maps"):
+        pytest.skip("the host's kernel has no NUMA support (no numa_maps)")
+    c = container("sleep", "300")
+    c.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
+    c.applied_or_refused(lambda v: "bind:0" in Path(f"/proc/{v.pid}/numa_maps").read_text())
+
+
+@cite("config-linux.md#configLinuxMountLabel", "statement", "mountLabel (string, OPTIONAL) will set the Selinux "
+      "context for the mounts in the container.", control="drop:linux.mountLabel",
+      feature=("linux.selinux.enabled", True))
+def test_mount_label(container):
+    if not Path("/sys/fs/selinux/enforce").exists():
+        pytest.skip("the host lacks SELinux")
+    c = container("sleep", "300")
+    c.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0"
+    assert "container_file_t" in started_view(c).mounts.get("/dev/shm", ("", ""))[-1]
+
+
+@cite("config-linux.md#configLinuxSeccomp", "statement", "args (array of objects, OPTIONAL) - the specific syscall "
+      "in seccomp.", control="drop:linux.seccomp", feature=("linux.seccomp.enabled", True))
+def test_seccomp_args(container):
+    c = container("sh", "-c", "touch /tmp/f; chmod 700 /tmp/f 2>/dev/null || echo 700-refused; "
+                              "chmod 755 /tmp/f && echo 755-done")
+    c.mount("/tmp", "tmpfs", "tmpfs")
+    rules = [{"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+              "args": [{"index": index, "value": 0o700, "op": "SCMP_CMP_EQ"}]}
+             for name, index in (("chmod", 1), ("fchmodat", 2), ("fchmodat2", 2))]
+    c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                                    "syscalls": rules}
+    assert output(c) == "700-refused\n755-done\n"
+
+
+def _listener(path: Path):
+    """A seccomp agent on <path>: one connection, the message and the fds it brought, in a list."""
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    server.settimeout(30)
+    got: list = []
+
+    def serve():
+        try:
+            conn, _ = server.accept()
+            with conn:
+                msg, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+                while chunk := conn.recv(65536):  # the runtime closes the connection after one state
+                    msg += chunk
+                got.append((json.loads(msg), fds))
+        finally:
+            server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread, got
+
+
+@cite("config-linux.md#configLinuxSeccomp", "MUST", "listenerPath (string, OPTIONAL) - specifies the path of UNIX "
+      "domain socket over which the runtime will send the container process state data structure when the "
+      "SCMP_ACT_NOTIFY action is used. This socket MUST use AF_UNIX domain and SOCK_STREAM type. The runtime "
+      "MUST send exactly one container process state per connection.", control="drop:linux.seccomp.listenerPath",
+      feature=("linux.seccomp.actions", "SCMP_ACT_NOTIFY"))
+def test_seccomp_listener(container):
+    sock = container.dir / "agent.sock"
+    thread, got = _listener(sock)
+    c = container("sleep", "300")
+    c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                                    "listenerPath": str(sock), "listenerMetadata": "suite-metadata",
+                                    "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    pid = started_view(c).pid
+    thread.join(30)
+    assert got, "no container process state arrived on listenerPath"
+    state, fds = got[0]
+    for fd in fds:
+        os.close(fd)
+    assert state.get("fds") == ["seccompFd"] and len(fds) == 1, state
+    assert (state.get("pid"), state.get("metadata"), state["state"]["id"]) == (pid, "suite-metadata", c.id), state
+
+
+@cite("config-linux.md#configLinuxNetworkDevices", "MUST", "netDevices (object, OPTIONAL) - A set of network "
+      "devices that MUST be made available in the container. name (string, OPTIONAL) - the name of the network "
+      "device inside the container namespace.", control="drop:linux.netDevices",
+      feature=("linux.netDevices.enabled", True), since="1.3.0")
+def test_net_devices(container, rt):
+    """The runtime runs (through nsenter) in a network namespace the case made, standing in for the host, with
+    a veth pair in it (no dummy module here): the real host's links are never touched."""
+    from pyrunc.testing.runtime import Runtime
+
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "300"])
+    try:
+        wait_for(lambda: ns_inode(holder.pid, "net") != ns_inode("self", "net"), what="the stand-in netns")
+        stand_in = f"/proc/{holder.pid}/ns/net"
+        subprocess.run(["nsenter", f"--net={stand_in}", "ip", "link", "add", "sv0", "type", "veth", "peer", "name",
+                        "sv1"], check=True)
+        wrapper = container.dir / "runtime-in-netns"
+        wrapper.write_text(f"#!/bin/sh\nexec nsenter --net={stand_in} {rt.exe} \"$@\"\n")
+        wrapper.chmod(0o755)
+        c = container("/bin/busybox", "ip", "-o", "link", "show", "ctr0")
+        c.rt = Runtime(str(wrapper), rt.root, rt.base)
+        c.config["linux"]["netDevices"] = {"sv0": {"name": "ctr0"}}
+        assert ": ctr0@" in output(c)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+_STATIC_BUSYBOX = ("execve", "execveat", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "brk", "mmap",
+                   "munmap", "mprotect", "madvise", "getuid", "geteuid", "getgid", "getegid", "getpid", "gettid",
+                   "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "write", "writev", "read",
+                   "exit", "exit_group", "futex", "prlimit64", "getrandom", "close", "close_range", "fcntl", "ioctl",
+                   "fstat", "newfstatat", "statx", "uname", "readlinkat", "readlink", "tgkill", "nanosleep",
+                   "clock_gettime", "sched_yield", "capget", "capset", "prctl", "setgroups", "setuid", "setgid",
+                   "setresuid", "setresgid", "openat", "dup3", "getcwd", "chdir", "fchdir",
+                   "fstatfs", "statfs", "getdents64", "lseek", "epoll_ctl", "epoll_pwait", "epoll_create1", "pipe2",
+                   "clone", "clone3", "wait4", "waitid", "kill", "getppid", "sched_getaffinity", "mincore",
+                   "faccessat", "faccessat2", "access")
+
+
+@cite("config-linux.md#configLinuxSeccomp", "statement", "defaultErrnoRet (uint, OPTIONAL) - the errno return code "
+      "to use. Some actions like SCMP_ACT_ERRNO and SCMP_ACT_TRACE allow to specify the errno code to return.",
+      control="drop:linux.seccomp.defaultErrnoRet", feature=("linux.seccomp.enabled", True))
+def test_seccomp_default_errno_ret(container):
+    """Everything a static busybox `mkdir` (and a runtime's last steps before execve) needs is allowed; mkdir
+    itself meets the default action."""
+    c = container("mkdir", "/suite-dir")
+    c.config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 30,  # EROFS
+                                    "architectures": ["SCMP_ARCH_X86_64"],
+                                    "syscalls": [{"names": list(_STATIC_BUSYBOX), "action": "SCMP_ACT_ALLOW"}]}
+    output(c)
+    assert "Read-only file system" in c.stderr.read_text(), c.stderr.read_text()
