@@ -111,19 +111,19 @@ def plan(plan: Plan, linux: dict, ns: Namespaces, bridge: Bridge | None, rootles
         raise PyruncError(f"{what}: needs CAP_NET_ADMIN in the host's network namespace (rootless)")
     if "network" in ns.joined:
         target = ns.joined["network"]
-    elif ns.new & 0x40000000 and ns.single_clone:  # CLONE_NEWNET, made by clone: /proc/<pid>/ns/net
+    elif ns.new & 0x40000000:  # CLONE_NEWNET, made by clone or unshared after the joins: /proc/<pid>/ns/net
         target = ""
-    elif ns.new & 0x40000000:
-        raise PyruncError(f"{what}: pyrunc sets up a new network namespace only when no namespace is joined")
     else:
         raise PyruncError(f"{what}: needs a network namespace (linux.namespaces)")
     if bridge is not None and target:
         raise PyruncError(f"annotations.{KEY}: the bridge network needs a new network namespace, not a joined one")
     where = target or "/proc/<pid>/ns/net"
     parent: list[Step] = []
+    # A namespace unshared by the init after its joins exists only once it asks (request_network).
+    on = "network" if not target and not ns.single_clone else ""
 
     def add(op: str, args: tuple, text: str, source: str) -> None:
-        parent.append(Step("parent", op, args, text, source))
+        parent.append(Step("parent", op, args, text, source, on=on))
 
     if bridge is not None:
         b = bridge
@@ -165,6 +165,11 @@ def plan(plan: Plan, linux: dict, ns: Namespaces, bridge: Bridge | None, rootles
             ports = ", ".join(f"{h}->{c}/{p}" for h, c, p in b.publish)
             add("net_publish", (b.bridge,), f"nft: forward host ports {ports} to the container",
                 f"annotations.{KEY}.publish")
+    if on:
+        steps = plan.phases["namespaces"]
+        at = next(i for i, s in enumerate(steps) if s.op in ("unshare", "unshare_user")) + 1
+        steps.insert(at, Step("namespaces", "request_network", (), "ask the runtime to set up the new network "
+                              "namespace from outside, and wait until it has", ns.source("network")))
     return parent
 
 

@@ -401,3 +401,25 @@ def test_net_device_moves_into_a_joined_namespace_and_stays_there(stand_in):
     finally:
         joined.close()
     wait_for(lambda: "nd1" not in stand_in.host.links(), what="the veth stand-in destroyed with the namespace")
+
+
+def test_new_network_namespace_unshared_after_joins_gets_the_bridge(lab):
+    """Joining another namespace makes the init unshare its network namespace after the joins
+    (not at clone): it asks the runtime, which sets the namespace up by /proc/<pid>/ns/net."""
+    holder = subprocess.Popen(["unshare", "--uts", "sleep", "600"])
+    try:
+        wait_for(lambda: os.stat(f"/proc/{holder.pid}/ns/uts").st_ino != os.stat("/proc/self/ns/uts").st_ino,
+                 what="a new uts namespace")
+        c = lab.container(BB, "sleep", "60")
+        c.namespace("uts", f"/proc/{holder.pid}/ns/uts")
+        c.config.pop("hostname", None)  # the joined namespace's own
+        pid = c.started()
+        assert os.readlink(f"/proc/{pid}/ns/uts") == os.readlink(f"/proc/{holder.pid}/ns/uts")
+        assert "10.87.0.2/24" in lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0").out
+        r = lab.exec(c, "ping", "-c1", "-W3", GATEWAY)
+        assert r.rc == 0, r
+        assert c.delete("--force").rc == 0
+        assert lab.leftovers() == []
+    finally:
+        holder.kill()
+        holder.wait()

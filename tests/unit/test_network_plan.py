@@ -47,6 +47,18 @@ def test_net_devices_checked_then_moved_in_order():
     assert not any(s.op.startswith("net_") for s in plan.phases["runtime"])
 
 
+def test_a_network_namespace_unshared_after_joins_is_set_up_when_the_init_asks():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "uts"] + [
+        {"type": "uts", "path": "/proc/1/ns/uts"}]
+    cfg.pop("hostname", None)
+    plan = plan_of(cfg, network="bridge")
+    names = ops(plan, "namespaces")
+    assert names[names.index("unshare") + 1] == "request_network"
+    assert [s.op for s in plan.on("parent", "network")] == ["net_open", "net_veth", "net_configure"]
+    assert not [s for s in plan.on("parent", "") if s.op.startswith("net_")]
+
+
 def test_no_network_no_steps():
     plan = plan_of(default_config())
     assert not any(s.op.startswith("net_") for _, s in plan.steps())
