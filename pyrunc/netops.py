@@ -48,14 +48,25 @@ def _nft(script: str, what: str) -> None:
 
 def nat_table(bridge: str, subnet: str) -> str:
     """The bridge's table: masquerade what leaves the subnet by another link; DNAT the published
-    ports, for traffic coming in (prerouting) and from the host itself (output)."""
+    ports, for traffic coming in (prerouting) and from the host itself (output), 127.0.0.1
+    included: such a packet leaves by the bridge from 127.0.0.1 (allowed by route_localnet on the
+    bridge, net_nat) and is masqueraded to the bridge's address, so that the container's answer
+    comes back to the host. `guard` drops, before conntrack's NAT, what a container sends to or
+    from 127.0.0.0/8: route_localnet would otherwise let it reach the host's loopback services."""
     dnat = "fib daddr type local dnat ip to meta l4proto . th dport map @publish"
+    dev = f'"{bridge}"'
     return (f"table ip pyrunc_{bridge} {{\n"
             "  map publish { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+            "  chain guard { type filter hook prerouting priority raw; policy accept; "
+            f"iifname {dev} ip daddr 127.0.0.0/8 drop; iifname {dev} ip saddr 127.0.0.0/8 drop; }}\n"
             f"  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; {dnat}; }}\n"
             f"  chain output {{ type nat hook output priority -100; policy accept; {dnat}; }}\n"
             "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; "
-            f"ip saddr {subnet} oifname != \"{bridge}\" masquerade; }}\n}}\n")
+            f"ip saddr {subnet} oifname != {dev} masquerade; ip saddr 127.0.0.0/8 oifname {dev} masquerade; }}\n}}\n")
+
+
+def _localnet(bridge: str) -> str:
+    return f"sys/net/ipv4/conf/{bridge}/route_localnet"
 
 
 class Allocation:
@@ -213,6 +224,11 @@ class NetOps:
             d["forward"] = procfs.read(FORWARD).strip()
             self.alloc.save()
             procfs.write(FORWARD, "1")
+        if "localnet" not in d:  # published ports on 127.0.0.1 (nat_table); the bridge's setting only
+            procfs.open_handle()
+            d["localnet"] = procfs.read(_localnet(bridge)).strip()
+            self.alloc.save()
+            procfs.write(_localnet(bridge), "1")
         if not d.get("nat_made"):
             d["nat_made"] = True
             self.alloc.save()
@@ -331,6 +347,9 @@ class NetOps:
             procfs.write(FORWARD, d["forward"])
         ipr = self.host()
         for index in ipr.link_lookup(ifname=bridge):
+            if d.get("localnet", "1") != "1" and not d.get("bridge_made"):  # a bridge of the host's
+                procfs.open_handle()
+                procfs.write(_localnet(bridge), d["localnet"])
             if d.get("bridge_made"):
                 _ignore_missing(ipr.link, "del", index=index)
             elif d.get("gateway_added"):

@@ -134,8 +134,9 @@ def plan(plan: Plan, linux: dict, ns: Namespaces, bridge: Bridge | None, rootles
                  f"unless bridge {b.bridge} exists: ip link add {b.bridge} type bridge; ip addr add {b.gateway} "
                  f"dev {b.bridge}; ip link set {b.bridge} up", f"annotations.{KEY}.bridge")
         plan.add("runtime", "net_nat", (b.bridge, b.subnet),
-                 "sysctl net.ipv4.ip_forward=1 (its former value kept for the last container's delete); nft: "
-                 f"table ip pyrunc_{b.bridge} masquerades {b.subnet} and forwards the published ports",
+                 f"sysctl net.ipv4.ip_forward=1 net.ipv4.conf.{b.bridge}.route_localnet=1 (former values kept for "
+                 f"the last container's delete); nft: table ip pyrunc_{b.bridge} masquerades {b.subnet} and "
+                 "forwards the published ports (also on 127.0.0.1), dropping 127.0.0.0/8 from the bridge",
                  f"annotations.{KEY}.subnet")
         if etc:
             plan.add("runtime", "net_etc_files", (etc, hostname), f"write {', '.join(etc)} in the state directory "
@@ -180,5 +181,6 @@ def plan_teardown(plan: Plan, record: dict) -> None:
     if net:
         plan.add("delete", "net_release", (), f"ip link del {net['veth']}; nft: remove its published ports; "
                  f"free its address in <root>/@network/{net['bridge']}.json; the last container removes bridge "
-                 f"{net['bridge']}, table ip pyrunc_{net['bridge']} and restores net.ipv4.ip_forward",
+                 f"{net['bridge']}, table ip pyrunc_{net['bridge']} and restores net.ipv4.ip_forward (and the bridge's "
+                 "route_localnet if the bridge is the host's)",
                  f"annotations.{KEY}")

@@ -31,10 +31,15 @@ def _netns_inode(pid="self"):
     return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
+SETTINGS = "grep -r . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet"
+
+
 def _host_facts():
-    """What must not change on the real host: its links, ip_forward and nftables ruleset."""
+    """What must not change on the real host: its links, the settings the network touches
+    (ip_forward, each link's route_localnet) and the nftables ruleset."""
     nft = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
-    return (sorted(os.listdir("/sys/class/net")), Path("/proc/sys/net/ipv4/ip_forward").read_text(), nft)
+    settings = subprocess.run(["sh", "-c", SETTINGS], capture_output=True, text=True).stdout
+    return (sorted(os.listdir("/sys/class/net")), settings, nft)
 
 
 class Namespace:
@@ -64,6 +69,10 @@ class Namespace:
     def forward(self):
         return self.sh("cat /proc/sys/net/ipv4/ip_forward").stdout.strip()
 
+    def settings(self):
+        """ip_forward and every link's route_localnet, as /proc/sys/net shows them in this namespace."""
+        return self.sh(SETTINGS).stdout
+
     def close(self):
         self.proc.kill()
         self.proc.wait()
@@ -85,7 +94,7 @@ class Lab:
         self.rt = Runtime(str(wrapper), rt.root, rt.base)
         self.factory = container
         self.made = []
-        self.clean = (self.host.links(), self.host.forward())
+        self.clean = (self.host.links(), self.host.settings())
 
     def container(self, *args, network=True, annotations=None):
         """A container whose runtime calls run in the stand-in host; NET_RAW for ping."""
@@ -107,8 +116,8 @@ class Lab:
         found = []
         if self.host.links() != self.clean[0]:
             found.append(f"links {self.host.links()}")
-        if self.host.forward() != self.clean[1]:
-            found.append(f"ip_forward {self.host.forward()}")
+        if self.host.settings() != self.clean[1]:
+            found.append(f"settings {self.host.settings()}")
         if self.host.nft().strip():
             found.append(f"ruleset {self.host.nft()}")
         if (self.rt.root / "@network").exists():
@@ -133,7 +142,7 @@ def lab(rt, container):
         yield lab
     finally:
         found = lab.close()
-        assert _host_facts() == before, "the real host's links, ip_forward or ruleset changed"
+        assert _host_facts() == before, "the real host's links, settings or ruleset changed"
         assert not found, f"left in the stand-in host: {found}"
 
 
@@ -218,9 +227,63 @@ def test_published_port_answers_from_the_outside(lab):
             break
         time.sleep(0.2)
     assert "root:x:0:0" in r.stdout, r
-    # from the host itself, to its own address (the output chain)
+    # from the host itself (the output chain), to its own address and to 127.0.0.1 (route_localnet on the bridge)
     assert "root:x:0:0" in lab.host.sh(f"{BB} wget -qO- http://{HOST}:8080/passwd").stdout
+    assert "root:x:0:0" in lab.host.sh(f"{BB} wget -qO- http://127.0.0.1:8080/passwd").stdout
+    assert lab.host.sh("cat /proc/sys/net/ipv4/conf/pyrunc0/route_localnet").stdout == "1\n"
+    assert lab.host.sh("cat /proc/sys/net/ipv4/conf/vout/route_localnet").stdout == "0\n"  # the bridge's only
+    # UDP: busybox's nc has no -u; an echo server in the container's network namespace answers on 10.87.0.2:53
+    echo = subprocess.Popen(["nsenter", f"--net=/proc/{c.state()['pid']}/ns/net", sys.executable, "-c",
+                             "import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(('10.87.0.2', 53)); "
+                             "print('ready', flush=True); s.settimeout(10)\n"
+                             "while True: d, a = s.recvfrom(100); s.sendto(d.upper() + a[0].encode(), a)"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert echo.stdout.readline().strip() == "ready"
+        ask = ("import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.settimeout(3); "
+               "s.connect(('{0}', 5353)); s.send(b'hi'); print(s.recv(100).decode())")
+        r = subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", ask.format(HOST)],
+                           capture_output=True, text=True, timeout=10)
+        assert r.stdout == f"HI{OUTSIDE}\n", r  # the outside's address kept: published ports are not masqueraded
+        r = lab.host.sh(f"{sys.executable} -c \"{ask.format('127.0.0.1')}\"")
+        assert r.stdout == f"HI{GATEWAY}\n", r  # from 127.0.0.1, masqueraded to the bridge's address
+    finally:
+        echo.kill()
+        echo.wait()
     assert c.delete("--force").rc == 0
+    assert lab.leftovers() == []
+
+
+def test_route_localnet_does_not_open_the_hosts_loopback_to_a_container(lab):
+    """route_localnet on the bridge lets packets to and from 127.0.0.0/8 through it; the table's
+    guard chain drops those a container sends. Attack: a container with CAP_NET_ADMIN routes
+    127.0.0.1 to the bridge and sends a datagram (busybox tftp) to a service of the host's bound
+    to 127.0.0.1. Control: the same, with the guard chain flushed, reaches it."""
+    listener = subprocess.Popen(["nsenter", f"--net={lab.host.path}", sys.executable, "-c",
+                                 "import socket; s = socket.socket(type=socket.SOCK_DGRAM); "
+                                 "s.bind(('127.0.0.1', 9100)); print('ready', flush=True)\n"
+                                 "while True: print(s.recvfrom(100)[1][0], flush=True)"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80"})
+        for caps in c.config["process"]["capabilities"].values():
+            caps.append("CAP_NET_ADMIN")
+        c.started()
+        r = lab.exec(c, "sh", "-c", f"{BB} ip route del local 127.0.0.0/8 dev lo table local && {BB} ip route "
+                     f"del local 127.0.0.1 dev lo table local && {BB} ip route add 127.0.0.1 via {GATEWAY} dev eth0")
+        assert r.rc == 0, r
+        attack = ("timeout", "1", BB, "tftp", "-g", "-r", "x", "-l", "/dev/null", "127.0.0.1", "9100")
+        lab.exec(c, *attack)
+        mark = "import socket; socket.socket(type=socket.SOCK_DGRAM).sendto(b'mark', ('127.0.0.1', 9100))"
+        lab.host.sh(f'{sys.executable} -c "{mark}"')  # what arrives before it is the attack's
+        lab.host.sh("nft flush chain ip pyrunc_pyrunc0 guard")
+        lab.exec(c, *attack)  # the control: without the guard the attack works
+        assert c.delete("--force").rc == 0
+    finally:
+        listener.kill()
+    got = listener.communicate()[0].split()
+    assert got[0] == "127.0.0.1" and set(got[1:]) == {"10.87.0.2"}, got  # the mark, then the control's
     assert lab.leftovers() == []
 
 
@@ -243,6 +306,7 @@ def test_a_bridge_of_the_host_is_used_and_kept(lab):
     assert c.delete("--force").rc == 0
     assert "brhost" in lab.host.links()
     assert "inet " not in lab.host.sh("ip -4 addr show brhost").stdout  # the gateway address pyrunc added
+    assert lab.host.sh("cat /proc/sys/net/ipv4/conf/brhost/route_localnet").stdout == "0\n"  # restored
     lab.host.sh("ip link del brhost")
     assert lab.leftovers() == []
 
@@ -292,7 +356,7 @@ def stand_in(rt, container):
         found = lab.leftovers()
         lab.host.close()
         lab.outside.close()
-        assert _host_facts() == before, "the real host's links, ip_forward or ruleset changed"
+        assert _host_facts() == before, "the real host's links, settings or ruleset changed"
         assert not found, f"left in the stand-in host: {found}"
 
 
