@@ -276,7 +276,15 @@ class NetOps:
         keep = [(m["family"], m.get("IFA_ADDRESS") or m.get("IFA_LOCAL"), m["prefixlen"], m.get("IFA_BROADCAST"))
                 for m in ipr.get_addr(index=index)
                 if (m.get("IFA_FLAGS") or m["flags"]) & IFA_F_PERMANENT and m["scope"] == RT_SCOPE_UNIVERSE]
-        ipr.link("set", index=index, net_ns_fd=self._nsfd)
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        try:
+            ipr.link("set", index=index, net_ns_fd=self._nsfd)
+        except NetlinkError as e:
+            if e.code != errno.EINVAL:
+                raise
+            raise PyruncError(f"linux.netDevices.{host}: the kernel refuses to move it to another network namespace "
+                              "(a device local to its namespace, such as a bridge)") from None
         (index,) = inside.link_lookup(ifname=host)
         if name != host:
             inside.link("set", index=index, ifname=name)

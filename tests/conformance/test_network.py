@@ -146,8 +146,14 @@ def lab(rt, container):
         assert not found, f"left in the stand-in host: {found}"
 
 
+def _tree(top: Path) -> dict:
+    """Every entry under top: its type, size and content (for files), for an unchanged-image check."""
+    return {str(p.relative_to(top)): (p.is_symlink(), p.is_file() and p.read_bytes()) for p in top.rglob("*")}
+
+
 def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     c = lab.container(BB, "sleep", "60")
+    image = _tree(c.rootfs)
     c.started()
     assert lab.host.forward() == "1"
     r = lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0")
@@ -177,8 +183,8 @@ def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     r = c.delete("--force")
     assert r.rc == 0, r
     assert lab.leftovers() == []
-    for name in ("hosts", "hostname", "resolv.conf"):  # at most the empty mount point
-        assert (c.rootfs / "etc" / name).stat().st_size == 0
+    # nothing written into the image: the only change is the empty mount points of the name files
+    assert _tree(c.rootfs) == image | {f"etc/{name}": (False, b"") for name in ("hosts", "hostname", "resolv.conf")}
 
 
 def test_image_name_files_are_kept(lab):
@@ -207,6 +213,25 @@ def test_two_containers_on_the_bridge_reach_each_other(lab):
     assert allocation["containers"] == {b.id: "10.87.0.3"}
     assert lab.exec(b, "ping", "-c1", "-W3", GATEWAY).rc == 0
     assert b.delete("--force").rc == 0
+    assert lab.leftovers() == []
+
+
+def test_containers_created_at_once_get_distinct_addresses(lab):
+    """The allocation file's lock: four creates at the same time, four addresses."""
+    import concurrent.futures
+
+    cs = [lab.container(BB, "sleep", "60") for _ in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda c: c.create(), cs))
+    assert all(r.rc == 0 for r in results), results
+    allocation = json.loads((lab.rt.root / "@network" / "pyrunc0.json").read_text())["containers"]
+    assert sorted(allocation.values()) == [f"10.87.0.{i}" for i in range(2, 6)] and set(allocation) == {
+        c.id for c in cs}
+    for c in cs:
+        address = allocation[c.id]
+        assert f"{address}/24" in lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0").out
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert all(r.rc == 0 for r in pool.map(lambda c: c.delete("--force"), cs))
     assert lab.leftovers() == []
 
 
@@ -363,11 +388,12 @@ def stand_in(rt, container):
 def test_net_device_moves_renamed_with_its_addresses_and_up(stand_in):
     c = stand_in.container(BB, "sleep", "60", network=False)
     c.config["linux"]["netDevices"] = {"nd0": {"name": "ctr%d"}}
+    stand_in.host.sh("ip link set nd0 mtu 1400 address 02:00:00:00:00:05")
     c.started()
     r = stand_in.exec(c, "ip", "-o", "addr", "show", "ctr0")
     assert "198.51.100.5/24" in r.out and "2001:db8::5/64" in r.out, r
     r = stand_in.exec(c, "ip", "-o", "link", "show", "ctr0")
-    assert ",UP" in r.out, r
+    assert ",UP" in r.out and "mtu 1400" in r.out and "02:00:00:00:00:05" in r.out, r  # its attributes kept
     assert "nd0" not in stand_in.host.links()
     # the namespace's end destroys a virtual device, and its peer with it; nothing is moved back
     assert c.delete("--force").rc == 0
@@ -395,6 +421,18 @@ def test_missing_net_device_is_an_error_before_start(stand_in):
     r = c.create()
     c.assert_refused(r, one_line=True)
     assert "linux.netDevices.nosuch0: no such network device on the host" in r.err, r
+
+
+def test_net_device_that_cannot_move_is_an_error_before_start(stand_in):
+    """A bridge is local to its network namespace (NETIF_F_NETNS_LOCAL): the kernel refuses the move."""
+    stand_in.host.sh("ip link add brlocal type bridge")
+    c = stand_in.container("true", network=False)
+    c.config["linux"]["netDevices"] = {"brlocal": {}}
+    r = c.run()
+    c.assert_refused(r, one_line=True)
+    assert "linux.netDevices.brlocal: the kernel refuses to move it to another network namespace" in r.err, r
+    assert "brlocal" in stand_in.host.links()
+    stand_in.host.sh("ip link del brlocal")
 
 
 def test_features_lists_net_devices(rt):
