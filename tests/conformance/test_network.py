@@ -187,12 +187,13 @@ def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     assert _tree(c.rootfs) == image | {f"etc/{name}": (False, b"") for name in ("hosts", "hostname", "resolv.conf")}
 
 
-def test_image_name_files_are_kept(lab):
-    c = lab.container("cat", "/etc/hosts", "/etc/hostname")
+def test_image_name_files_are_kept_and_run_takes_network_bridge(lab):
+    c = lab.container("sh", "-c", "cat /etc/hosts /etc/hostname; ip -4 -o addr show eth0", network=False)
     (c.rootfs / "etc/hosts").write_text("10.1.1.1 mine\n")
     (c.rootfs / "etc/hostname").write_text("mine\n")
-    r = c.run()
-    assert r.rc == 0 and r.out == "10.1.1.1 mine\nmine\n", r
+    r = c.run("--network", "bridge")
+    assert r.rc == 0 and r.out.startswith("10.1.1.1 mine\nmine\n") and "10.87.0.2/24" in r.out, r
+    assert lab.leftovers() == []  # run deletes the container, and its network with it
 
 
 def test_two_containers_on_the_bridge_reach_each_other(lab):
