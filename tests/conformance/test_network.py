@@ -24,6 +24,7 @@ pytestmark = pytest.mark.root
 
 GATEWAY = "10.87.0.1"
 HOST, OUTSIDE = "192.0.2.1", "192.0.2.2"
+HOST6, OUTSIDE6 = "fd00:2::1", "fd00:2::2"
 BB = "/bin/busybox"
 
 
@@ -31,7 +32,8 @@ def _netns_inode(pid="self"):
     return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
-SETTINGS = "grep -r . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet"
+SETTINGS = ("grep -r . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet "
+            "/proc/sys/net/ipv6/conf/all/forwarding")
 
 
 def _host_facts():
@@ -85,8 +87,9 @@ class Lab:
         self.host, self.outside = Namespace(), Namespace()
         assert _netns_inode(self.host.proc.pid) != _netns_inode()  # never the real host's
         self.host.sh(f"ip link add vout type veth peer name vin netns {self.outside.proc.pid}; "
-                     f"ip addr add {HOST}/24 dev vout; ip link set vout up")
-        self.outside.sh(f"ip addr add {OUTSIDE}/24 dev vin; ip link set vin up")
+                     f"ip addr add {HOST}/24 dev vout; ip addr add {HOST6}/64 dev vout nodad; ip link set vout up")
+        self.outside.sh(f"ip addr add {OUTSIDE}/24 dev vin; ip addr add {OUTSIDE6}/64 dev vin nodad; "
+                        "ip link set vin up")
         wrapper = container.dir / "bin" / "pyrunc"
         wrapper.parent.mkdir()
         wrapper.write_text(f"#!/bin/sh\nexec nsenter --net={self.host.path} {rt.exe} \"$@\"\n")
@@ -185,6 +188,39 @@ def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     assert lab.leftovers() == []
     # nothing written into the image: the only change is the empty mount points of the name files
     assert _tree(c.rootfs) == image | {f"etc/{name}": (False, b"") for name in ("hosts", "hostname", "resolv.conf")}
+
+
+def test_ipv6_on_the_bridge(lab):
+    """org.pyrunc.network.subnet6: the container's address has its IPv4 host part; pings both ways,
+    the outside reached through the masquerade, a published port from the outside."""
+    c = lab.container(BB, "httpd", "-f", "-p", "80", "-h", "/etc",
+                      annotations={"org.pyrunc.network.subnet6": "fd87::/64", "org.pyrunc.network.publish": "8080:80"})
+    c.started()
+    assert lab.host.sh("cat /proc/sys/net/ipv6/conf/all/forwarding").stdout == "1\n"
+    assert "fd87::2/64" in lab.exec(c, "ip", "-6", "-o", "addr", "show", "eth0").out
+    assert "default via fd87::1" in lab.exec(c, "ip", "-6", "route").out
+    r = lab.exec(c, "ping6", "-c1", "-W3", "fd87::1")
+    assert r.rc == 0, r
+    assert lab.host.sh(f"{BB} ping6 -c1 -W3 fd87::2", check=False).returncode == 0
+    assert lab.exec(c, "cat", "/etc/hosts").out.splitlines()[-1] == "fd87::2\trunc"
+    listener = subprocess.Popen(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c",
+                                 "import socket; s = socket.socket(socket.AF_INET6); s.bind(('', 9000)); s.listen(); "
+                                 "print('ready', flush=True); c, a = s.accept(); print(a[0], c.recv(10).decode())"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        r = lab.rt("exec", c.id, BB, "sh", "-c", f"echo hi | {BB} nc -w 3 {OUTSIDE6} 9000")
+        assert r.rc == 0, r
+        out, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+    assert out.split() == [HOST6, "hi"], out  # masqueraded
+    fetch = f"import urllib.request; print(urllib.request.urlopen('http://[{HOST6}]:8080/passwd', timeout=3).read())"
+    r = subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", fetch], capture_output=True,
+                       text=True)
+    assert "root:x:0:0" in r.stdout, r
+    assert c.delete("--force").rc == 0
+    assert lab.leftovers() == []
 
 
 def test_image_name_files_are_kept_and_run_takes_network_bridge(lab):
@@ -326,12 +362,14 @@ def test_bridge_name_taken_by_another_link_is_refused(lab):
 
 def test_a_bridge_of_the_host_is_used_and_kept(lab):
     lab.host.sh("ip link add brhost type bridge; ip link set brhost up")
-    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.bridge": "brhost"})
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.bridge": "brhost",
+                                                      "org.pyrunc.network.subnet6": "fd87::/64"})
     c.started()
     assert lab.exec(c, "ping", "-c1", "-W3", GATEWAY).rc == 0
     assert c.delete("--force").rc == 0
     assert "brhost" in lab.host.links()
     assert "inet " not in lab.host.sh("ip -4 addr show brhost").stdout  # the gateway address pyrunc added
+    assert "fd87::1" not in lab.host.sh("ip -6 addr show brhost").stdout  # and its IPv6 one
     assert lab.host.sh("cat /proc/sys/net/ipv4/conf/brhost/route_localnet").stdout == "0\n"  # restored
     lab.host.sh("ip link del brhost")
     assert lab.leftovers() == []
@@ -442,9 +480,11 @@ def test_features_lists_net_devices(rt):
     assert json.loads(r.out)["linux"]["netDevices"] == {"enabled": True}
 
 
-@pytest.mark.parametrize("point", ["after:net_allocate", "after:net_bridge", "after:net_nat", "after:net_publish"])
+@pytest.mark.parametrize("point", ["after:net_allocate", "after:net_bridge", "after:net_nat6", "after:net_nat",
+                                   "after:net_publish"])
 def test_runtime_killed_at_any_network_step_is_cleaned_by_delete_force(lab, point):
-    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80"})
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80",
+                                                      "org.pyrunc.network.subnet6": "fd87::/64"})
     r = c.create(env={**os.environ, "PYRUNC_CRASH_AT": point})
     assert r.rc != 0, r
     r = c.delete("--force")
