@@ -479,7 +479,7 @@ def _how_it_ended(pid: int, cgroup_dirs: dict[str, str]) -> str:
 
 # The init's requests (sync.py) -> the Step.on of the runtime's steps that answer it, and the reply.
 _REQUESTS = {"M": ("maps", ""), "rlimits": ("rlimits", "rlimits-done"), "hooks": ("hooks", "hooks-done"),
-             "seccomp": ("seccomp", "")}  # hand_over_listener replies itself
+             "seccomp": ("seccomp", ""), "network": ("network", "network-done")}  # hand_over_listener replies itself
 
 
 def _drive(plan, ops: RuntimeOps, log) -> None:

@@ -75,6 +75,11 @@ class LinuxKernel(MountOps):
     def setrlimit(self, res: int, soft: int, hard: int) -> None:
         native.prlimit(0, res, soft, hard)
 
+    def request_network(self) -> None:
+        """The runtime sets up the namespace just unshared (network.plan), by /proc/<pid>/ns/net."""
+        self.channel.send("network")
+        self.channel.expect("network-done")
+
     def request_rlimits(self) -> None:
         self.channel.send("rlimits")
         self.channel.expect("rlimits-done")

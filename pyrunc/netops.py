@@ -20,12 +20,15 @@ interleave.
 
 import errno
 import os
+import socket
 import subprocess
 
 from pyrunc import jsonio, native, procfs, uapi
 from pyrunc.errors import PyruncError
 
 FORWARD = "sys/net/ipv4/ip_forward"
+FORWARD6 = "sys/net/ipv6/conf/all/forwarding"
+IFA_F_NODAD = 0x02  # an address of ours: no duplicate detection to wait for
 OWN_NETNS = "/proc/self/ns/net"
 IFA_F_PERMANENT = 0x80
 RT_SCOPE_UNIVERSE = 0
@@ -48,14 +51,37 @@ def _nft(script: str, what: str) -> None:
 
 def nat_table(bridge: str, subnet: str) -> str:
     """The bridge's table: masquerade what leaves the subnet by another link; DNAT the published
-    ports, for traffic coming in (prerouting) and from the host itself (output)."""
+    ports, for traffic coming in (prerouting) and from the host itself (output), 127.0.0.1
+    included: such a packet leaves by the bridge from 127.0.0.1 (allowed by route_localnet on the
+    bridge, net_nat) and is masqueraded to the bridge's address, so that the container's answer
+    comes back to the host. `guard` drops, before conntrack's NAT, what a container sends to or
+    from 127.0.0.0/8: route_localnet would otherwise let it reach the host's loopback services."""
     dnat = "fib daddr type local dnat ip to meta l4proto . th dport map @publish"
+    dev = f'"{bridge}"'
     return (f"table ip pyrunc_{bridge} {{\n"
             "  map publish { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+            "  chain guard { type filter hook prerouting priority raw; policy accept; "
+            f"iifname {dev} ip daddr 127.0.0.0/8 drop; iifname {dev} ip saddr 127.0.0.0/8 drop; }}\n"
             f"  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; {dnat}; }}\n"
             f"  chain output {{ type nat hook output priority -100; policy accept; {dnat}; }}\n"
             "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; "
-            f"ip saddr {subnet} oifname != \"{bridge}\" masquerade; }}\n}}\n")
+            f"ip saddr {subnet} oifname != {dev} masquerade; ip saddr 127.0.0.0/8 oifname {dev} masquerade; }}\n}}\n")
+
+
+def nat6_table(bridge: str, subnet6: str) -> str:
+    """The IPv6 twin of nat_table, without the 127.0.0.1 part (IPv6 has no route_localnet: ports
+    published on ::1 do not answer)."""
+    dnat = "fib daddr type local dnat ip6 to meta l4proto . th dport map @publish"
+    return (f"table ip6 pyrunc_{bridge} {{\n"
+            "  map publish { type inet_proto . inet_service : ipv6_addr . inet_service; }\n"
+            f"  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept; {dnat}; }}\n"
+            f"  chain output {{ type nat hook output priority -100; policy accept; {dnat}; }}\n"
+            "  chain postrouting { type nat hook postrouting priority srcnat; policy accept; "
+            f"ip6 saddr {subnet6} oifname != \"{bridge}\" masquerade; }}\n}}\n")
+
+
+def _localnet(bridge: str) -> str:
+    return f"sys/net/ipv4/conf/{bridge}/route_localnet"
 
 
 class Allocation:
@@ -163,14 +189,15 @@ class NetOps:
             self._nsfd = -1
 
     # -- the bridge, before clone ---------------------------------------------------------------
-    def net_allocate(self, bridge: str, subnet: str, veth: str, publish: tuple) -> None:
+    def net_allocate(self, bridge: str, subnet: str, veth: str, publish: tuple, subnet6: str = "") -> None:
         import ipaddress
 
         self.alloc = a = Allocation(self.root, bridge).lock()
         d = a.data
-        if d.setdefault("subnet", subnet) != subnet:
-            raise PyruncError(f"annotations.org.pyrunc.network.subnet: bridge {bridge} is in use with subnet "
-                              f"{d['subnet']}, not {subnet}")
+        for key, value in (("subnet", subnet), ("subnet6", subnet6)):
+            if d.setdefault(key, value) != value:
+                raise PyruncError(f"annotations.org.pyrunc.network.{key}: bridge {bridge} is in use with {key} "
+                                  f"{d[key] or 'none'}, not {value or 'none'}")
         net = ipaddress.IPv4Network(subnet)
         used = set(d["containers"].values())
         hosts = net.hosts()
@@ -181,11 +208,15 @@ class NetOps:
                               f"a container on bridge {bridge}")
         self.record["network"] = {"bridge": bridge, "subnet": subnet, "veth": veth, "netns": os.readlink(OWN_NETNS),
                                   "address": f"{free}/{net.prefixlen}", "publish": [list(p) for p in publish]}
+        if subnet6:
+            net6 = ipaddress.IPv6Network(subnet6)
+            host = int(ipaddress.IPv4Address(free)) - int(net.network_address)
+            self.record["network"]["address6"] = f"{net6.network_address + host}/{net6.prefixlen}"
         self.save()  # first the container's record, so that delete frees what is taken next
         d["containers"][self.cid] = free
         a.save()
 
-    def net_bridge(self, bridge: str, gateway: str) -> None:
+    def net_bridge(self, bridge: str, gateway: str, gateway6: str = "") -> None:
         ipr = self.host()
         found = ipr.link_lookup(ifname=bridge)
         if found:
@@ -204,7 +235,24 @@ class NetOps:
             self.alloc.data.setdefault("gateway_added", gateway)
             self.alloc.save()
             ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        address6, _, prefix6 = gateway6.partition("/")
+        if gateway6 and not ipr.get_addr(index=index, address=address6):
+            self.alloc.data.setdefault("gateway6_added", gateway6)
+            self.alloc.save()
+            ipr.addr("add", index=index, address=address6, prefixlen=int(prefix6), flags=IFA_F_NODAD)
         ipr.link("set", index=index, state="up")
+
+    def net_nat6(self, bridge: str, subnet6: str) -> None:
+        d = self.alloc.data
+        if "forward6" not in d:
+            procfs.open_handle()
+            d["forward6"] = procfs.read(FORWARD6).strip()
+            self.alloc.save()
+            procfs.write(FORWARD6, "1")
+        if not d.get("nat6_made"):
+            d["nat6_made"] = True
+            self.alloc.save()
+            _nft(nat6_table(bridge, subnet6), f"table ip6 pyrunc_{bridge}")
 
     def net_nat(self, bridge: str, subnet: str) -> None:
         d = self.alloc.data
@@ -213,6 +261,11 @@ class NetOps:
             d["forward"] = procfs.read(FORWARD).strip()
             self.alloc.save()
             procfs.write(FORWARD, "1")
+        if "localnet" not in d:  # published ports on 127.0.0.1 (nat_table); the bridge's setting only
+            procfs.open_handle()
+            d["localnet"] = procfs.read(_localnet(bridge)).strip()
+            self.alloc.save()
+            procfs.write(_localnet(bridge), "1")
         if not d.get("nat_made"):
             d["nat_made"] = True
             self.alloc.save()
@@ -222,7 +275,10 @@ class NetOps:
     def net_etc_files(self, names: tuple, hostname: str) -> None:
         """In the state directory, for the init to bind-mount (network.etc_mounts)."""
         address = self.record["network"]["address"].partition("/")[0]
-        texts = {"hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n",
+        net = self.record["network"]
+        six = f"{net['address6'].partition('/')[0]}\t{hostname}\n" if net.get("address6") else ""
+        texts = {"hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n"
+                 + six,
                  "hostname": f"{hostname}\n", "resolv.conf": _resolv_conf()}
         for name in names:
             with open(os.path.join(self.root, self.cid, name), "w", encoding="utf-8") as f:
@@ -260,7 +316,15 @@ class NetOps:
         keep = [(m["family"], m.get("IFA_ADDRESS") or m.get("IFA_LOCAL"), m["prefixlen"], m.get("IFA_BROADCAST"))
                 for m in ipr.get_addr(index=index)
                 if (m.get("IFA_FLAGS") or m["flags"]) & IFA_F_PERMANENT and m["scope"] == RT_SCOPE_UNIVERSE]
-        ipr.link("set", index=index, net_ns_fd=self._nsfd)
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        try:
+            ipr.link("set", index=index, net_ns_fd=self._nsfd)
+        except NetlinkError as e:
+            if e.code != errno.EINVAL:
+                raise
+            raise PyruncError(f"linux.netDevices.{host}: the kernel refuses to move it to another network namespace "
+                              "(a device local to its namespace, such as a bridge)") from None
         (index,) = inside.link_lookup(ifname=host)
         if name != host:
             inside.link("set", index=index, ifname=name)
@@ -276,19 +340,29 @@ class NetOps:
         (master,) = ipr.link_lookup(ifname=bridge)
         ipr.link("set", index=index, master=master, state="up")
 
-    def net_configure(self, gateway: str) -> None:
+    def net_configure(self, gateway: str, gateway6: str = "") -> None:
         inside = self._inside
         (index,) = inside.link_lookup(ifname="eth0")
         address, _, prefix = self.record["network"]["address"].partition("/")
         inside.addr("add", index=index, address=address, prefixlen=int(prefix))
+        if gateway6:
+            address6, _, prefix6 = self.record["network"]["address6"].partition("/")
+            inside.addr("add", index=index, address=address6, prefixlen=int(prefix6), flags=IFA_F_NODAD)
         inside.link("set", index=index, state="up")
         inside.route("add", dst="0.0.0.0/0", gateway=gateway.partition("/")[0])
+        if gateway6:
+            inside.route("add", dst="::/0", gateway=gateway6.partition("/")[0], family=socket.AF_INET6)
 
     def net_publish(self, bridge: str) -> None:
         net = self.record["network"]
         address = net["address"].partition("/")[0]
         elements = ", ".join(f"{proto} . {host} : {address} . {inside}" for host, inside, proto in net["publish"])
-        _nft(f"add element ip pyrunc_{bridge} publish {{ {elements} }}\n", "org.pyrunc.network.publish")
+        script = f"add element ip pyrunc_{bridge} publish {{ {elements} }}\n"
+        if net.get("address6"):
+            address6 = net["address6"].partition("/")[0]
+            elements = ", ".join(f"{proto} . {host} : {address6} . {inside}" for host, inside, proto in net["publish"])
+            script += f"add element ip6 pyrunc_{bridge} publish {{ {elements} }}\n"
+        _nft(script, "org.pyrunc.network.publish")
 
     # -- delete ---------------------------------------------------------------------------------
     def net_release(self) -> None:
@@ -303,12 +377,14 @@ class NetOps:
                               f"this {os.readlink(OWN_NETNS)}: delete it from there")
         a = Allocation(self.root, bridge).lock()
         try:
-            if net.get("publish") and a.data.get("nat_made"):
-                keys = ", ".join(f"{proto} . {host}" for host, _, proto in net["publish"])
-                try:
-                    _nft(f"delete element ip pyrunc_{bridge} publish {{ {keys} }}\n", "org.pyrunc.network.publish")
-                except PyruncError:
-                    pass  # not added yet when create failed or crashed before net_publish
+            keys = ", ".join(f"{proto} . {host}" for host, _, proto in net.get("publish") or ())
+            for family, made in (("ip", "nat_made"), ("ip6", "nat6_made")):
+                if keys and a.data.get(made):
+                    try:
+                        _nft(f"delete element {family} pyrunc_{bridge} publish {{ {keys} }}\n",
+                             "org.pyrunc.network.publish")
+                    except PyruncError:
+                        pass  # not added yet when create failed or crashed before net_publish
             ipr = self.host()
             for index in ipr.link_lookup(ifname=net["veth"]):
                 _ignore_missing(ipr.link, "del", index=index)
@@ -320,22 +396,29 @@ class NetOps:
             a.unlock()
 
     def _last(self, d: dict, bridge: str) -> None:
-        if d.get("nat_made"):
-            try:
-                _nft(f"delete table ip pyrunc_{bridge}\n", f"table ip pyrunc_{bridge}")
-            except PyruncError as e:
-                if "No such file or directory" not in e.message:  # never made: killed before, or nft failed
-                    raise
-        if "forward" in d and d["forward"] != "1":
-            procfs.open_handle()
-            procfs.write(FORWARD, d["forward"])
+        for family, made in (("ip", "nat_made"), ("ip6", "nat6_made")):
+            if d.get(made):
+                try:
+                    _nft(f"delete table {family} pyrunc_{bridge}\n", f"table {family} pyrunc_{bridge}")
+                except PyruncError as e:
+                    if "No such file or directory" not in e.message:  # never made: killed before, or nft failed
+                        raise
+        for key, path in (("forward", FORWARD), ("forward6", FORWARD6)):
+            if key in d and d[key] != "1":
+                procfs.open_handle()
+                procfs.write(path, d[key])
         ipr = self.host()
         for index in ipr.link_lookup(ifname=bridge):
+            if d.get("localnet", "1") != "1" and not d.get("bridge_made"):  # a bridge of the host's
+                procfs.open_handle()
+                procfs.write(_localnet(bridge), d["localnet"])
             if d.get("bridge_made"):
                 _ignore_missing(ipr.link, "del", index=index)
-            elif d.get("gateway_added"):
-                address, _, prefix = d["gateway_added"].partition("/")
-                _ignore_missing(ipr.addr, "del", index=index, address=address, prefixlen=int(prefix))
+            else:
+                for key in ("gateway_added", "gateway6_added"):
+                    if d.get(key):
+                        address, _, prefix = d[key].partition("/")
+                        _ignore_missing(ipr.addr, "del", index=index, address=address, prefixlen=int(prefix))
 
 
 def _resolv_conf() -> str:

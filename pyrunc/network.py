@@ -6,7 +6,9 @@ the only module that imports pyroute2; a container that asks for none of this lo
 
 The bridge network is chosen by the annotation `org.pyrunc.network: bridge` or `--network bridge`;
 `org.pyrunc.network.bridge` names the host bridge (default pyrunc0), `org.pyrunc.network.subnet`
-its IPv4 subnet (default 10.87.0.0/24; the bridge holds the first address) and
+its IPv4 subnet (default 10.87.0.0/24; the bridge holds the first address),
+`org.pyrunc.network.subnet6` an IPv6 subnet besides (none by default; a container's address in it has
+the host part of its IPv4 address) and
 `org.pyrunc.network.publish` the published ports, `HOST:CONTAINER[/tcp|udp]` separated by commas
 (`--publish`, repeatable, adds to them).
 """
@@ -24,7 +26,8 @@ IFNAMSIZ = 16  # with its NUL: names are at most 15 bytes
 class Bridge:
     """The bridge network's settings for one container."""
 
-    def __init__(self, bridge: str, subnet: str, publish: tuple[tuple[int, int, str], ...], cid: str) -> None:
+    def __init__(self, bridge: str, subnet: str, publish: tuple[tuple[int, int, str], ...], cid: str,
+                 subnet6: str = "") -> None:
         import ipaddress
         import zlib
 
@@ -38,6 +41,16 @@ class Bridge:
         self.bridge = bridge
         self.subnet = str(net)
         self.gateway = f"{net.network_address + 1}/{net.prefixlen}"
+        self.subnet6 = self.gateway6 = ""
+        if subnet6:
+            try:
+                net6 = ipaddress.IPv6Network(subnet6)
+            except ValueError as e:
+                raise PyruncError(f"annotations.{KEY}.subnet6: {e}") from None
+            if net6.num_addresses < net.num_addresses:
+                raise PyruncError(f"annotations.{KEY}.subnet6: {subnet6} is smaller than {subnet}")
+            self.subnet6 = str(net6)
+            self.gateway6 = f"{net6.network_address + 1}/{net6.prefixlen}"
         self.publish = publish
         self.veth = f"pv{zlib.crc32(cid.encode()):08x}"  # the host's end; a container id may be longer
 
@@ -81,7 +94,7 @@ def bridge_settings(annotations: dict, network: str, publish: list[str], cid: st
             raise PyruncError(f"--publish: host port {host}/{proto} is published twice")
         seen.add((host, proto))
     return Bridge(annotations.get(f"{KEY}.bridge") or DEFAULT_BRIDGE, annotations.get(f"{KEY}.subnet")
-                  or DEFAULT_SUBNET, tuple(published), cid)
+                  or DEFAULT_SUBNET, tuple(published), cid, annotations.get(f"{KEY}.subnet6") or "")
 
 
 ETC_FILES = ("hosts", "hostname", "resolv.conf")
@@ -111,31 +124,40 @@ def plan(plan: Plan, linux: dict, ns: Namespaces, bridge: Bridge | None, rootles
         raise PyruncError(f"{what}: needs CAP_NET_ADMIN in the host's network namespace (rootless)")
     if "network" in ns.joined:
         target = ns.joined["network"]
-    elif ns.new & 0x40000000 and ns.single_clone:  # CLONE_NEWNET, made by clone: /proc/<pid>/ns/net
+    elif ns.new & 0x40000000:  # CLONE_NEWNET, made by clone or unshared after the joins: /proc/<pid>/ns/net
         target = ""
-    elif ns.new & 0x40000000:
-        raise PyruncError(f"{what}: pyrunc sets up a new network namespace only when no namespace is joined")
     else:
         raise PyruncError(f"{what}: needs a network namespace (linux.namespaces)")
     if bridge is not None and target:
         raise PyruncError(f"annotations.{KEY}: the bridge network needs a new network namespace, not a joined one")
     where = target or "/proc/<pid>/ns/net"
     parent: list[Step] = []
+    # A namespace unshared by the init after its joins exists only once it asks (request_network).
+    on = "network" if not target and not ns.single_clone else ""
 
     def add(op: str, args: tuple, text: str, source: str) -> None:
-        parent.append(Step("parent", op, args, text, source))
+        parent.append(Step("parent", op, args, text, source, on=on))
 
     if bridge is not None:
         b = bridge
-        plan.add("runtime", "net_allocate", (b.bridge, b.subnet, b.veth, b.publish),
+        v6 = (b.subnet6,) if b.subnet6 else ()  # an IPv6 subnet too: its steps take one argument more
+        plan.add("runtime", "net_allocate", (b.bridge, b.subnet, b.veth, b.publish, *v6),
                  f"lock <root>/@network/{b.bridge}.json and take a free address of {b.subnet} for the container "
-                 "(recorded in its state)", f"annotations.{KEY}")
-        plan.add("runtime", "net_bridge", (b.bridge, b.gateway),
+                 + (f"(and the same host part in {b.subnet6}) " if v6 else "") + "(recorded in its state)",
+                 f"annotations.{KEY}")
+        plan.add("runtime", "net_bridge", (b.bridge, b.gateway, *(b.gateway6,) * bool(v6)),
                  f"unless bridge {b.bridge} exists: ip link add {b.bridge} type bridge; ip addr add {b.gateway} "
-                 f"dev {b.bridge}; ip link set {b.bridge} up", f"annotations.{KEY}.bridge")
+                 f"dev {b.bridge}; " + (f"ip addr add {b.gateway6} dev {b.bridge} nodad; " if v6 else "")
+                 + f"ip link set {b.bridge} up", f"annotations.{KEY}.bridge")
+        if v6:
+            plan.add("runtime", "net_nat6", (b.bridge, b.subnet6),
+                     "sysctl net.ipv6.conf.all.forwarding=1 (former value kept for the last container's delete); "
+                     f"nft: table ip6 pyrunc_{b.bridge} masquerades {b.subnet6} and forwards the published ports",
+                     f"annotations.{KEY}.subnet6")
         plan.add("runtime", "net_nat", (b.bridge, b.subnet),
-                 "sysctl net.ipv4.ip_forward=1 (its former value kept for the last container's delete); nft: "
-                 f"table ip pyrunc_{b.bridge} masquerades {b.subnet} and forwards the published ports",
+                 f"sysctl net.ipv4.ip_forward=1 net.ipv4.conf.{b.bridge}.route_localnet=1 (former values kept for "
+                 f"the last container's delete); nft: table ip pyrunc_{b.bridge} masquerades {b.subnet} and "
+                 "forwards the published ports (also on 127.0.0.1), dropping 127.0.0.0/8 from the bridge",
                  f"annotations.{KEY}.subnet")
         if etc:
             plan.add("runtime", "net_etc_files", (etc, hostname), f"write {', '.join(etc)} in the state directory "
@@ -159,12 +181,20 @@ def plan(plan: Plan, linux: dict, ns: Namespaces, bridge: Bridge | None, rootles
         b = bridge
         add("net_veth", (b.bridge, b.veth), f"ip link add {b.veth} type veth peer name eth0 netns {where}; "
             f"ip link set {b.veth} master {b.bridge} up", f"annotations.{KEY}")
-        add("net_configure", (b.gateway,), "in the container: ip addr add <address> dev eth0; ip link set eth0 "
-            f"up; ip route add default via {b.gateway.partition('/')[0]}", f"annotations.{KEY}")
+        add("net_configure", (b.gateway, *(b.gateway6,) * bool(b.subnet6)), "in the container: ip addr add "
+            "<address> dev eth0; " + ("ip addr add <address6> dev eth0 nodad; " if b.subnet6 else "")
+            + "ip link set eth0 up; ip route add default via " + b.gateway.partition('/')[0]
+            + (f"; ip -6 route add default via {b.gateway6.partition('/')[0]}" if b.subnet6 else ""),
+            f"annotations.{KEY}")
         if b.publish:
             ports = ", ".join(f"{h}->{c}/{p}" for h, c, p in b.publish)
             add("net_publish", (b.bridge,), f"nft: forward host ports {ports} to the container",
                 f"annotations.{KEY}.publish")
+    if on:
+        steps = plan.phases["namespaces"]
+        at = next(i for i, s in enumerate(steps) if s.op in ("unshare", "unshare_user")) + 1
+        steps.insert(at, Step("namespaces", "request_network", (), "ask the runtime to set up the new network "
+                              "namespace from outside, and wait until it has", ns.source("network")))
     return parent
 
 
@@ -175,5 +205,6 @@ def plan_teardown(plan: Plan, record: dict) -> None:
     if net:
         plan.add("delete", "net_release", (), f"ip link del {net['veth']}; nft: remove its published ports; "
                  f"free its address in <root>/@network/{net['bridge']}.json; the last container removes bridge "
-                 f"{net['bridge']}, table ip pyrunc_{net['bridge']} and restores net.ipv4.ip_forward",
+                 f"{net['bridge']}, table ip pyrunc_{net['bridge']} and restores net.ipv4.ip_forward (and the bridge's "
+                 "route_localnet if the bridge is the host's)",
                  f"annotations.{KEY}")

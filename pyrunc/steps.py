@@ -11,6 +11,7 @@ REQUESTS = {
     "rlimits": "when the init asks for its limits",
     "hooks": "when the init asks for the hooks",
     "seccomp": "when the init sends its seccomp listener",
+    "network": "when the init has unshared its network namespace",
 }
 
 

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.root
 
 GATEWAY = "10.87.0.1"
 HOST, OUTSIDE = "192.0.2.1", "192.0.2.2"
+HOST6, OUTSIDE6 = "fd00:2::1", "fd00:2::2"
 BB = "/bin/busybox"
 
 
@@ -31,10 +32,16 @@ def _netns_inode(pid="self"):
     return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
+SETTINGS = ("grep -r . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet "
+            "/proc/sys/net/ipv6/conf/all/forwarding")
+
+
 def _host_facts():
-    """What must not change on the real host: its links, ip_forward and nftables ruleset."""
+    """What must not change on the real host: its links, the settings the network touches
+    (ip_forward, each link's route_localnet) and the nftables ruleset."""
     nft = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
-    return (sorted(os.listdir("/sys/class/net")), Path("/proc/sys/net/ipv4/ip_forward").read_text(), nft)
+    settings = subprocess.run(["sh", "-c", SETTINGS], capture_output=True, text=True).stdout
+    return (sorted(os.listdir("/sys/class/net")), settings, nft)
 
 
 class Namespace:
@@ -64,6 +71,10 @@ class Namespace:
     def forward(self):
         return self.sh("cat /proc/sys/net/ipv4/ip_forward").stdout.strip()
 
+    def settings(self):
+        """ip_forward and every link's route_localnet, as /proc/sys/net shows them in this namespace."""
+        return self.sh(SETTINGS).stdout
+
     def close(self):
         self.proc.kill()
         self.proc.wait()
@@ -76,8 +87,9 @@ class Lab:
         self.host, self.outside = Namespace(), Namespace()
         assert _netns_inode(self.host.proc.pid) != _netns_inode()  # never the real host's
         self.host.sh(f"ip link add vout type veth peer name vin netns {self.outside.proc.pid}; "
-                     f"ip addr add {HOST}/24 dev vout; ip link set vout up")
-        self.outside.sh(f"ip addr add {OUTSIDE}/24 dev vin; ip link set vin up")
+                     f"ip addr add {HOST}/24 dev vout; ip addr add {HOST6}/64 dev vout nodad; ip link set vout up")
+        self.outside.sh(f"ip addr add {OUTSIDE}/24 dev vin; ip addr add {OUTSIDE6}/64 dev vin nodad; "
+                        "ip link set vin up")
         wrapper = container.dir / "bin" / "pyrunc"
         wrapper.parent.mkdir()
         wrapper.write_text(f"#!/bin/sh\nexec nsenter --net={self.host.path} {rt.exe} \"$@\"\n")
@@ -85,7 +97,7 @@ class Lab:
         self.rt = Runtime(str(wrapper), rt.root, rt.base)
         self.factory = container
         self.made = []
-        self.clean = (self.host.links(), self.host.forward())
+        self.clean = (self.host.links(), self.host.settings())
 
     def container(self, *args, network=True, annotations=None):
         """A container whose runtime calls run in the stand-in host; NET_RAW for ping."""
@@ -107,8 +119,8 @@ class Lab:
         found = []
         if self.host.links() != self.clean[0]:
             found.append(f"links {self.host.links()}")
-        if self.host.forward() != self.clean[1]:
-            found.append(f"ip_forward {self.host.forward()}")
+        if self.host.settings() != self.clean[1]:
+            found.append(f"settings {self.host.settings()}")
         if self.host.nft().strip():
             found.append(f"ruleset {self.host.nft()}")
         if (self.rt.root / "@network").exists():
@@ -133,12 +145,18 @@ def lab(rt, container):
         yield lab
     finally:
         found = lab.close()
-        assert _host_facts() == before, "the real host's links, ip_forward or ruleset changed"
+        assert _host_facts() == before, "the real host's links, settings or ruleset changed"
         assert not found, f"left in the stand-in host: {found}"
+
+
+def _tree(top: Path) -> dict:
+    """Every entry under top: its type, size and content (for files), for an unchanged-image check."""
+    return {str(p.relative_to(top)): (p.is_symlink(), p.is_file() and p.read_bytes()) for p in top.rglob("*")}
 
 
 def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     c = lab.container(BB, "sleep", "60")
+    image = _tree(c.rootfs)
     c.started()
     assert lab.host.forward() == "1"
     r = lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0")
@@ -168,16 +186,50 @@ def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     r = c.delete("--force")
     assert r.rc == 0, r
     assert lab.leftovers() == []
-    for name in ("hosts", "hostname", "resolv.conf"):  # at most the empty mount point
-        assert (c.rootfs / "etc" / name).stat().st_size == 0
+    # nothing written into the image: the only change is the empty mount points of the name files
+    assert _tree(c.rootfs) == image | {f"etc/{name}": (False, b"") for name in ("hosts", "hostname", "resolv.conf")}
 
 
-def test_image_name_files_are_kept(lab):
-    c = lab.container("cat", "/etc/hosts", "/etc/hostname")
+def test_ipv6_on_the_bridge(lab):
+    """org.pyrunc.network.subnet6: the container's address has its IPv4 host part; pings both ways,
+    the outside reached through the masquerade, a published port from the outside."""
+    c = lab.container(BB, "httpd", "-f", "-p", "80", "-h", "/etc",
+                      annotations={"org.pyrunc.network.subnet6": "fd87::/64", "org.pyrunc.network.publish": "8080:80"})
+    c.started()
+    assert lab.host.sh("cat /proc/sys/net/ipv6/conf/all/forwarding").stdout == "1\n"
+    assert "fd87::2/64" in lab.exec(c, "ip", "-6", "-o", "addr", "show", "eth0").out
+    assert "default via fd87::1" in lab.exec(c, "ip", "-6", "route").out
+    r = lab.exec(c, "ping6", "-c1", "-W3", "fd87::1")
+    assert r.rc == 0, r
+    assert lab.host.sh(f"{BB} ping6 -c1 -W3 fd87::2", check=False).returncode == 0
+    assert lab.exec(c, "cat", "/etc/hosts").out.splitlines()[-1] == "fd87::2\trunc"
+    listener = subprocess.Popen(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c",
+                                 "import socket; s = socket.socket(socket.AF_INET6); s.bind(('', 9000)); s.listen(); "
+                                 "print('ready', flush=True); c, a = s.accept(); print(a[0], c.recv(10).decode())"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        r = lab.rt("exec", c.id, BB, "sh", "-c", f"echo hi | {BB} nc -w 3 {OUTSIDE6} 9000")
+        assert r.rc == 0, r
+        out, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+    assert out.split() == [HOST6, "hi"], out  # masqueraded
+    fetch = f"import urllib.request; print(urllib.request.urlopen('http://[{HOST6}]:8080/passwd', timeout=3).read())"
+    r = subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", fetch], capture_output=True,
+                       text=True)
+    assert "root:x:0:0" in r.stdout, r
+    assert c.delete("--force").rc == 0
+    assert lab.leftovers() == []
+
+
+def test_image_name_files_are_kept_and_run_takes_network_bridge(lab):
+    c = lab.container("sh", "-c", "cat /etc/hosts /etc/hostname; ip -4 -o addr show eth0", network=False)
     (c.rootfs / "etc/hosts").write_text("10.1.1.1 mine\n")
     (c.rootfs / "etc/hostname").write_text("mine\n")
-    r = c.run()
-    assert r.rc == 0 and r.out == "10.1.1.1 mine\nmine\n", r
+    r = c.run("--network", "bridge")
+    assert r.rc == 0 and r.out.startswith("10.1.1.1 mine\nmine\n") and "10.87.0.2/24" in r.out, r
+    assert lab.leftovers() == []  # run deletes the container, and its network with it
 
 
 def test_two_containers_on_the_bridge_reach_each_other(lab):
@@ -201,6 +253,25 @@ def test_two_containers_on_the_bridge_reach_each_other(lab):
     assert lab.leftovers() == []
 
 
+def test_containers_created_at_once_get_distinct_addresses(lab):
+    """The allocation file's lock: four creates at the same time, four addresses."""
+    import concurrent.futures
+
+    cs = [lab.container(BB, "sleep", "60") for _ in range(4)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda c: c.create(), cs))
+    assert all(r.rc == 0 for r in results), results
+    allocation = json.loads((lab.rt.root / "@network" / "pyrunc0.json").read_text())["containers"]
+    assert sorted(allocation.values()) == [f"10.87.0.{i}" for i in range(2, 6)] and set(allocation) == {
+        c.id for c in cs}
+    for c in cs:
+        address = allocation[c.id]
+        assert f"{address}/24" in lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0").out
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert all(r.rc == 0 for r in pool.map(lambda c: c.delete("--force"), cs))
+    assert lab.leftovers() == []
+
+
 def test_published_port_answers_from_the_outside(lab):
     c = lab.container(BB, "httpd", "-f", "-p", "80", "-h", "/etc",
                       annotations={"org.pyrunc.network.publish": "5353:53/udp"})
@@ -218,9 +289,63 @@ def test_published_port_answers_from_the_outside(lab):
             break
         time.sleep(0.2)
     assert "root:x:0:0" in r.stdout, r
-    # from the host itself, to its own address (the output chain)
+    # from the host itself (the output chain), to its own address and to 127.0.0.1 (route_localnet on the bridge)
     assert "root:x:0:0" in lab.host.sh(f"{BB} wget -qO- http://{HOST}:8080/passwd").stdout
+    assert "root:x:0:0" in lab.host.sh(f"{BB} wget -qO- http://127.0.0.1:8080/passwd").stdout
+    assert lab.host.sh("cat /proc/sys/net/ipv4/conf/pyrunc0/route_localnet").stdout == "1\n"
+    assert lab.host.sh("cat /proc/sys/net/ipv4/conf/vout/route_localnet").stdout == "0\n"  # the bridge's only
+    # UDP: busybox's nc has no -u; an echo server in the container's network namespace answers on 10.87.0.2:53
+    echo = subprocess.Popen(["nsenter", f"--net=/proc/{c.state()['pid']}/ns/net", sys.executable, "-c",
+                             "import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.bind(('10.87.0.2', 53)); "
+                             "print('ready', flush=True); s.settimeout(10)\n"
+                             "while True: d, a = s.recvfrom(100); s.sendto(d.upper() + a[0].encode(), a)"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert echo.stdout.readline().strip() == "ready"
+        ask = ("import socket; s = socket.socket(type=socket.SOCK_DGRAM); s.settimeout(3); "
+               "s.connect(('{0}', 5353)); s.send(b'hi'); print(s.recv(100).decode())")
+        r = subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", ask.format(HOST)],
+                           capture_output=True, text=True, timeout=10)
+        assert r.stdout == f"HI{OUTSIDE}\n", r  # the outside's address kept: published ports are not masqueraded
+        r = lab.host.sh(f"{sys.executable} -c \"{ask.format('127.0.0.1')}\"")
+        assert r.stdout == f"HI{GATEWAY}\n", r  # from 127.0.0.1, masqueraded to the bridge's address
+    finally:
+        echo.kill()
+        echo.wait()
     assert c.delete("--force").rc == 0
+    assert lab.leftovers() == []
+
+
+def test_route_localnet_does_not_open_the_hosts_loopback_to_a_container(lab):
+    """route_localnet on the bridge lets packets to and from 127.0.0.0/8 through it; the table's
+    guard chain drops those a container sends. Attack: a container with CAP_NET_ADMIN routes
+    127.0.0.1 to the bridge and sends a datagram (busybox tftp) to a service of the host's bound
+    to 127.0.0.1. Control: the same, with the guard chain flushed, reaches it."""
+    listener = subprocess.Popen(["nsenter", f"--net={lab.host.path}", sys.executable, "-c",
+                                 "import socket; s = socket.socket(type=socket.SOCK_DGRAM); "
+                                 "s.bind(('127.0.0.1', 9100)); print('ready', flush=True)\n"
+                                 "while True: print(s.recvfrom(100)[1][0], flush=True)"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80"})
+        for caps in c.config["process"]["capabilities"].values():
+            caps.append("CAP_NET_ADMIN")
+        c.started()
+        r = lab.exec(c, "sh", "-c", f"{BB} ip route del local 127.0.0.0/8 dev lo table local && {BB} ip route "
+                     f"del local 127.0.0.1 dev lo table local && {BB} ip route add 127.0.0.1 via {GATEWAY} dev eth0")
+        assert r.rc == 0, r
+        attack = ("timeout", "1", BB, "tftp", "-g", "-r", "x", "-l", "/dev/null", "127.0.0.1", "9100")
+        lab.exec(c, *attack)
+        mark = "import socket; socket.socket(type=socket.SOCK_DGRAM).sendto(b'mark', ('127.0.0.1', 9100))"
+        lab.host.sh(f'{sys.executable} -c "{mark}"')  # what arrives before it is the attack's
+        lab.host.sh("nft flush chain ip pyrunc_pyrunc0 guard")
+        lab.exec(c, *attack)  # the control: without the guard the attack works
+        assert c.delete("--force").rc == 0
+    finally:
+        listener.kill()
+    got = listener.communicate()[0].split()
+    assert got[0] == "127.0.0.1" and set(got[1:]) == {"10.87.0.2"}, got  # the mark, then the control's
     assert lab.leftovers() == []
 
 
@@ -237,12 +362,15 @@ def test_bridge_name_taken_by_another_link_is_refused(lab):
 
 def test_a_bridge_of_the_host_is_used_and_kept(lab):
     lab.host.sh("ip link add brhost type bridge; ip link set brhost up")
-    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.bridge": "brhost"})
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.bridge": "brhost",
+                                                      "org.pyrunc.network.subnet6": "fd87::/64"})
     c.started()
     assert lab.exec(c, "ping", "-c1", "-W3", GATEWAY).rc == 0
     assert c.delete("--force").rc == 0
     assert "brhost" in lab.host.links()
     assert "inet " not in lab.host.sh("ip -4 addr show brhost").stdout  # the gateway address pyrunc added
+    assert "fd87::1" not in lab.host.sh("ip -6 addr show brhost").stdout  # and its IPv6 one
+    assert lab.host.sh("cat /proc/sys/net/ipv4/conf/brhost/route_localnet").stdout == "0\n"  # restored
     lab.host.sh("ip link del brhost")
     assert lab.leftovers() == []
 
@@ -292,18 +420,19 @@ def stand_in(rt, container):
         found = lab.leftovers()
         lab.host.close()
         lab.outside.close()
-        assert _host_facts() == before, "the real host's links, ip_forward or ruleset changed"
+        assert _host_facts() == before, "the real host's links, settings or ruleset changed"
         assert not found, f"left in the stand-in host: {found}"
 
 
 def test_net_device_moves_renamed_with_its_addresses_and_up(stand_in):
     c = stand_in.container(BB, "sleep", "60", network=False)
     c.config["linux"]["netDevices"] = {"nd0": {"name": "ctr%d"}}
+    stand_in.host.sh("ip link set nd0 mtu 1400 address 02:00:00:00:00:05")
     c.started()
     r = stand_in.exec(c, "ip", "-o", "addr", "show", "ctr0")
     assert "198.51.100.5/24" in r.out and "2001:db8::5/64" in r.out, r
     r = stand_in.exec(c, "ip", "-o", "link", "show", "ctr0")
-    assert ",UP" in r.out, r
+    assert ",UP" in r.out and "mtu 1400" in r.out and "02:00:00:00:00:05" in r.out, r  # its attributes kept
     assert "nd0" not in stand_in.host.links()
     # the namespace's end destroys a virtual device, and its peer with it; nothing is moved back
     assert c.delete("--force").rc == 0
@@ -333,15 +462,29 @@ def test_missing_net_device_is_an_error_before_start(stand_in):
     assert "linux.netDevices.nosuch0: no such network device on the host" in r.err, r
 
 
+def test_net_device_that_cannot_move_is_an_error_before_start(stand_in):
+    """A bridge is local to its network namespace (NETIF_F_NETNS_LOCAL): the kernel refuses the move."""
+    stand_in.host.sh("ip link add brlocal type bridge")
+    c = stand_in.container("true", network=False)
+    c.config["linux"]["netDevices"] = {"brlocal": {}}
+    r = c.run()
+    c.assert_refused(r, one_line=True)
+    assert "linux.netDevices.brlocal: the kernel refuses to move it to another network namespace" in r.err, r
+    assert "brlocal" in stand_in.host.links()
+    stand_in.host.sh("ip link del brlocal")
+
+
 def test_features_lists_net_devices(rt):
     rt.lacks("linux.netDevices")
     r = rt("features")
     assert json.loads(r.out)["linux"]["netDevices"] == {"enabled": True}
 
 
-@pytest.mark.parametrize("point", ["after:net_allocate", "after:net_bridge", "after:net_nat", "after:net_publish"])
+@pytest.mark.parametrize("point", ["after:net_allocate", "after:net_bridge", "after:net_nat6", "after:net_nat",
+                                   "after:net_publish"])
 def test_runtime_killed_at_any_network_step_is_cleaned_by_delete_force(lab, point):
-    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80"})
+    c = lab.container(BB, "sleep", "60", annotations={"org.pyrunc.network.publish": "8080:80",
+                                                      "org.pyrunc.network.subnet6": "fd87::/64"})
     r = c.create(env={**os.environ, "PYRUNC_CRASH_AT": point})
     assert r.rc != 0, r
     r = c.delete("--force")
@@ -401,3 +544,25 @@ def test_net_device_moves_into_a_joined_namespace_and_stays_there(stand_in):
     finally:
         joined.close()
     wait_for(lambda: "nd1" not in stand_in.host.links(), what="the veth stand-in destroyed with the namespace")
+
+
+def test_new_network_namespace_unshared_after_joins_gets_the_bridge(lab):
+    """Joining another namespace makes the init unshare its network namespace after the joins
+    (not at clone): it asks the runtime, which sets the namespace up by /proc/<pid>/ns/net."""
+    holder = subprocess.Popen(["unshare", "--uts", "sleep", "600"])
+    try:
+        wait_for(lambda: os.stat(f"/proc/{holder.pid}/ns/uts").st_ino != os.stat("/proc/self/ns/uts").st_ino,
+                 what="a new uts namespace")
+        c = lab.container(BB, "sleep", "60")
+        c.namespace("uts", f"/proc/{holder.pid}/ns/uts")
+        c.config.pop("hostname", None)  # the joined namespace's own
+        pid = c.started()
+        assert os.readlink(f"/proc/{pid}/ns/uts") == os.readlink(f"/proc/{holder.pid}/ns/uts")
+        assert "10.87.0.2/24" in lab.exec(c, "ip", "-4", "-o", "addr", "show", "eth0").out
+        r = lab.exec(c, "ping", "-c1", "-W3", GATEWAY)
+        assert r.rc == 0, r
+        assert c.delete("--force").rc == 0
+        assert lab.leftovers() == []
+    finally:
+        holder.kill()
+        holder.wait()

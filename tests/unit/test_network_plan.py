@@ -47,6 +47,29 @@ def test_net_devices_checked_then_moved_in_order():
     assert not any(s.op.startswith("net_") for s in plan.phases["runtime"])
 
 
+def test_a_network_namespace_unshared_after_joins_is_set_up_when_the_init_asks():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "uts"] + [
+        {"type": "uts", "path": "/proc/1/ns/uts"}]
+    cfg.pop("hostname", None)
+    plan = plan_of(cfg, network="bridge")
+    names = ops(plan, "namespaces")
+    assert names[names.index("unshare") + 1] == "request_network"
+    assert [s.op for s in plan.on("parent", "network")] == ["net_open", "net_veth", "net_configure"]
+    assert not [s for s in plan.on("parent", "") if s.op.startswith("net_")]
+
+
+def test_an_ipv6_subnet_adds_its_arguments_and_a_nat6_step():
+    cfg = default_config()
+    cfg["annotations"] = BRIDGE | {"org.pyrunc.network.subnet6": "fd87::/64"}
+    plan = plan_of(cfg)
+    args = {s.op: s.args for _, s in plan.steps() if s.op.startswith("net_")}
+    assert args["net_allocate"][4:] == ("fd87::/64",) and args["net_bridge"][2:] == ("fd87::1/64",)
+    assert args["net_nat6"] == ("pyrunc0", "fd87::/64") and args["net_configure"] == ("10.87.0.1/24", "fd87::1/64")
+    runtime = ops(plan, "runtime")
+    assert runtime.index("net_bridge") < runtime.index("net_nat6") < runtime.index("net_nat")  # net_nat unlocks
+
+
 def test_no_network_no_steps():
     plan = plan_of(default_config())
     assert not any(s.op.startswith("net_") for _, s in plan.steps())
@@ -65,6 +88,9 @@ def test_no_network_no_steps():
     (lambda c: None, {"network": "bridge", "publish": ("80:80/sctp",)}, "is not HOST:CONTAINER"),
     (lambda c: None, {"network": "bridge", "publish": ("80:80", "80:81")}, "published twice"),
     (lambda c: c.update(annotations=BRIDGE | {"org.pyrunc.network.subnet": "10.0.0.0/31"}), {}, "has no room"),
+    (lambda c: c.update(annotations=BRIDGE | {"org.pyrunc.network.subnet6": "fd87::/121"}), {},
+     "subnet6: fd87::/121 is smaller than 10.87.0.0/24"),
+    (lambda c: c.update(annotations=BRIDGE | {"org.pyrunc.network.subnet6": "10.0.0.0/8"}), {}, "subnet6: "),
     (lambda c: c.update(annotations=BRIDGE | {"org.pyrunc.network.subnet": "10.0.0.1/24"}), {},
      "has host bits set"),
     (lambda c: c.update(annotations=BRIDGE | {"org.pyrunc.network.bridge": "a-name-far-too-long"}), {},
