@@ -196,8 +196,12 @@ def address(inside: dict[str, str]) -> str | None:
     return None
 
 
-def ping(addr: str) -> str:
+def ping(addr: str, netns: str | None = None) -> str:
+    """The host pings addr; netns names the network namespace that plays the host (tests give a
+    stand-in, /proc/<pid>/ns/net, with the runtime run in it); None is the caller's own."""
     cmd = ["ping"] if shutil.which("ping") else ["/bin/busybox", "ping"]
+    if netns:
+        cmd = ["nsenter", f"--net={netns}", *cmd]
     ok = subprocess.run([*cmd, "-c", "1", "-W", "2", addr], capture_output=True).returncode == 0
     return "ok" if ok else "failed"
 

@@ -5,7 +5,8 @@
 Fixtures: `rt` (the Runtime under test, a private state root, the host checked after the session),
 `container` (factory of Containers, every one deleted and the host checked after the test), `bundle` (a
 temporary Bundle, not created), `leak_check` (Snapshot before, leftovers after), `ordinary_user` (a
-user made for the test). Tests marked `root` skip for other users.
+user made for the test), `net_host` (a stand-in for the host's network: netns.StandIn, the real host's
+links, network settings and ruleset compared after). Tests marked `root` skip for other users.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from .bundle import Bundle, Container
 from .host import Snapshot, report, tidy, unmount_below
+from .netns import StandIn, host_facts
 from .runtime import Runtime
 from .users import made_user
 
@@ -124,6 +126,23 @@ def container(rt, leak_check, request):
 def bundle(tmp_path) -> Bundle:
     """A temporary bundle (busybox rootfs, runc's default config running `true`), written on .write()."""
     return Bundle(tmp_path / "bundle")
+
+
+@pytest.fixture
+def net_host(rt, container):
+    """A stand-in for the host's network (netns.StandIn) with the runtime run in it. At teardown the
+    containers it adopted are deleted; what the network left in the stand-in, and any change to the real
+    host's links, network settings or nftables ruleset, fails the test."""
+    before = host_facts()
+    host = StandIn(rt, container.dir)
+    try:
+        yield host
+    finally:
+        found = host.close()
+        if host_facts() != before:
+            pytest.fail("the real host's links, network settings or ruleset changed", pytrace=False)
+        if found:
+            pytest.fail(f"left in the stand-in host: {found}", pytrace=False)
 
 
 @pytest.fixture

@@ -144,23 +144,29 @@ def test_net_lab_without_bridge_only_lo(rt, container):
     assert links("self") == host
 
 
-def test_net_lab_bridge(rt, container):
-    """With org.pyrunc.network: bridge the host and the lab ping each other, and two labs each other."""
+def test_net_lab_bridge(rt, net_host, container):
+    """With org.pyrunc.network: bridge the host and the lab ping each other, and two labs each other.
+    The host is the `net_host` stand-in: the lab's runtime runs in it (the nsenter wrapper is the
+    Runner's runtime), the host's ping is sent from it, and the real host's links, network settings and
+    ruleset are compared after (the fixture)."""
     rt.only_pyrunc("the bridge network (org.pyrunc.network)")
-    a, b = lab_container(container, "net"), lab_container(container, "net")
-    with runner(rt).held(a.bundle, a.id) as first:
+    a, b = (net_host.adopt(lab_container(container, "net")) for _ in range(2))
+    real = sorted(os.listdir("/sys/class/net"))
+    with runner(net_host.rt).held(a.bundle, a.id) as first:
         addr = lab.address(first.inside)
         if addr is None:
             pytest.skip("this pyrunc has no bridge network yet: it ignored org.pyrunc.network (only lo)")
         gw = first.inside["default route"]
         assert first.inside[f"ping the host ({gw})"] == "ok"
-        assert lab.ping(addr) == "ok"
+        assert lab.ping(addr, net_host.host.path) == "ok"
         assert links(first.pid) != ["lo"]
-        with runner(rt).held(b.bundle, b.id) as second:
+        assert "pyrunc0" in net_host.host.links() and sorted(os.listdir("/sys/class/net")) == real
+        with runner(net_host.rt).held(b.bundle, b.id) as second:
             peer = lab.address(second.inside)
             assert peer and peer != addr
-            r = rt("exec", a.id, "ping", "-c", "1", "-W", "2", peer)
+            r = net_host.rt("exec", a.id, "ping", "-c", "1", "-W", "2", peer)
             assert r.rc == 0, r
+    assert net_host.leftovers() == []
 
 
 def test_user_lab(rt, ordinary_user):

@@ -4,7 +4,8 @@ The runtime never runs in the host's network namespace here: each test makes one
 the host (the bridge, ip_forward and the nftables ruleset are per namespace) and runs the runtime in it
 through nsenter, and a third that plays "the outside", joined to the stand-in by a veth pair
 (192.0.2.1 on the stand-in, 192.0.2.2 outside). No traffic leaves the namespaces the test made. The
-real host's links, ip_forward and ruleset are compared before and after."""
+real host's links, ip_forward and ruleset are compared before and after. All of that is the kit's
+`net_host` fixture (pyrunc.testing.netns), shared with the net lab's test."""
 
 import json
 import os
@@ -18,135 +19,42 @@ import pytest
 from conformance.test_explain_steps import steps_by_process
 from pyrunc.steps import REQUESTS
 from pyrunc.testing.bundle import wait_for
-from pyrunc.testing.runtime import Runtime
+from pyrunc.testing.netns import HOST, HOST6, OUTSIDE, OUTSIDE6, Namespace
 
 pytestmark = pytest.mark.root
 
 GATEWAY = "10.87.0.1"
-HOST, OUTSIDE = "192.0.2.1", "192.0.2.2"
-HOST6, OUTSIDE6 = "fd00:2::1", "fd00:2::2"
 BB = "/bin/busybox"
 
 
-def _netns_inode(pid="self"):
-    return os.stat(f"/proc/{pid}/ns/net").st_ino
-
-
-SETTINGS = ("grep -r . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet "
-            "/proc/sys/net/ipv6/conf/all/forwarding")
-
-
-def _host_facts():
-    """What must not change on the real host: its links, the settings the network touches
-    (ip_forward, each link's route_localnet) and the nftables ruleset."""
-    nft = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
-    settings = subprocess.run(["sh", "-c", SETTINGS], capture_output=True, text=True).stdout
-    return (sorted(os.listdir("/sys/class/net")), settings, nft)
-
-
-class Namespace:
-    """A network namespace held by a sleeping process; commands run in it through nsenter."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen(["unshare", "--net", "sleep", "600"])
-        own = _netns_inode()
-        wait_for(lambda: _netns_inode(self.proc.pid) != own, what="a new network namespace")
-        self.path = f"/proc/{self.proc.pid}/ns/net"
-        self.sh("ip link set lo up")
-
-    def sh(self, cmd, check=True):
-        r = subprocess.run(["nsenter", f"--net={self.path}", "sh", "-c", cmd], capture_output=True, text=True,
-                           timeout=30)
-        assert not check or r.returncode == 0, (cmd, r.stdout, r.stderr)
-        return r
-
-    def links(self):
-        """By netlink: /sys/class/net shows the namespace of whoever mounted /sys (the real host)."""
-        lines = self.sh("ip -o link").stdout.splitlines()
-        return sorted(line.split(":")[1].strip().partition("@")[0] for line in lines)
-
-    def nft(self):
-        return self.sh("nft list ruleset").stdout
-
-    def forward(self):
-        return self.sh("cat /proc/sys/net/ipv4/ip_forward").stdout.strip()
-
-    def settings(self):
-        """ip_forward and every link's route_localnet, as /proc/sys/net shows them in this namespace."""
-        return self.sh(SETTINGS).stdout
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
 class Lab:
-    """The stand-in host, the outside, and the runtime run in the stand-in."""
+    """The stand-in host (the `net_host` fixture) and the containers whose runtime runs in it."""
 
-    def __init__(self, rt, container):
-        self.host, self.outside = Namespace(), Namespace()
-        assert _netns_inode(self.host.proc.pid) != _netns_inode()  # never the real host's
-        self.host.sh(f"ip link add vout type veth peer name vin netns {self.outside.proc.pid}; "
-                     f"ip addr add {HOST}/24 dev vout; ip addr add {HOST6}/64 dev vout nodad; ip link set vout up")
-        self.outside.sh(f"ip addr add {OUTSIDE}/24 dev vin; ip addr add {OUTSIDE6}/64 dev vin nodad; "
-                        "ip link set vin up")
-        wrapper = container.dir / "bin" / "pyrunc"
-        wrapper.parent.mkdir()
-        wrapper.write_text(f"#!/bin/sh\nexec nsenter --net={self.host.path} {rt.exe} \"$@\"\n")
-        wrapper.chmod(0o755)
-        self.rt = Runtime(str(wrapper), rt.root, rt.base)
-        self.factory = container
-        self.made = []
-        self.clean = (self.host.links(), self.host.settings())
+    def __init__(self, net_host, container):
+        self.net, self.factory = net_host, container
+        self.host, self.outside, self.rt = net_host.host, net_host.outside, net_host.rt
 
     def container(self, *args, network=True, annotations=None):
         """A container whose runtime calls run in the stand-in host; NET_RAW for ping."""
-        c = self.factory(*args)
-        c.rt = self.rt
+        c = self.net.adopt(self.factory(*args))
         for caps in c.config["process"]["capabilities"].values():
             caps.append("CAP_NET_RAW")
         if network or annotations:
             c.config["annotations"] = {"org.pyrunc.network": "bridge"} if network else {}
             c.config["annotations"] |= annotations or {}
-        self.made.append(c)
         return c
 
     def exec(self, c, *cmd):
         return self.rt("exec", c.id, BB, *cmd)
 
     def leftovers(self):
-        """What the network left in the stand-in host and the state root."""
-        found = []
-        if self.host.links() != self.clean[0]:
-            found.append(f"links {self.host.links()}")
-        if self.host.settings() != self.clean[1]:
-            found.append(f"settings {self.host.settings()}")
-        if self.host.nft().strip():
-            found.append(f"ruleset {self.host.nft()}")
-        if (self.rt.root / "@network").exists():
-            found.append(f"allocations {os.listdir(self.rt.root / '@network')}")
-        return found
-
-    def close(self):
-        for c in self.made:
-            self.rt("delete", "--force", c.id)
-        found = self.leftovers()
-        self.host.close()
-        self.outside.close()
-        return found
+        return self.net.leftovers()
 
 
 @pytest.fixture
-def lab(rt, container):
+def lab(rt, net_host, container):
     rt.only_pyrunc("the bridge network (org.pyrunc.network)")
-    before = _host_facts()
-    lab = Lab(rt, container)
-    try:
-        yield lab
-    finally:
-        found = lab.close()
-        assert _host_facts() == before, "the real host's links, settings or ruleset changed"
-        assert not found, f"left in the stand-in host: {found}"
+    return Lab(net_host, container)
 
 
 def _tree(top: Path) -> dict:
@@ -403,25 +311,17 @@ def test_runtime_killed_after_the_veth_then_delete_force_cleans_all(lab, rt):
 
 
 @pytest.fixture
-def stand_in(rt, container):
+def stand_in(rt, net_host, container):
     """The stand-in host alone, with a veth pair nd0/nd1 (this kernel has no dummy module)."""
     rt.lacks("linux.netDevices")
-    before = _host_facts()
-    lab = Lab(rt, container)
-    lab.host.sh("ip link add nd0 type veth peer name nd1; ip addr add 198.51.100.5/24 dev nd0; "
-                "ip addr add 2001:db8::5/64 dev nd0 nodad")
+    net_host.host.sh("ip link add nd0 type veth peer name nd1; ip addr add 198.51.100.5/24 dev nd0; "
+                     "ip addr add 2001:db8::5/64 dev nd0 nodad")
     try:
-        yield lab
+        yield Lab(net_host, container)
     finally:
-        for c in lab.made:
-            lab.rt("delete", "--force", c.id)
-        lab.host.sh("ip link del nd0", check=False)
-        lab.host.sh("ip link del nd1", check=False)
-        found = lab.leftovers()
-        lab.host.close()
-        lab.outside.close()
-        assert _host_facts() == before, "the real host's links, settings or ruleset changed"
-        assert not found, f"left in the stand-in host: {found}"
+        net_host.delete_adopted()
+        net_host.host.sh("ip link del nd0", check=False)
+        net_host.host.sh("ip link del nd1", check=False)
 
 
 def test_net_device_moves_renamed_with_its_addresses_and_up(stand_in):
