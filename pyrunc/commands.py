@@ -3,7 +3,6 @@
 import os
 import sys
 
-from pyrunc import lifecycle
 from pyrunc.errors import PyruncError
 from pyrunc.state import Container, list_ids, state_root
 
@@ -13,7 +12,10 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
            "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31}
 
 
-def _ctx(g, logger) -> lifecycle.Context:
+def _ctx(g, logger):
+    """lifecycle.Context; lifecycle is imported by the commands that act on a container, not by state or list."""
+    from pyrunc import lifecycle
+
     return lifecycle.Context(state_root(g.root), logger.step if logger.debug else None,
                              bool(g.systemd_cgroup), logger.warn)
 
@@ -82,6 +84,8 @@ def run(g, args, logger) -> int:
 
 
 def start(g, args, logger) -> int:
+    from pyrunc import lifecycle
+
     lifecycle.start(_ctx(g, logger), _one_id(args))
     return 0
 
@@ -113,21 +117,29 @@ def parse_signal(text: str) -> int:
 def kill(g, args, logger) -> int:
     c = _existing(g, _one_id(args))
     sig = parse_signal(args.positional[1]) if len(args.positional) > 1 else 15
+    from pyrunc import lifecycle
+
     lifecycle.kill(c, sig, bool(args.all), logger.step if logger.debug else None)
     return 0
 
 
 def pause(g, args, logger) -> int:
+    from pyrunc import lifecycle
+
     lifecycle.pause(_existing(g, _one_id(args)), True)
     return 0
 
 
 def resume(g, args, logger) -> int:
+    from pyrunc import lifecycle
+
     lifecycle.pause(_existing(g, _one_id(args)), False)
     return 0
 
 
 def delete(g, args, logger) -> int:
+    from pyrunc import lifecycle
+
     lifecycle.delete(_ctx(g, logger), _one_id(args), bool(args.force))
     return 0
 

@@ -35,10 +35,10 @@ from pyrunc import (
     uapi,
 )
 from pyrunc.cgroups import grace
-from pyrunc.errors import PyruncError
+from pyrunc.errors import PyruncError, os_error
 from pyrunc.kernel import LinuxKernel
 from pyrunc.lifecycle import kill_and_reap
-from pyrunc.plan import Options, plan_before, plan_procfs_handle
+from pyrunc.options import Options, plan_before, plan_procfs_handle
 from pyrunc.state import Container, proc_start_time
 from pyrunc.steps import Plan, Step
 
@@ -224,9 +224,13 @@ class ExecKernel(LinuxKernel):
         self.join_fds = ns_fds
 
     def enter_cgroups(self, dirs: tuple[str, ...]) -> None:
+        """A cgroup that a concurrent `delete` removes answers ENODEV (v1) or ENOENT: one line, not a traceback."""
         for d in dirs:
-            with open(os.path.join(d, "cgroup.procs"), "w") as f:
-                f.write("0")
+            try:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write("0")
+            except OSError as e:
+                raise os_error(f"join cgroup {d}", e) from None
 
     def set_affinity(self, cpus: frozenset) -> None:
         os.sched_setaffinity(0, cpus)

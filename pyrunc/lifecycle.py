@@ -3,7 +3,7 @@ create (hook state, poststart/poststop hooks, the pid file). create and run are 
 
 import os
 
-from pyrunc import OCI_VERSION, cgroups, executor, jsonio, uapi
+from pyrunc import OCI_VERSION, jsonio, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.state import Container
 from pyrunc.steps import Plan
@@ -105,6 +105,10 @@ class Started:
 
 
 def run_poststart(c: Container, log=None) -> None:
+    if not (c.record.get("hooks") or {}).get("poststart"):
+        return  # nothing to perform: `start` then never imports the executor
+    from pyrunc import executor
+
     executor.run(plan_poststart(c.record.get("hooks") or {}).phases["started"], Started(c), log)
 
 
@@ -115,6 +119,8 @@ def pause(c: Container, frozen: bool) -> None:
         raise PyruncError(f"container not running: {status}")
     if not frozen and status != "paused":
         raise PyruncError(f"container not paused: {status}")
+    from pyrunc import cgroups
+
     cgroups.freeze(c.record.get("cgroups") or {}, frozen)
 
 
@@ -258,6 +264,8 @@ class Teardown:
             pass
 
     def thaw(self) -> None:
+        from pyrunc import cgroups
+
         cgroups.freeze(self.record.get("cgroups") or {}, False)
 
     def wait_gone(self, pid: int) -> None:
@@ -273,6 +281,8 @@ class Teardown:
             manager.close()
 
     def remove_cgroups(self) -> None:
+        from pyrunc import cgroups
+
         cgroups.destroy(self.record.get("cgroups") or {}, self.record.get("cgroups_created") or [])
 
     def remove_rdt(self, path: str) -> None:
@@ -295,4 +305,6 @@ class Teardown:
 
 def destroy(c: Container, log=None, status: str = "stopped", shared_pid_ns: bool = False) -> None:
     """Undo create (plan_teardown), each step logged by --debug as it is performed."""
+    from pyrunc import executor
+
     executor.run(plan_teardown(c.record or {}, status, shared_pid_ns).phases["delete"], Teardown(c), log)
