@@ -7,6 +7,8 @@ Paths inside the container go through paths.open_in_root while the host is still
 import errno
 import os
 
+import prctl
+
 from pyrunc import console, native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.mountops import MountOps
@@ -85,18 +87,18 @@ class LinuxKernel(MountOps):
     def drop_bounding(self, drop: int, top: int) -> None:
         for bit in range(top + 1):
             if drop >> bit & 1:
-                native.prctl(uapi.PR_CAPBSET_DROP, bit)
+                prctl.capbset_drop(bit)
 
     def set_user(self, uid: int, gid: int, groups: tuple | None, keep_caps: bool) -> None:
         """`groups` None: leave the supplementary groups (setgroups is denied)."""
         if keep_caps:
-            native.prctl(uapi.PR_SET_KEEPCAPS, 1)
+            prctl.set_keepcaps(True)
         if groups is not None:
             os.setgroups(list(groups))
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         if keep_caps:
-            native.prctl(uapi.PR_SET_KEEPCAPS, 0)
+            prctl.set_keepcaps(False)
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         native.capset(effective, permitted, inheritable)
@@ -104,7 +106,7 @@ class LinuxKernel(MountOps):
     def raise_ambient(self, ambient: int, top: int) -> None:
         for bit in range(top + 1):
             if ambient >> bit & 1:
-                native.prctl(uapi.PR_CAP_AMBIENT, uapi.PR_CAP_AMBIENT_RAISE, bit)
+                native.prctl(uapi.PR_CAP_AMBIENT, uapi.PR_CAP_AMBIENT_RAISE, bit)  # python-prctl has no ambient set
 
     def umask(self, value: int) -> None:
         os.umask(value)
@@ -185,7 +187,7 @@ class LinuxKernel(MountOps):
         native.cloexec_from(first)
 
     def no_new_privs(self) -> None:
-        native.prctl(uapi.PR_SET_NO_NEW_PRIVS, 1)
+        prctl.set_no_new_privs(1)
 
     def lookup(self, name: str, search: str) -> None:
         """Find the program now, so a missing one fails `create` with runc's wording."""
@@ -253,7 +255,7 @@ class LinuxKernel(MountOps):
             self.channel.expect("seccomp-done")
 
     def clear_pdeathsig(self) -> None:
-        native.prctl(uapi.PR_SET_PDEATHSIG, 0)
+        prctl.set_pdeathsig(0)
 
 
 def _cwd_under_root() -> bool:

@@ -1,11 +1,11 @@
-"""The layers keep their promises: planning never loads the native shim, so
+"""The layers keep their promises: planning never loads the native shim (nor python-prctl), so
 `explain` and every planner run where the shim is absent; kernel constants come from pyrunc.uapi."""
 
 import subprocess
 import sys
 import textwrap
 
-BLOCKED = ("pyrunc._native", "pyrunc._seccomp", "pyrunc.native", "pyrunc.kernel", "pyrunc.mountops")
+BLOCKED = ("pyrunc._native", "pyrunc._seccomp", "_prctl", "prctl", "pyrunc.native", "pyrunc.kernel", "pyrunc.mountops")
 
 SCRIPT = textwrap.dedent("""
     import sys
