@@ -1,6 +1,6 @@
 """What only cgroup v1 needs: cpuset directories filled in before use, and the freezer controller."""
 
-
+import errno
 import time
 
 from pyrunc.cgroups import fs
@@ -61,6 +61,8 @@ def is_frozen(d: str) -> bool:
             if state != "FREEZING":
                 return state == "FROZEN"
             time.sleep(0.001)
-    except FileNotFoundError:
-        return False
+    except OSError as e:  # removed by a concurrent delete: ENOENT, or ENODEV from an open v1 directory
+        if e.errno in (errno.ENOENT, errno.ENODEV):
+            return False
+        raise
     return False

@@ -1,6 +1,6 @@
 """What only cgroup2 needs: controller delegation down the tree, cgroup.freeze, cgroup.kill."""
 
-
+import errno
 import time
 
 from pyrunc.cgroups import fs
@@ -86,8 +86,10 @@ def is_frozen(d: str) -> bool:
         if fs.read(f"{d}/cgroup.freeze").strip() != "1":
             return False
         return _events(d).get("frozen", "1") == "1"
-    except FileNotFoundError:
-        return False
+    except OSError as e:  # removed by a concurrent delete: ENOENT, or ENODEV from an open v1 directory
+        if e.errno in (errno.ENOENT, errno.ENODEV):
+            return False
+        raise
 
 
 def kill(d: str) -> bool:
