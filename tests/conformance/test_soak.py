@@ -2,6 +2,7 @@
 exec'd process's open descriptors, the host's mounts, the container cgroups in every hierarchy and
 the state root's entries are the same after the last round as after the first."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,14 +40,22 @@ def test_soak_create_start_exec_delete(container, rt):
     first = last = None
     c = container("sleep", "100")  # one bundle and id, reused round after round
     c.config["linux"]["cgroupsPath"] = f"/{parent}/{c.id}"
-    for _ in range(rounds(10, 200)):
-        assert c.create().rc == 0 and c.start().rc == 0
-        wait_for(lambda: c.state()["status"] == "running")
-        now = _measure(rt, c, parent)
-        first = first or now
-        last = now
-        assert c.delete("--force").rc == 0
-        assert c.state_dir_gone()
-    assert last == first, (first, last)
-    assert _our_mounts(rt) == 0
-    assert _cgroup_count(parent) == 0
+    try:
+        for _ in range(rounds(10, 200)):
+            assert c.create().rc == 0 and c.start().rc == 0
+            wait_for(lambda: c.state()["status"] == "running")
+            now = _measure(rt, c, parent)
+            first = first or now
+            last = now
+            assert c.delete("--force").rc == 0
+            assert c.state_dir_gone()
+        assert last == first, (first, last)
+        assert _our_mounts(rt) == 0
+        assert _cgroup_count(parent) == 0
+        made = [d for m in cgroup_mounts() if os.path.isdir(d := os.path.join(m, parent))]
+        if rt.name == "pyrunc":  # the parent it made for the cgroupsPath goes with the container
+            assert made == []
+    finally:  # runc 1.1.5 leaves the parent in every hierarchy: the test removes it
+        for m in cgroup_mounts():
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(m, parent))
