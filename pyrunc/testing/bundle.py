@@ -11,56 +11,24 @@ import copy
 import json
 from pathlib import Path
 
+from pyrunc.specgen import DEFAULT_CAPS, default_config
+
 from .console import ConsoleReader, SocketPeer, close_every_console, receive_state
 from .rootfs import APPLETS, BUSYBOX, host_rootfs, make_rootfs
 from .users import as_user, reachable_runtime, user_bundle
 from .view import View, alive, mountinfo, ns_inode, proc_status, wait_for
 
-CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+CAPS = DEFAULT_CAPS
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
 def base_config(args):
-    """The content of `runc spec` (runc 1.1.5), with process.terminal false and the given args."""
-    nosuid_noexec_nodev = ["nosuid", "noexec", "nodev"]  # spelled out in the JSON runc writes
-    return Config({
-        "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": False,
-            "user": {"uid": 0, "gid": 0},
-            "args": list(args),
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {k: list(CAPS) for k in ("bounding", "effective", "permitted", "ambient")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": True,
-        },
-        "root": {"path": "rootfs", "readonly": True},
-        "hostname": "runc",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": [*nosuid_noexec_nodev, "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": list(nosuid_noexec_nodev)},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": [*nosuid_noexec_nodev, "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": [*nosuid_noexec_nodev, "relatime", "ro"]},
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                            "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-        },
-    })
+    """The content of `runc spec` (runc 1.1.5: `pyrunc spec`'s config with runc's ociVersion and
+    hostname), with process.terminal false and the given args."""
+    cfg = default_config()
+    cfg.update(ociVersion="1.0.2-dev", hostname="runc")
+    cfg["process"].update(terminal=False, args=list(args))
+    return Config(cfg)
 
 
 class Config(dict):
@@ -244,6 +212,17 @@ class Container(Bundle):
         for r in (self.create(), self.start()):
             assert r.rc == 0, r
         return self.state()["pid"]
+
+    def terminal_output(self) -> str:
+        """process.terminal on: create with a console socket, start, and return what the program
+        wrote on its terminal once it has stopped (the console's master end, as runc hands it over)."""
+        self.config["process"]["terminal"] = True
+        reader = ConsoleReader(self.dir / "console.sock")
+        r = self.create("--console-socket", self.dir / "console.sock")
+        assert r.rc == 0, r
+        assert self.start().rc == 0
+        self.wait_status("stopped")
+        return reader.text()
 
     def view(self) -> View:
         """The init's view (mountinfo, id maps, capabilities, cgroups, namespaces, seccomp, limits)."""

@@ -62,6 +62,23 @@ def _tree(top: Path) -> dict:
     return {str(p.relative_to(top)): (p.is_symlink(), p.is_file() and p.read_bytes()) for p in top.rglob("*")}
 
 
+def seen_outside(lab, c, address: str, family: str = "AF_INET") -> list[str]:
+    """[source address, text] as a listener in the outside namespace sees the container's `hi` to
+    address:9000."""
+    listener = subprocess.Popen(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c",
+                                 f"import socket; s = socket.socket(socket.{family}); s.bind(('', 9000)); s.listen(); "
+                                 "print('ready', flush=True); c, a = s.accept(); print(a[0], c.recv(10).decode())"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        r = lab.rt("exec", c.id, BB, "sh", "-c", f"echo hi | {BB} nc -w 3 {address} 9000")
+        assert r.rc == 0, r
+        out, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+    return out.split()
+
+
 def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     c = lab.container(BB, "sleep", "60")
     image = _tree(c.rootfs)
@@ -75,18 +92,7 @@ def test_bridge_container_and_host_reach_each_other_and_the_outside(lab):
     assert r.rc == 0, r
     assert lab.host.sh(f"{BB} ping -c1 -W3 10.87.0.2", check=False).returncode == 0
     # the outside sees the stand-in host's address as the source (masquerade)
-    listener = subprocess.Popen(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c",
-                                 "import socket; s = socket.socket(); s.bind(('', 9000)); s.listen(); "
-                                 "print('ready', flush=True); c, a = s.accept(); print(a[0], c.recv(10).decode())"],
-                                stdout=subprocess.PIPE, text=True)
-    try:
-        assert listener.stdout.readline().strip() == "ready"
-        r = lab.rt("exec", c.id, BB, "sh", "-c", f"echo hi | {BB} nc -w 3 {OUTSIDE} 9000")
-        assert r.rc == 0, r
-        out, _ = listener.communicate(timeout=10)
-    finally:
-        listener.kill()
-    assert out.split() == [HOST, "hi"], out
+    assert seen_outside(lab, c, OUTSIDE) == [HOST, "hi"]
     # name resolution: the image has no /etc/hosts, hostname or resolv.conf; the state directory's are mounted
     assert lab.exec(c, "cat", "/etc/hosts").out.splitlines()[-1] == "10.87.0.2\trunc"
     assert lab.exec(c, "cat", "/etc/hostname").out == "runc\n"
@@ -111,18 +117,7 @@ def test_ipv6_on_the_bridge(lab):
     assert r.rc == 0, r
     assert lab.host.sh(f"{BB} ping6 -c1 -W3 fd87::2", check=False).returncode == 0
     assert lab.exec(c, "cat", "/etc/hosts").out.splitlines()[-1] == "fd87::2\trunc"
-    listener = subprocess.Popen(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c",
-                                 "import socket; s = socket.socket(socket.AF_INET6); s.bind(('', 9000)); s.listen(); "
-                                 "print('ready', flush=True); c, a = s.accept(); print(a[0], c.recv(10).decode())"],
-                                stdout=subprocess.PIPE, text=True)
-    try:
-        assert listener.stdout.readline().strip() == "ready"
-        r = lab.rt("exec", c.id, BB, "sh", "-c", f"echo hi | {BB} nc -w 3 {OUTSIDE6} 9000")
-        assert r.rc == 0, r
-        out, _ = listener.communicate(timeout=10)
-    finally:
-        listener.kill()
-    assert out.split() == [HOST6, "hi"], out  # masqueraded
+    assert seen_outside(lab, c, OUTSIDE6, "AF_INET6") == [HOST6, "hi"]  # masqueraded
     fetch = f"import urllib.request; print(urllib.request.urlopen('http://[{HOST6}]:8080/passwd', timeout=3).read())"
     r = subprocess.run(["nsenter", f"--net={lab.outside.path}", sys.executable, "-c", fetch], capture_output=True,
                        text=True)

@@ -14,12 +14,7 @@ def test_init_terminal_belongs_to_the_user(container, rt):
     c = container("sh", "-c", SHOW)
     c.config["process"]["terminal"] = True
     c.config["process"]["user"] = {"uid": 1000, "gid": 1000}
-    reader = ConsoleReader(container.dir / "console.sock")
-    r = c.create("--console-socket", container.dir / "console.sock")
-    assert r.rc == 0, r
-    assert c.start().rc == 0
-    assert reader.text() == "1000:5\n1000\n"
-    c.wait_status("stopped")
+    assert c.terminal_output() == "1000:5\n1000\n"
 
 
 def test_exec_terminal_belongs_to_the_user(container, rt):
@@ -36,8 +31,4 @@ def test_exec_terminal_belongs_to_the_user(container, rt):
 def test_root_terminal_unchanged(container, rt):
     c = container("sh", "-c", SHOW)
     c.config["process"]["terminal"] = True
-    reader = ConsoleReader(container.dir / "console.sock")
-    assert c.create("--console-socket", container.dir / "console.sock").rc == 0
-    assert c.start().rc == 0
-    assert reader.text() == "0:5\n0\n"
-    c.wait_status("stopped")
+    assert c.terminal_output() == "0:5\n0\n"

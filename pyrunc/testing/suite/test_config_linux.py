@@ -169,11 +169,7 @@ def test_pids_limit(container):
 def test_memory_limit(container):
     c = container("sleep", "300")
     c.config["linux"]["resources"]["memory"] = {"limit": 64 << 20}
-    view = started_view(c)
-    try:
-        value = view.cgroup_file("memory", "memory.limit_in_bytes")
-    except FileNotFoundError:
-        value = view.cgroup_file("memory", "memory.max")
+    value = _read(started_view(c), "memory", "memory.limit_in_bytes", "memory.max")
     assert int(value) == 64 << 20
 
 
@@ -352,11 +348,7 @@ def test_cpuset_cpus(container):
 def test_memory_reservation(container):
     c = container("sleep", "300")
     c.config["linux"]["resources"]["memory"] = {"reservation": 32 << 20}
-    view = started_view(c)
-    try:
-        value = view.cgroup_file("memory", "memory.soft_limit_in_bytes")
-    except FileNotFoundError:
-        value = view.cgroup_file("memory", "memory.low")
+    value = _read(started_view(c), "memory", "memory.soft_limit_in_bytes", "memory.low")
     assert int(value) == 32 << 20
 
 
