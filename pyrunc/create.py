@@ -1,18 +1,19 @@
 """create and run: decide everything first (Prepared), then clone the init and drive it.
 
 Whatever create made is undone in reverse order when it fails, so a failed create leaves
-nothing behind. The init's modules are imported here, before clone: after the init joins a
-mount namespace or changes user, an import could read the container's files or fail.
+nothing behind. The init's modules are imported here, before clone, and those only some steps
+need by kernel.preload: after the init joins a mount namespace or changes user, an import could
+read the container's files or fail.
 """
 
 import errno
 import os
 import sys
 
-from pyrunc import cgroups, config, console, crashpoint, executor, exeseal, hooks, init, native, procfs, sync, uapi
+from pyrunc import cgroups, config, crashpoint, executor, exeseal, init, native, procfs, sync, uapi
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError
-from pyrunc.kernel import LinuxKernel
+from pyrunc.kernel import LinuxKernel, preload
 from pyrunc.lifecycle import (
     Context,
     destroy,
@@ -128,6 +129,8 @@ class RuntimeOps:
     def run_hooks(self, kind: str) -> None:
         """prestart and createRuntime: in the runtime's namespaces, with the state `created` (the
         environment exists: runtime.md's lifecycle, steps 2 then 3 and 4)."""
+        from pyrunc import hooks
+
         hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.state_for_hooks("created", self.pid))
 
     def hand_over_listener(self) -> None:
@@ -356,6 +359,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         if ctx.log:  # done before there was a plan (plan.plan_before)
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())
+        preload(p.plan)
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
         if p.plan.has("release_init"):  # the child waits in the shim until that step
             ops.child_sync = child.fileno()
@@ -374,6 +378,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             master = parent.fds.pop(0)
             undo.append(lambda: os.close(master))
             if detached:
+                from pyrunc import console
+
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
         c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
@@ -525,6 +531,9 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
         raise
     if detach:
         return 0
+
+    if master >= 0:
+        from pyrunc import console
 
     def forward(signum: int, _frame: object) -> None:
         if signum == 28 and master >= 0:  # SIGWINCH: the terminal follows the caller's

@@ -17,12 +17,11 @@ and no second fork is needed.
 """
 
 import os
+import sys
 
 from pyrunc import (
     OCI_VERSION,
     capabilities,
-    config,
-    console,
     crashpoint,
     executor,
     exeseal,
@@ -36,8 +35,7 @@ from pyrunc import (
 )
 from pyrunc.cgroups import grace
 from pyrunc.errors import PyruncError, os_error
-from pyrunc.kernel import LinuxKernel
-from pyrunc.lifecycle import kill_and_reap
+from pyrunc.kernel import LinuxKernel, preload
 from pyrunc.options import Options, plan_before, plan_procfs_handle
 from pyrunc.state import Container, proc_start_time
 from pyrunc.steps import Plan, Step
@@ -120,6 +118,8 @@ def build_process(req: Request, kept: dict) -> dict:
     """runc's getProcess: --process is authoritative; otherwise the container's process with
     the arguments and flags applied."""
     if req.process_file:
+        from pyrunc import config
+
         text = config.read_text(req.process_file)
         try:
             proc = jsonio.loads(text)
@@ -245,6 +245,7 @@ class ExecKernel(LinuxKernel):
 
     def exec_terminal(self, size: tuple[int, int] | None) -> None:
         """A pty from the container's devpts: the master to the runtime, the slave our stdio."""
+        console = sys.modules["pyrunc.console"]  # imported before the fork (kernel.preload)
         master, slave = console.open_terminal(size)
         try:
             self.channel.send_fds("pty", [master])
@@ -406,6 +407,7 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
             os.close(fd)
         ns_fds = [(fd, f) for fd, f in ns_fds if f not in by_runtime]
         parent, child = sync.socketpair()
+        preload(plan)
         executor.run(plan.phases["clone"], runtime_ops, log)
         pid = runtime_ops.pid
         if pid == 0:
@@ -427,6 +429,8 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
             write_pid_file(req.pid_file, pid)
     except BaseException:
         if pid:
+            from pyrunc.lifecycle import kill_and_reap
+
             kill_and_reap(pid)
         raise
     finally:
@@ -454,6 +458,8 @@ def _drive(parent: sync.Channel, pid: int, req: Request, c: Container, kept: dic
         if tag == "pty":
             master = parent.fds.pop(0)
             if req.console_socket:
+                from pyrunc import console
+
                 try:
                     console.send_to_socket(req.console_socket, master)
                 finally:
@@ -475,6 +481,9 @@ def _drive(parent: sync.Channel, pid: int, req: Request, c: Container, kept: dic
 def _wait(pid: int, master: int) -> int:
     """Foreground: forward signals, relay the terminal, return the exit status (128+N if killed)."""
     import _signal
+
+    if master >= 0:
+        from pyrunc import console
 
     def forward(signum: int, _frame: object) -> None:
         if signum == 28 and master >= 0:  # SIGWINCH

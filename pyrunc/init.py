@@ -5,8 +5,9 @@ to whoever waits for it (the runtime, or `start` after create) and exits.
 """
 
 import os
+import sys
 
-from pyrunc import executor, hooks
+from pyrunc import executor
 from pyrunc.errors import PyruncError
 from pyrunc.steps import Plan
 
@@ -37,6 +38,7 @@ class Lifecycle:
         try:
             if cwd:
                 os.chdir(cwd)
+            hooks = sys.modules["pyrunc.hooks"]  # imported before clone (kernel.preload): the init never imports
             hooks.run(kind, (self.cfg.get("hooks") or {}).get(kind) or [], self.hook_state("created", os.getpid()),
                       filtered)
         finally:

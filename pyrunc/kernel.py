@@ -2,16 +2,42 @@
 
 LinuxKernel does them through the native shim and os; tests can substitute a recorder.
 Paths inside the container go through paths.open_in_root while the host is still visible.
+The modules only some steps use are imported by preload(), in the runtime, before clone: the
+init never imports (after it joins a mount namespace or changes user, an import could read the
+container's files or fail).
 """
 
 import errno
 import os
+import sys
 
-import prctl
-
-from pyrunc import console, native, paths, process, procfs, uapi
+from pyrunc import native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.mountops import MountOps
+
+# step op -> the module it needs that the init's modules do not import themselves
+STEP_MODULES = {
+    "setup_terminal": "pyrunc.console",
+    "exec_terminal": "pyrunc.console",
+    "run_hooks": "pyrunc.hooks",
+    "drop_bounding": "prctl",
+    "set_user": "prctl",
+    "no_new_privs": "prctl",
+    "clear_pdeathsig": "prctl",
+}
+
+
+def preload(plan) -> None:
+    """Import what the plan's steps need (STEP_MODULES), so that the init finds it loaded."""
+    for _, step in plan.steps():
+        name = STEP_MODULES.get(step.op)
+        if name is not None and name not in sys.modules:
+            __import__(name)
+
+
+def _loaded(name: str):
+    """A module preload() imported; a KeyError, never an import, if it did not."""
+    return sys.modules[name]
 
 
 class LinuxKernel(MountOps):
@@ -61,6 +87,7 @@ class LinuxKernel(MountOps):
 
     # -- the terminal and files (mounts, /dev, the new root, masks: MountOps, mountops.py) ---
     def setup_terminal(self, size: tuple[int, int] | None) -> None:
+        console = _loaded("pyrunc.console")
         master, slave = console.open_terminal(size)
         console.mount_console(slave)
         self.channel.send_fds("pty", [master])
@@ -85,12 +112,14 @@ class LinuxKernel(MountOps):
         self.channel.expect("rlimits-done")
 
     def drop_bounding(self, drop: int, top: int) -> None:
+        prctl = _loaded("prctl")
         for bit in range(top + 1):
             if drop >> bit & 1:
                 prctl.capbset_drop(bit)
 
     def set_user(self, uid: int, gid: int, groups: tuple | None, keep_caps: bool) -> None:
         """`groups` None: leave the supplementary groups (setgroups is denied)."""
+        prctl = _loaded("prctl")
         if keep_caps:
             prctl.set_keepcaps(True)
         if groups is not None:
@@ -187,7 +216,7 @@ class LinuxKernel(MountOps):
         native.cloexec_from(first)
 
     def no_new_privs(self) -> None:
-        prctl.set_no_new_privs(1)
+        _loaded("prctl").set_no_new_privs(1)
 
     def lookup(self, name: str, search: str) -> None:
         """Find the program now, so a missing one fails `create` with runc's wording."""
@@ -255,7 +284,7 @@ class LinuxKernel(MountOps):
             self.channel.expect("seccomp-done")
 
     def clear_pdeathsig(self) -> None:
-        prctl.set_pdeathsig(0)
+        _loaded("prctl").set_pdeathsig(0)
 
 
 def _cwd_under_root() -> bool:
