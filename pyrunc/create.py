@@ -25,10 +25,15 @@ from pyrunc.lifecycle import (
     run_poststop,
     write_pid_file,
 )
+from pyrunc.mountops import MountOps
 from pyrunc.plan import Options, build, wants_network
 from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 from pyrunc.steps import Plan
+
+
+class InitKernel(LinuxKernel, MountOps):
+    """The init's steps: its process's (kernel.py) and its root filesystem's (mountops.py)."""
 
 
 class RuntimeOps:
@@ -425,7 +430,7 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
                procfs.handle())
         if "pyrunc.idmap" in sys.modules:  # idmapped mounts the runtime prepared for the init
             own += sys.modules["pyrunc.idmap"].kept_fds()
-        init.main(plan, LinuxKernel(child, start_listener, own), log, cfg, hook_state_fn)
+        init.main(plan, InitKernel(child, start_listener, own), log, cfg, hook_state_fn)
     finally:
         os._exit(1)
 

@@ -1,6 +1,8 @@
 """The thin layer that performs plan steps: one method per step `op`.
 
-LinuxKernel does them through the native shim and os; tests can substitute a recorder.
+LinuxKernel does the steps of a container's process, the init's and exec's, through the native
+shim and os; the init adds the filesystem's (create.InitKernel, with mountops.MountOps), which
+exec never loads. Tests can substitute a recorder.
 Paths inside the container go through paths.open_in_root while the host is still visible.
 The modules only some steps use are imported by preload(), in the runtime, before clone: the
 init never imports (after it joins a mount namespace or changes user, an import could read the
@@ -13,7 +15,6 @@ import sys
 
 from pyrunc import native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
-from pyrunc.mountops import MountOps
 
 # step op -> the module it needs that the init's modules do not import themselves
 STEP_MODULES = {
@@ -40,8 +41,8 @@ def _loaded(name: str):
     return sys.modules[name]
 
 
-class LinuxKernel(MountOps):
-    """Performs steps for the init; `channel` is the socket to the runtime (sync.Channel)."""
+class LinuxKernel:
+    """Performs the process's steps; `channel` is the socket to the runtime (sync.Channel)."""
 
     def __init__(self, channel, start_listener, keep_fds: tuple[int, ...] = ()) -> None:
         self.channel = channel
@@ -85,7 +86,7 @@ class LinuxKernel(MountOps):
     def setdomainname(self, name: str) -> None:
         native.setdomainname(name)
 
-    # -- the terminal and files (mounts, /dev, the new root, masks: MountOps, mountops.py) ---
+    # -- the terminal and /proc (mounts, /dev, the new root, masks: MountOps, mountops.py) ---
     def setup_terminal(self, size: tuple[int, int] | None) -> None:
         console = _loaded("pyrunc.console")
         master, slave = console.open_terminal(size)
@@ -282,6 +283,17 @@ class LinuxKernel(MountOps):
             finally:
                 os.close(fd)
             self.channel.expect("seccomp-done")
+
+    # -- security labels (pyrunc/lsm.py, loaded by the planner when a config has one) -------
+    def check_lsm(self, lsm: str, fields: str) -> None:
+        from pyrunc import lsm as lsm_module
+
+        lsm_module.check(lsm, fields)
+
+    def set_exec_label(self, lsm: str, label: str) -> None:
+        from pyrunc import lsm as lsm_module
+
+        lsm_module.set_exec_label(lsm, label)
 
     def clear_pdeathsig(self) -> None:
         _loaded("prctl").set_pdeathsig(0)

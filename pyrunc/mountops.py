@@ -1,7 +1,7 @@
 """The init's filesystem operations: the kernel side of mounts.py and devices.py.
 
-LinuxKernel inherits these; each method is one step `op`. Paths inside the container go
-through paths.open_in_root (openat2 RESOLVE_IN_ROOT), and what is created is created with
+create.InitKernel adds these to kernel.LinuxKernel; each method is one step `op`. Paths inside
+the container go through paths.open_in_root (openat2 RESOLVE_IN_ROOT), and what is created is created with
 *at() calls on the fds found that way. Bind mounts are detached copies (open_tree) attached
 with move_mount onto an fd, so no path is resolved again after the check; before pivot_root a
 new filesystem is mounted through /proc/self/fd/N of the host's /proc, the magic link of such
@@ -363,16 +363,6 @@ class MountOps:
             os.close(fd)
 
     # -- security labels (pyrunc/lsm.py, loaded by the planner when a config has one) -------
-    def check_lsm(self, lsm: str, fields: str) -> None:
-        from pyrunc import lsm as lsm_module
-
-        lsm_module.check(lsm, fields)
-
-    def set_exec_label(self, lsm: str, label: str) -> None:
-        from pyrunc import lsm as lsm_module
-
-        lsm_module.set_exec_label(lsm, label)
-
     def set_file_label(self, rootfs: str, dest: str, label: str) -> None:
         from pyrunc import lsm as lsm_module
 
