@@ -105,9 +105,12 @@ def load(bundle: str) -> dict:
         raise PyruncError("config.json: the top level must be a JSON object")
     if "\\ud" in text or "\\uD" in text:  # an escaped surrogate: paired, or alone and unusable
         check_surrogates(cfg)
-    from pyrunc import validate
+    from pyrunc import _config_check
 
-    validate.check_config(cfg)
+    if not _config_check.config(cfg):  # pyrunc.validate words the error (jsonschema), or has the last word
+        from pyrunc import validate
+
+        validate.check_config(cfg)
     check_supported(cfg)
     return cfg
 

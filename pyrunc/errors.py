@@ -22,6 +22,11 @@ def unsupported(json_path: str) -> PyruncError:
     return PyruncError(f"unsupported: {json_path}")
 
 
+def refuse(json_path: str, why: str) -> PyruncError:
+    """unsupported(json_path) with the reason this host or module cannot apply it."""
+    return PyruncError(f"{unsupported(json_path).message}: {why}")
+
+
 def os_error(what: str, err: OSError) -> PyruncError:
     """`what: strerror` in the lowercase form runc prints (`no such file or directory`)."""
     reason = (err.strerror or str(err)).lower()

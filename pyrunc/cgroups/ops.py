@@ -11,7 +11,7 @@ import time
 
 from pyrunc import uapi
 from pyrunc.cgroups import fs, v1, v2
-from pyrunc.errors import PyruncError, os_error
+from pyrunc.errors import PyruncError, os_error, refuse
 
 TYPE_CHECKING = False  # typing itself is not imported on the hot path
 if TYPE_CHECKING:
@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 
 
 def _apply(writes: list[tuple[str, str, str, str]]) -> None:
-    from pyrunc.cgroups.resources import on_missing, refuse  # create only: delete loads less
-
     for d, name, value, json_path in writes:
         try:
             fs.write(f"{d}/{name}", value)
             continue
         except FileNotFoundError:
+            from pyrunc.cgroups.resources import on_missing  # a missing file only: most creates never load it
+
             alt = on_missing(name, value)
         except OSError as e:
             raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e

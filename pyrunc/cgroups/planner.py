@@ -6,10 +6,13 @@ describe() shows.
 """
 
 
-from pyrunc.cgroups import cgpath, devices, resources
+from pyrunc.cgroups import cgpath, devices
 from pyrunc.cgroups.layout import HYBRID, V2, Layout, parse_self_cgroup, read_self_cgroup
-from pyrunc.cgroups.resources import Write, refuse
-from pyrunc.errors import PyruncError
+from pyrunc.errors import PyruncError, refuse
+
+TYPE_CHECKING = False  # typing itself is not imported on the hot path
+if TYPE_CHECKING:
+    from pyrunc.cgroups.resources import Write
 
 _V2_NAMES = {"blkio": "io"}
 
@@ -167,9 +170,12 @@ def plan(linux: dict, container_id: str, layout: Layout, *, systemd: bool = Fals
     else:
         raise refuse("linux.resources.devices", "the devices cgroup controller is not mounted on this host")
 
-    collected = resources.plan_resources(res, place)
-    result.writes += collected.writes
-    result.memory_check = collected.memory_check
+    if any(k != "devices" for k in res):  # limits: the module that knows every controller's files
+        from pyrunc.cgroups import resources
+
+        collected = resources.plan_resources(res, place)
+        result.writes += collected.writes
+        result.memory_check = collected.memory_check
     cpuset_h = None if layout.version == V2 else layout.v1_for("cpuset")
     if cpuset_h is not None:
         result.cpuset_dir = dirs[cpuset_h.key]

@@ -4,11 +4,12 @@ Each controller's settings go to v1 files or v2 files depending on where the lay
 controller (`place`). Zero for a number means "unset", as in runc's configs (shares, quota,
 period, weights, realtime, memory limits); pids.limit 0 is a real limit (runtime-spec 1.3).
 A field the host cannot apply, or this module does not implement, is refused: never ignored.
+Only a config with limits loads this module (planner.plan); devices are cgroups/devices.py's.
 """
 
 
 from pyrunc import config
-from pyrunc.errors import PyruncError, unsupported
+from pyrunc.errors import PyruncError, refuse
 
 # (directory, file, value, json path)
 Write = tuple[str, str, str, str]
@@ -27,11 +28,6 @@ _BLKIO_THROTTLES = (("throttleReadBpsDevice", "read_bps_device", "rbps"),
 _BLKIO_FIELDS = frozenset(("weight", "leafWeight", "weightDevice")) | {t[0] for t in _BLKIO_THROTTLES}
 _INT64_MAX = (1 << 63) - 1
 _UINT64_MAX = (1 << 64) - 1
-
-
-def refuse(json_path: str, why: str) -> PyruncError:
-    """unsupported(json_path) with the reason this host or module cannot apply it."""
-    return PyruncError(f"{unsupported(json_path).message}: {why}")
 
 
 def _unknown(obj: dict, known: frozenset[str], path: str) -> None:
