@@ -402,12 +402,12 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
                       or (f == uapi.CLONE_NEWUSER and plan.has("join_user_namespace"))}
         runtime_ops.pid_ns_fd = by_runtime.get(uapi.CLONE_NEWPID, -1)
         runtime_ops.user_ns_fd = by_runtime.get(uapi.CLONE_NEWUSER, -1)
+        preload(plan)  # before the runtime joins the container's user namespace, if it does
         executor.run(plan.phases["runtime"], runtime_ops, log)
         for fd in by_runtime.values():  # the child joins the others
             os.close(fd)
         ns_fds = [(fd, f) for fd, f in ns_fds if f not in by_runtime]
         parent, child = sync.socketpair()
-        preload(plan)
         executor.run(plan.phases["clone"], runtime_ops, log)
         pid = runtime_ops.pid
         if pid == 0:
