@@ -84,3 +84,16 @@ def test_the_test_kit_and_data_are_not_bundled(lib):
     index = marshal.loads(data[8:8 + int.from_bytes(data[4:8], "little")])
     assert "pyrunc.cli" in index and "pyrunc" in index
     assert not [name for name in index if name.startswith(bundle.SKIP)]
+
+
+def test_make_install_wrote_the_bundle_the_runtime_reads():
+    """The installed package (make install) reads its modules from its bundle, made from its own sources."""
+    package = Path(pyrunc.__file__).parent
+    if "site-packages" not in package.parts:
+        pytest.skip("pyrunc is imported from the source tree, not installed")
+    assert Path(bundle.path(str(package))).is_file(), "make install did not write the bundle"
+    code = f"import sys; sys.path.insert(0, {str(package.parent)!r}); import pyrunc.cli, pyrunc.create; " \
+           "print(sum(type(m.__spec__.loader).__name__ != 'Finder' for n, m in sys.modules.items() " \
+           "if n.startswith('pyrunc.') and n != 'pyrunc.bundle' and getattr(m, '__file__', '').endswith('.py')))"
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "0", (r.stdout, r.stderr)
