@@ -357,7 +357,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
-        if p.plan.has("release_init"):  # the child waits in the shim until that step
+        if p.plan.has("release_init") and not p.plan.has("await_release"):  # it waits in the shim until then
             ops.child_sync = child.fileno()
         executor.run(p.plan.phases["clone"], ops, ctx.log)
         if ops.pid == 0:

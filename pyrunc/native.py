@@ -85,6 +85,11 @@ def cloexec_from(first: int) -> None:
     _check(lib.pyr_cloexec_from(first), "close_range")
 
 
+def close_range(first: int, last: int = 0xFFFFFFFF) -> None:
+    """Close every fd from `first` to `last` (default: all above `first`) in one call."""
+    _check(lib.pyr_close_range(first, last), "close_range")
+
+
 def join_session_keyring(name: str) -> int:
     """Leave the session keyring for the keyring `name`, made if missing (see shim.h); its serial."""
     return _check(lib.pyr_join_session_keyring(name.encode()), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")

@@ -143,6 +143,11 @@ int pyr_cloexec_from(int first)
     return (int)syscall(SYS_close_range, (unsigned int)first, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
+int pyr_close_range(unsigned int first, unsigned int last)
+{
+    return (int)syscall(SYS_close_range, first, last, 0U);
+}
+
 int pyr_exec(const char *path, char *const argv[], char *const envp[], int first_cloexec)
 {
     if (first_cloexec >= 0 && pyr_cloexec_from(first_cloexec) < 0)

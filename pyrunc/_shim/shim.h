@@ -52,6 +52,10 @@ int pyr_link_up(const char *name);
  * before a seccomp filter is loaded, which need not allow close_range (CVE-2024-21626 class). */
 int pyr_cloexec_from(int first);
 
+/* close_range(first, last, 0): close every fd from `first` to `last` (~0U: to the end) in one
+ * call, without listing /proc/self/fd (a listing reads the host's procfs and allocates). */
+int pyr_close_range(unsigned int first, unsigned int last);
+
 /* The last step of a container's init: marks every fd from `first_cloexec` on close-on-exec
  * (pyr_cloexec_from; not when `first_cloexec` is -1: a filter loaded earlier, after the fds
  * were marked, may forbid it), then execve(path, argv, envp). Only returns on failure. */
