@@ -145,8 +145,54 @@ def _same_node(st: os.stat_result, fmt: int, major: int, minor: int) -> bool:
     return fmt == stat.S_IFIFO or st.st_rdev == os.makedev(major, minor)
 
 
+def _shim_form(step) -> tuple | None:
+    """The step as native.fs_steps takes it, or None for a form its method alone performs (a
+    labelled mask, a path naming no file)."""
+    op, args = step.op, step.args
+    if op == "mask_path":
+        return None if len(args) > 1 and args[1] else (native.FS_MASK, "/", args[0], None, None, 0, 0, 0, 0)
+    if op == "readonly_path":
+        return native.FS_READONLY, "/", args[0], None, None, 0, 0, 0, 0
+    rootfs, path = args[0], args[2] if op == "symlink" else args[1]
+    parent, _, name = path.rstrip("/").rpartition("/")
+    if name in ("", ".", ".."):
+        return None
+    if op == "symlink":
+        return native.FS_SYMLINK, rootfs, parent or "/", name, args[1], 0, 0, 0, 0
+    _, _, fmt, major, minor, mode, uid, gid = args
+    return native.FS_MKNOD, rootfs, parent or "/", name, None, fmt | mode, os.makedev(major, minor), uid, gid
+
+
 class MountOps:
     """Mounts, device nodes and links of the rootfs, pivot_root, masks, labels."""
+
+    # -- runs of steps in one call of the shim (executor.run) --------------------------------
+    BATCHED = frozenset({"mask_path", "readonly_path", "mknod", "symlink"})
+
+    def perform_steps(self, steps: list) -> tuple[int, OSError | None]:
+        """A run of BATCHED steps in order, in as few shim calls as their forms allow
+        (native.fs_steps). A step the shim gives back unchanged (what only its method handles:
+        a parent to make, a node already there, a labelled mask) is performed by its method,
+        whose error is the step's. How many were done, and the error that stopped the run."""
+        forms = [_shim_form(step) for step in steps]
+        i = 0
+        while i < len(steps):
+            j = i
+            while j < len(steps) and forms[j] is not None:
+                j += 1
+            if j > i:
+                done, err, changed = native.fs_steps(forms[i:j])
+                i += done
+                if i == j:
+                    continue
+                if changed:
+                    return i, OSError(err, os.strerror(err))
+            try:
+                getattr(self, steps[i].op)(*steps[i].args)
+            except OSError as e:
+                return i, e
+            i += 1
+        return i, None
 
     # -- mounts ----------------------------------------------------------------------------
     def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:

@@ -238,3 +238,28 @@ def pty_peer(master: int, flags: int) -> int:
 def fstatfs_type(fd: int) -> int:
     """The magic number of the filesystem `fd` is on (statfs f_type)."""
     return _check(lib.pyr_fstatfs_type(fd), "fstatfs")
+
+
+FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK = 1, 2, 3, 4  # struct pyr_fs_step's op (shim.h)
+
+
+def fs_steps(steps: list[tuple]) -> tuple[int, int, bool]:
+    """Perform (op, root, path, name, target, mode, dev, uid, gid) steps in one call (see shim.h):
+    how many were done, and for the next one its errno and whether it had changed something."""
+    keep = []
+
+    def text(s: str | None):
+        if s is None:
+            return _NULL
+        keep.append(ffi.new("char[]", s.encode()))
+        return keep[-1]
+
+    array = ffi.new("struct pyr_fs_step[]", len(steps))
+    for item, (op, root, path, name, target, mode, dev, uid, gid) in zip(array, steps, strict=True):
+        item.op, item.mode, item.dev, item.uid, item.gid = op, mode, dev, uid, gid
+        item.root, item.path, item.name, item.target = text(root), text(path), text(name), text(target)
+    changed = ffi.new("int *")
+    done = lib.pyr_fs_steps(array, len(steps), changed)
+    err = ffi.errno if done < len(steps) else 0
+    return done, err, bool(changed[0])
+

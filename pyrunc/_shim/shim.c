@@ -316,6 +316,7 @@ int pyr_spawn_userns(void)
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -672,3 +673,157 @@ long long pyr_statfs_type(const char *path)
         return -1;
     return (long long)st.f_type;
 }
+
+/* ---- a run of mountops.py's steps in one call (pyr_fs_steps) ---- */
+#define PYR_RESOLVE (0x10ULL /* RESOLVE_IN_ROOT */ | 0x02ULL /* RESOLVE_NO_MAGICLINKS */)
+#define PYR_ATTR_RDONLY 0x1U
+#define PYR_MASK_ATTRS (0x1U | 0x2U | 0x4U | 0x8U) /* MOUNT_ATTR_RDONLY|NOSUID|NODEV|NOEXEC */
+#define PYR_AT_EMPTY_PATH 0x1000U
+#define PYR_AT_RECURSIVE 0x8000U
+#define PYR_CLONE_TREE (1U /* OPEN_TREE_CLONE */ | O_CLOEXEC)
+#define PYR_MOVE_EMPTY (0x4U | 0x40U) /* MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH */
+
+/* close() keeping errno: the cleanup after a failure must not hide its reason. */
+static void close_keep_errno(int fd)
+{
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+}
+
+/* An O_PATH fd of `path` resolved inside `root` (opened for the purpose). */
+static int open_in(const char *root, const char *path)
+{
+    int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return -1;
+    int fd = pyr_openat2(root_fd, path, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE);
+    close_keep_errno(root_fd);
+    return fd;
+}
+
+/* move_mount the detached `tree` onto `fd`; both closed. */
+static int attach(int tree, int fd)
+{
+    int rc = tree < 0 ? -1 : pyr_move_mount(tree, "", fd, "", PYR_MOVE_EMPTY);
+    close_keep_errno(tree);
+    close_keep_errno(fd);
+    return rc;
+}
+
+static int empty_tmpfs(void)
+{
+    int ctx = pyr_fsopen("tmpfs");
+    if (ctx < 0)
+        return -1;
+    int tree = -1;
+    if (pyr_fsconfig(ctx, 0 /* FSCONFIG_SET_FLAG */, "ro", NULL) == 0 &&
+        pyr_fsconfig(ctx, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL) == 0)
+        tree = pyr_fsmount(ctx, PYR_MASK_ATTRS);
+    close_keep_errno(ctx);
+    return tree;
+}
+
+/* A detached copy of the root's /dev/null; EINVAL when it is not the null device. */
+static int null_copy(const char *root)
+{
+    struct stat st;
+    int null = open_in(root, "/dev/null");
+    if (null < 0)
+        return -1;
+    if (fstat(null, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(null);
+        errno = EINVAL;
+        return -1;
+    }
+    int tree = pyr_open_tree(null, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH);
+    close_keep_errno(null);
+    return tree;
+}
+
+static int mask_path(const struct pyr_fs_step *s)
+{
+    struct stat st;
+    int fd = open_in(s->root, s->path);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+    if (fstat(fd, &st) < 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
+    return attach(S_ISDIR(st.st_mode) ? empty_tmpfs() : null_copy(s->root), fd);
+}
+
+static int readonly_path(const struct pyr_fs_step *s)
+{
+    if (strcmp(s->path, "/") == 0) {
+        int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        int rc = pyr_mount_setattr(fd, "", PYR_AT_EMPTY_PATH, PYR_ATTR_RDONLY, 0, 0, -1);
+        close_keep_errno(fd);
+        return rc;
+    }
+    int fd = open_in(s->root, s->path);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+    int tree = pyr_open_tree(fd, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE);
+    if (tree >= 0 && pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE, PYR_ATTR_RDONLY, 0, 0, -1) < 0) {
+        close_keep_errno(tree);
+        tree = -1;
+    }
+    return attach(tree, fd);
+}
+
+/* mknod and symlink; *changed once the node exists but its mode or owner is not yet set. */
+static int make_node(const struct pyr_fs_step *s, int *changed)
+{
+    int dir = open_in(s->root, s->path);
+    if (dir < 0)
+        return -1;
+    int rc;
+    if (s->op == 4) {
+        rc = symlinkat(s->target, dir, s->name);
+    } else {
+        rc = mknodat(dir, s->name, s->mode, (dev_t)s->dev);
+        if (rc == 0) {
+            *changed = 1;
+            rc = fchmodat(dir, s->name, s->mode & 07777, AT_SYMLINK_NOFOLLOW);
+            if (rc == 0 && (s->uid || s->gid))
+                rc = fchownat(dir, s->name, (uid_t)s->uid, (gid_t)s->gid, AT_SYMLINK_NOFOLLOW);
+            if (rc == 0)
+                *changed = 0;
+        }
+    }
+    close_keep_errno(dir);
+    return rc;
+}
+
+int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed)
+{
+    *changed = 0;
+    for (int i = 0; i < n; i++) {
+        const struct pyr_fs_step *s = &steps[i];
+        int rc;
+        switch (s->op) {
+        case 1:
+            rc = mask_path(s);
+            break;
+        case 2:
+            rc = readonly_path(s);
+            break;
+        case 3:
+        case 4:
+            rc = make_node(s, changed);
+            break;
+        default:
+            errno = EINVAL;
+            rc = -1;
+        }
+        if (rc < 0)
+            return i;
+    }
+    return n;
+}
+

@@ -195,3 +195,35 @@ int pyr_write_async(const char *path, const char *data);
 /* statfs(2) of `path`: its file system's magic number (f_type), e.g. to tell that /proc/self/exe
  * is on the launcher's read-only overlayfs. */
 long long pyr_statfs_type(const char *path);
+
+/* One step of mountops.py for pyr_fs_steps: `op` 1 mask_path, 2 readonly_path (`path` in
+ * `root`), 3 mknod, 4 symlink (`name` in the directory `path` of `root`). Every path is
+ * resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from `root`, opened again for
+ * each step (a step may have mounted over it). */
+struct pyr_fs_step {
+    int op;
+    const char *root;
+    const char *path;
+    const char *name;
+    const char *target;     /* symlink: the link's content */
+    unsigned int mode;      /* mknod: S_IFMT type | permission bits */
+    unsigned long long dev; /* mknod: the device number */
+    int uid, gid;           /* mknod: fchownat when either is not 0 */
+};
+
+/* Performs `n` steps in order, as their methods in mountops.py do when nothing unusual is met,
+ * so that a phase's run of them costs one call:
+ *   mask_path: a directory gets an empty read-only tmpfs (fsmount with RDONLY, NOSUID, NODEV,
+ *     NOEXEC), anything else a detached copy (open_tree) of the root's /dev/null, each moved
+ *     onto an O_PATH fd of the path; a path that does not resolve (ENOENT, ENOTDIR) is left;
+ *   readonly_path: "/" gets MOUNT_ATTR_RDONLY; another path a recursive detached copy of its
+ *     tree, made read-only throughout, moved onto it; a path that does not resolve is left;
+ *   mknod: mknodat, then fchmodat to the mode (mknod applied the umask) and, with a uid or
+ *     gid, fchownat, neither following a symlink;
+ *   symlink: symlinkat.
+ * Returns `n` when every step is done. Otherwise the index of the step that failed, errno set,
+ * and *changed 1 when that step had changed something first (a node made, its mode or owner
+ * not set), else 0: nothing of that step was done, and the caller's own method may perform it
+ * (it handles what this does not: a parent to make, a node already there, a /dev/null that is
+ * not the null device). */
+int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed);
