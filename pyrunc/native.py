@@ -240,26 +240,27 @@ def fstatfs_type(fd: int) -> int:
     return _check(lib.pyr_fstatfs_type(fd), "fstatfs")
 
 
-FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK = 1, 2, 3, 4  # struct pyr_fs_step's op (shim.h)
+FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK, FS_MOUNT, FS_BIND = 1, 2, 3, 4, 5, 6  # pyr_fs_step's op (shim.h)
+_FS_TEXT = ("root", "path", "dir", "name", "target", "fstype", "data")
 
 
-def fs_steps(steps: list[tuple]) -> tuple[int, int, bool]:
-    """Perform (op, root, path, name, target, mode, dev, uid, gid) steps in one call (see shim.h):
-    how many were done, and for the next one its errno and whether it had changed something."""
+def fs_steps(steps: list[dict]) -> tuple[int, int, bool]:
+    """Perform steps given as the fields of struct pyr_fs_step (see shim.h; `attrs` a tuple of
+    triples) in one call: how many were done, and for the next one its errno (0: its method's
+    to perform) and whether it had changed something."""
     keep = []
-
-    def text(s: str | None):
-        if s is None:
-            return _NULL
-        keep.append(ffi.new("char[]", s.encode()))
-        return keep[-1]
-
     array = ffi.new("struct pyr_fs_step[]", len(steps))
-    for item, (op, root, path, name, target, mode, dev, uid, gid) in zip(array, steps, strict=True):
-        item.op, item.mode, item.dev, item.uid, item.gid = op, mode, dev, uid, gid
-        item.root, item.path, item.name, item.target = text(root), text(path), text(name), text(target)
+    for item, fields in zip(array, steps, strict=True):
+        for key, value in fields.items():
+            if key in _FS_TEXT:
+                keep.append(ffi.new("char[]", value.encode()) if value is not None else _NULL)
+                value = keep[-1]
+            elif key == "attrs":
+                keep.append(ffi.new("unsigned long long[]", [int(v) for triple in value for v in triple] or [0]))
+                item.nattrs = len(value)
+                value = keep[-1]
+            setattr(item, key, value)
     changed = ffi.new("int *")
     done = lib.pyr_fs_steps(array, len(steps), changed)
     err = ffi.errno if done < len(steps) else 0
     return done, err, bool(changed[0])
-

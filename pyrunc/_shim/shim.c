@@ -779,7 +779,7 @@ static int readonly_path(const struct pyr_fs_step *s)
 /* mknod and symlink; *changed once the node exists but its mode or owner is not yet set. */
 static int make_node(const struct pyr_fs_step *s, int *changed)
 {
-    int dir = open_in(s->root, s->path);
+    int dir = open_in(s->root, s->dir);
     if (dir < 0)
         return -1;
     int rc;
@@ -800,6 +800,89 @@ static int make_node(const struct pyr_fs_step *s, int *changed)
     return rc;
 }
 
+#define PYR_GIVE_BACK (-2) /* not an error: the step is its method's to perform */
+
+/* An O_PATH fd of the step's path; when missing, `name` is made in `dir` first (a directory,
+ * or with `file` an empty file), as paths.open_in_root(create=...) does. */
+static int open_or_make(const struct pyr_fs_step *s, int file)
+{
+    int fd = open_in(s->root, s->path);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    int dir = open_in(s->root, s->dir);
+    if (dir < 0)
+        return errno == ENOENT ? PYR_GIVE_BACK : -1;
+    int rc;
+    if (file) {
+        rc = openat(dir, s->name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+        if (rc >= 0)
+            close(rc);
+    } else {
+        rc = mkdirat(dir, s->name, 0755);
+    }
+    close_keep_errno(dir);
+    if (rc < 0)
+        return errno == EEXIST ? PYR_GIVE_BACK : -1; /* a dangling symlink: followed by the method */
+    return open_in(s->root, s->path);
+}
+
+/* mountops._proc_guard's cases that can fail, left to it: a destination on a procfs, or the
+ * rootfs's own /proc directory. */
+static int guarded(const struct pyr_fs_step *s, int fd)
+{
+    struct stat st;
+    if (!s->guard)
+        return 0;
+    if (fstat(fd, &st) < 0)
+        return -1;
+    if (pyr_fstatfs_type(fd) == 0x9fa0 /* PROC_SUPER_MAGIC */)
+        return PYR_GIVE_BACK;
+    if (S_ISDIR(st.st_mode) && s->has_proc_dir && st.st_dev == s->proc_dev && st.st_ino == s->proc_ino)
+        return PYR_GIVE_BACK;
+    return 0;
+}
+
+static int mount_at(const struct pyr_fs_step *s)
+{
+    char proc[64];
+    int fd = open_or_make(s, 0);
+    if (fd < 0)
+        return fd;
+    int rc = guarded(s, fd);
+    if (rc == 0) {
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        rc = mount(s->target, proc, s->fstype, s->flags, s->data);
+    }
+    close_keep_errno(fd);
+    return rc;
+}
+
+static int bind_mount(const struct pyr_fs_step *s)
+{
+    struct stat st;
+    int tree = pyr_open_tree(AT_FDCWD, s->target, PYR_CLONE_TREE | (unsigned int)s->flags);
+    if (tree < 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < s->nattrs && rc == 0; i++)
+        rc = pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | (unsigned int)s->attrs[3 * i], s->attrs[3 * i + 1],
+                               s->attrs[3 * i + 2], 0, -1);
+    if (rc == 0)
+        rc = fstat(tree, &st);
+    int fd = rc < 0 ? -1 : open_or_make(s, !S_ISDIR(st.st_mode));
+    if (fd < 0) {
+        close_keep_errno(tree);
+        return rc < 0 ? rc : fd;
+    }
+    rc = guarded(s, fd);
+    if (rc != 0) {
+        close_keep_errno(tree);
+        close_keep_errno(fd);
+        return rc;
+    }
+    return attach(tree, fd);
+}
+
 int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed)
 {
     *changed = 0;
@@ -817,10 +900,18 @@ int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed)
         case 4:
             rc = make_node(s, changed);
             break;
+        case 5:
+            rc = mount_at(s);
+            break;
+        case 6:
+            rc = bind_mount(s);
+            break;
         default:
             errno = EINVAL;
             rc = -1;
         }
+        if (rc == PYR_GIVE_BACK)
+            errno = 0;
         if (rc < 0)
             return i;
     }
