@@ -214,8 +214,12 @@ class RuntimeOps:
         native.prlimit(self.pid, res, soft, hard)
 
     def enter_cgroup(self, path: str) -> None:
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(self.pid))
+        """One write(2), no file object: the init waits for these (await_release)."""
+        fd = os.open(os.path.join(path, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(self.pid).encode())
+        finally:
+            os.close(fd)
 
 
 class Prepared:
