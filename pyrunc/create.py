@@ -381,7 +381,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
         c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
-        c.save()
+        c.save(durable=detached)  # a foreground `run` dies with the machine: no fsync while its init waits
         if crashpoint.AT:
             crashpoint.reached("at:created_saved")
         if pid_file:
