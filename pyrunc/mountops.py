@@ -174,8 +174,8 @@ def _shim_form(step) -> dict | None:
         path = clean(dest)
         fstype = args[3] if op == "mount_at" else None
         where = _in_dir(dest)
-        if where is None or path == "/" or path in PROC_FILE_MOUNTS or path in NO_SYMLINK or fstype in ("proc",
-                                                                                                        "sysfs"):
+        methods_only = path == "/" or path in PROC_FILE_MOUNTS or path in NO_SYMLINK or fstype in ("proc", "sysfs")
+        if where is None or methods_only:
             return None
         form = {"root": rootfs, "path": dest, "dir": where[0], "name": where[1], "target": source}
         if op == "mount_at":
