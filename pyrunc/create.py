@@ -151,7 +151,7 @@ class RuntimeOps:
         self.channel.send_byte()
 
     def release_init(self) -> None:
-        """The byte the init waits for in the shim, right after clone (sync.py: go byte)."""
+        """The byte the init waits for, in the shim or in await_release (sync.py: go byte)."""
         self.channel.send_byte()
 
     def alone(self) -> None:
