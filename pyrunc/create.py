@@ -159,7 +159,7 @@ class RuntimeOps:
         self.channel.send_byte()
 
     def release_init(self) -> None:
-        """The byte the init waits for in the shim, right after clone (sync.py: go byte)."""
+        """The byte the init waits for, in the shim or in await_release (sync.py: go byte)."""
         self.channel.send_byte()
 
     def alone(self) -> None:
@@ -222,8 +222,12 @@ class RuntimeOps:
         native.prlimit(self.pid, res, soft, hard)
 
     def enter_cgroup(self, path: str) -> None:
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(self.pid))
+        """One write(2), no file object: the init waits for these (await_release)."""
+        fd = os.open(os.path.join(path, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(self.pid).encode())
+        finally:
+            os.close(fd)
 
 
 class Prepared:
@@ -366,7 +370,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
                 ctx.log(step.log_line())
         preload(p.plan)
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
-        if p.plan.has("release_init"):  # the child waits in the shim until that step
+        if p.plan.has("release_init") and not p.plan.has("await_release"):  # it waits in the shim until then
             ops.child_sync = child.fileno()
         executor.run(p.plan.phases["clone"], ops, ctx.log)
         if ops.pid == 0:
@@ -388,7 +392,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
         c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
-        c.save()
+        c.save(durable=detached)  # a foreground `run` dies with the machine: no fsync while its init waits
         if crashpoint.AT:
             crashpoint.reached("at:created_saved")
         if pid_file:

@@ -239,7 +239,22 @@ class LinuxKernel:
 
     # -- synchronisation -------------------------------------------------------------------
     def close_inherited_fds(self, first: int) -> None:
-        process.close_inherited_fds(first, self.keep_fds)
+        """The init's (or exec'd process's) first act: close every fd from `first` on but its
+        own (`keep_fds`). Whatever the caller left open (containerd's shim socket, a directory)
+        would otherwise sit in a process of the container until execve, reachable through
+        /proc/<pid>/fd by a container process with CAP_SYS_PTRACE (CVE-2024-21626 class). One
+        close_range per gap between the kept fds: no listing of /proc/self/fd."""
+        low = first
+        for fd in sorted(k for k in self.keep_fds if k >= first):
+            if fd > low:
+                native.close_range(low, fd - 1)
+            low = max(low, fd + 1)
+        native.close_range(low)
+
+    def await_release(self) -> None:
+        """The runtime's go byte (release_init): the init is in its cgroups. The runtime gone, it leaves."""
+        if self.channel.sock.recv(64) != b"\x01":
+            os._exit(1)
 
     def signal_ready(self) -> None:
         self.channel.send("ready")

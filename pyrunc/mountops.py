@@ -145,8 +145,86 @@ def _same_node(st: os.stat_result, fmt: int, major: int, minor: int) -> bool:
     return fmt == stat.S_IFIFO or st.st_rdev == os.makedev(major, minor)
 
 
+def _in_dir(path: str) -> tuple[str, str] | None:
+    """The directory and the name paths.open_in_root would make `path` with, or None for a path
+    whose last part names no file."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    if not parts or parts[-1] == "..":
+        return None
+    return "/".join(parts[:-1]) or ".", parts[-1]
+
+
+def _guard_fields(rootfs: str) -> dict:
+    proc = _proc_dir(rootfs)
+    return {"guard": 1, "has_proc_dir": int(proc is not None), "proc_dev": proc[0] if proc else 0,
+            "proc_ino": proc[1] if proc else 0}
+
+
+def _shim_form(step) -> dict | None:
+    """The step as native.fs_steps takes it, or None for what its method alone performs (a
+    labelled mask, /proc and /sys, a mount over the rootfs's `/`, the procfs files of
+    PROC_FILE_MOUNTS, a path naming no file)."""
+    op, args = step.op, step.args
+    if op == "mask_path":
+        return None if len(args) > 1 and args[1] else {"op": native.FS_MASK, "root": "/", "path": args[0]}
+    if op == "readonly_path":
+        return {"op": native.FS_READONLY, "root": "/", "path": args[0]}
+    if op in ("mount_at", "bind_mount"):
+        source, rootfs, dest = args[:3]
+        path = clean(dest)
+        fstype = args[3] if op == "mount_at" else None
+        where = _in_dir(dest)
+        methods_only = path == "/" or path in PROC_FILE_MOUNTS or path in NO_SYMLINK or fstype in ("proc", "sysfs")
+        if where is None or methods_only:
+            return None
+        form = {"root": rootfs, "path": dest, "dir": where[0], "name": where[1], "target": source}
+        if op == "mount_at":
+            form.update(op=native.FS_MOUNT, fstype=fstype, flags=args[4], data=args[5])
+            return form | (_guard_fields(rootfs) if fstype else {})
+        attrs = tuple((uapi.AT_RECURSIVE if rec else 0, attr_set, attr_clr) for rec, attr_set, attr_clr in args[4])
+        form.update(op=native.FS_BIND, flags=uapi.AT_RECURSIVE if args[3] else 0, attrs=attrs)
+        return form | _guard_fields(rootfs)
+    rootfs, path = args[0], args[2] if op == "symlink" else args[1]
+    parent, _, name = path.rstrip("/").rpartition("/")
+    if name in ("", ".", ".."):
+        return None
+    if op == "symlink":
+        return {"op": native.FS_SYMLINK, "root": rootfs, "dir": parent or "/", "name": name, "target": args[1]}
+    _, _, fmt, major, minor, mode, uid, gid = args
+    return {"op": native.FS_MKNOD, "root": rootfs, "dir": parent or "/", "name": name, "mode": fmt | mode,
+            "dev": os.makedev(major, minor), "uid": uid, "gid": gid}
+
+
 class MountOps:
     """Mounts, device nodes and links of the rootfs, pivot_root, masks, labels."""
+
+    # -- runs of steps in one call of the shim (executor.run) --------------------------------
+    BATCHED = frozenset({"mask_path", "readonly_path", "mknod", "symlink", "mount_at", "bind_mount"})
+
+    def perform_steps(self, steps: list) -> tuple[int, OSError | None]:
+        """A run of BATCHED steps in order, in as few shim calls as their forms allow
+        (native.fs_steps). A step the shim gives back unchanged (what only its method handles:
+        a parent to make, a node already there, a labelled mask) is performed by its method,
+        whose error is the step's. How many were done, and the error that stopped the run."""
+        i = 0
+        while i < len(steps):
+            forms = []  # made now: a step performed by its method may have changed what they hold
+            while i + len(forms) < len(steps) and (form := _shim_form(steps[i + len(forms)])) is not None:
+                forms.append(form)
+            j = i + len(forms)
+            if forms:
+                done, err, changed = native.fs_steps(forms)
+                i += done
+                if i == j:
+                    continue
+                if changed:
+                    return i, OSError(err, os.strerror(err))
+            try:
+                getattr(self, steps[i].op)(*steps[i].args)
+            except OSError as e:
+                return i, e
+            i += 1
+        return i, None
 
     # -- mounts ----------------------------------------------------------------------------
     def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:

@@ -85,6 +85,11 @@ def cloexec_from(first: int) -> None:
     _check(lib.pyr_cloexec_from(first), "close_range")
 
 
+def close_range(first: int, last: int = 0xFFFFFFFF) -> None:
+    """Close every fd from `first` to `last` (default: all above `first`) in one call."""
+    _check(lib.pyr_close_range(first, last), "close_range")
+
+
 def join_session_keyring(name: str) -> int:
     """Leave the session keyring for the keyring `name`, made if missing (see shim.h); its serial."""
     return _check(lib.pyr_join_session_keyring(name.encode()), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)")
@@ -233,3 +238,29 @@ def pty_peer(master: int, flags: int) -> int:
 def fstatfs_type(fd: int) -> int:
     """The magic number of the filesystem `fd` is on (statfs f_type)."""
     return _check(lib.pyr_fstatfs_type(fd), "fstatfs")
+
+
+FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK, FS_MOUNT, FS_BIND = 1, 2, 3, 4, 5, 6  # pyr_fs_step's op (shim.h)
+_FS_TEXT = ("root", "path", "dir", "name", "target", "fstype", "data")
+
+
+def fs_steps(steps: list[dict]) -> tuple[int, int, bool]:
+    """Perform steps given as the fields of struct pyr_fs_step (see shim.h; `attrs` a tuple of
+    triples) in one call: how many were done, and for the next one its errno (0: its method's
+    to perform) and whether it had changed something."""
+    keep = []
+    array = ffi.new("struct pyr_fs_step[]", len(steps))
+    for item, fields in zip(array, steps, strict=True):
+        for key, value in fields.items():
+            if key in _FS_TEXT:
+                keep.append(ffi.new("char[]", value.encode()) if value is not None else _NULL)
+                value = keep[-1]
+            elif key == "attrs":
+                keep.append(ffi.new("unsigned long long[]", [int(v) for triple in value for v in triple] or [0]))
+                item.nattrs = len(value)
+                value = keep[-1]
+            setattr(item, key, value)
+    changed = ffi.new("int *")
+    done = lib.pyr_fs_steps(array, len(steps), changed)
+    err = ffi.errno if done < len(steps) else 0
+    return done, err, bool(changed[0])

@@ -3,7 +3,7 @@
 pyroute2 costs more to import (about 170 ms here) than a whole `pyrunc run`, so it is imported by
 the first step that needs it, never by a container without networking. A netlink socket belongs
 to the namespace it was made in: the container's is made after setns into it, then the runtime
-goes back (only this thread changes namespace; the init waits in the shim meanwhile).
+goes back (only this thread changes namespace; the init is held meanwhile).
 
 NAT is nftables, through Debian's `nft` (the nftables package): one table per bridge, `ip
 pyrunc_<bridge>`, holding the masquerade rule and a map of the published ports, so a container's

@@ -119,9 +119,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
     plan.add("process", "clear_pdeathsig", (), "prctl(PR_SET_PDEATHSIG, 0): the init outlives `create`")
     plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
-    plan.phases["namespaces"].insert(0, Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
-                                             f"close every fd from {process.first_cloexec(plan)} on but the "
-                                             "init's own (the sync socket, start socket, log, procfs handle)"))
+    plan.phases["namespaces"][:0] = [Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
+                                          f"close every fd from {process.first_cloexec(plan)} on but the "
+                                          "init's own (the sync socket, start socket, log, procfs handle)"),
+                                     *plan_await_release(plan)]
     plan_after_clone(plan)
     plan_procfs_handle(plan)
     return plan, ns
@@ -131,6 +132,17 @@ def wants_network(cfg: dict, opts: Options) -> bool:
     """linux.netDevices or pyrunc's bridge network (network.py), by the config or the command line."""
     return bool(opts.network or opts.publish or (cfg.get("linux") or {}).get("netDevices")
                 or "org.pyrunc.network" in (cfg.get("annotations") or {}))
+
+
+def plan_await_release(plan: Plan) -> list[Step]:
+    """Without a user namespace from clone the init need not wait in the shim for release_init:
+    it closes the fds it inherited while the runtime places it in its cgroups, then waits here,
+    before any of the container's set-up. With one it waits in the shim (no code of ours runs
+    before its maps are written)."""
+    (clone,) = plan.phases["clone"]
+    if not plan.has("release_init") or clone.args[0] & 0x10000000:  # CLONE_NEWUSER
+        return []
+    return [Step("namespaces", "await_release", (), "wait until the runtime lets the init go on (release_init)")]
 
 
 def plan_after_clone(plan: Plan) -> None:
@@ -166,12 +178,12 @@ def plan_systemd_unit(plan: Plan, unit, cgroup_actions: tuple[str, ...]) -> None
 
 def plan_parent(plan: Plan, linux: dict, ns: Namespaces, cgroup_dirs: dict[str, str], proc: dict,
                 rootless: bool = False, caller: tuple[int, int] = (0, 0), held: bool = False) -> None:
-    """What the runtime does to the new init from outside, while it waits in the shim (running
-    no code of its own): its cgroups, made before clone, are entered, so the pids and memory
-    limits bound all of its set-up, and its oom_score_adj is written (as runc's nsexec does
-    before any user namespace: lowering it needs CAP_SYS_RESOURCE in the host's); with a user
-    namespace from clone, the id maps are written too. A user namespace unshared after joins
-    gets its maps when the init asks (maps_written)."""
+    """What the runtime does to the new init from outside, while it waits (in the shim, or
+    having only closed its inherited fds: plan_await_release): its cgroups, made before clone,
+    are entered, so the pids and memory limits bound all of its set-up, and its oom_score_adj
+    is written (as runc's nsexec does before any user namespace: lowering it needs
+    CAP_SYS_RESOURCE in the host's); with a user namespace from clone, the id maps are written
+    too. A user namespace unshared after joins gets its maps when the init asks (maps_written)."""
     if not ns.has("user"):  # the spec is silent; runc refuses them (validator.go), with these words
         for kind in ("uid", "gid"):
             if linux.get(f"{kind}Mappings"):

@@ -77,20 +77,6 @@ def first_cloexec(plan: Plan) -> int:
     return next((s.args[2] for s in plan.phases["start"] if s.op == "execve"), 3)
 
 
-def close_inherited_fds(first_kept_out: int, keep: tuple[int, ...]) -> None:
-    """The init's (or exec'd process's) first act: close every fd from `first_kept_out` on but
-    its own (`keep`). Whatever the caller left open (containerd's shim socket, a directory)
-    would otherwise sit in a process of the container until execve, reachable through
-    /proc/<pid>/fd by a container process with CAP_SYS_PTRACE (CVE-2024-21626 class)."""
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd >= first_kept_out and fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
 def exec_record(cfg: dict, no_new_keyring: bool = False) -> dict:
     """What `exec` needs from config.json and create's flags, kept in the state at create:
     later edits of the bundle's config must not change the container."""

@@ -2,8 +2,9 @@
 
 The protocol, in order (runtime -> init unless marked <-):
   go byte           one byte once the init is in its cgroups and, with a user namespace from
-                    clone, its uid/gid maps are written (read by the shim, not here; the init
-                    runs nothing before it)
+                    clone, its uid/gid maps are written (with that namespace read by the shim,
+                    the init running nothing before it; else by await_release, after the init
+                    has closed its inherited fds)
   <- M              (joined namespaces) the init unshared its user namespace: write the maps
   maps byte         one byte after those maps are written (read by the shim, not here)
   <- pid N          (joined/new pid namespace) stage one forked the real init, pid N

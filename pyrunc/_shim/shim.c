@@ -143,6 +143,11 @@ int pyr_cloexec_from(int first)
     return (int)syscall(SYS_close_range, (unsigned int)first, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
+int pyr_close_range(unsigned int first, unsigned int last)
+{
+    return (int)syscall(SYS_close_range, first, last, 0U);
+}
+
 int pyr_exec(const char *path, char *const argv[], char *const envp[], int first_cloexec)
 {
     if (first_cloexec >= 0 && pyr_cloexec_from(first_cloexec) < 0)
@@ -311,6 +316,7 @@ int pyr_spawn_userns(void)
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -667,3 +673,248 @@ long long pyr_statfs_type(const char *path)
         return -1;
     return (long long)st.f_type;
 }
+
+/* ---- a run of mountops.py's steps in one call (pyr_fs_steps) ---- */
+#define PYR_RESOLVE (0x10ULL /* RESOLVE_IN_ROOT */ | 0x02ULL /* RESOLVE_NO_MAGICLINKS */)
+#define PYR_ATTR_RDONLY 0x1U
+#define PYR_MASK_ATTRS (0x1U | 0x2U | 0x4U | 0x8U) /* MOUNT_ATTR_RDONLY|NOSUID|NODEV|NOEXEC */
+#define PYR_AT_EMPTY_PATH 0x1000U
+#define PYR_AT_RECURSIVE 0x8000U
+#define PYR_CLONE_TREE (1U /* OPEN_TREE_CLONE */ | O_CLOEXEC)
+#define PYR_MOVE_EMPTY (0x4U | 0x40U) /* MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH */
+
+/* close() keeping errno: the cleanup after a failure must not hide its reason. */
+static void close_keep_errno(int fd)
+{
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+}
+
+/* An O_PATH fd of `path` resolved inside `root` (opened for the purpose). */
+static int open_in(const char *root, const char *path)
+{
+    int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return -1;
+    int fd = pyr_openat2(root_fd, path, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE);
+    close_keep_errno(root_fd);
+    return fd;
+}
+
+/* move_mount the detached `tree` onto `fd`; both closed. */
+static int attach(int tree, int fd)
+{
+    int rc = tree < 0 ? -1 : pyr_move_mount(tree, "", fd, "", PYR_MOVE_EMPTY);
+    close_keep_errno(tree);
+    close_keep_errno(fd);
+    return rc;
+}
+
+static int empty_tmpfs(void)
+{
+    int ctx = pyr_fsopen("tmpfs");
+    if (ctx < 0)
+        return -1;
+    int tree = -1;
+    if (pyr_fsconfig(ctx, 0 /* FSCONFIG_SET_FLAG */, "ro", NULL) == 0 &&
+        pyr_fsconfig(ctx, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL) == 0)
+        tree = pyr_fsmount(ctx, PYR_MASK_ATTRS);
+    close_keep_errno(ctx);
+    return tree;
+}
+
+/* A detached copy of the root's /dev/null; EINVAL when it is not the null device. */
+static int null_copy(const char *root)
+{
+    struct stat st;
+    int null = open_in(root, "/dev/null");
+    if (null < 0)
+        return -1;
+    if (fstat(null, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(null);
+        errno = EINVAL;
+        return -1;
+    }
+    int tree = pyr_open_tree(null, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH);
+    close_keep_errno(null);
+    return tree;
+}
+
+static int mask_path(const struct pyr_fs_step *s)
+{
+    struct stat st;
+    int fd = open_in(s->root, s->path);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+    if (fstat(fd, &st) < 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
+    return attach(S_ISDIR(st.st_mode) ? empty_tmpfs() : null_copy(s->root), fd);
+}
+
+static int readonly_path(const struct pyr_fs_step *s)
+{
+    if (strcmp(s->path, "/") == 0) {
+        int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        int rc = pyr_mount_setattr(fd, "", PYR_AT_EMPTY_PATH, PYR_ATTR_RDONLY, 0, 0, -1);
+        close_keep_errno(fd);
+        return rc;
+    }
+    int fd = open_in(s->root, s->path);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+    int tree = pyr_open_tree(fd, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE);
+    if (tree >= 0 && pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE, PYR_ATTR_RDONLY, 0, 0, -1) < 0) {
+        close_keep_errno(tree);
+        tree = -1;
+    }
+    return attach(tree, fd);
+}
+
+/* mknod and symlink; *changed once the node exists but its mode or owner is not yet set. */
+static int make_node(const struct pyr_fs_step *s, int *changed)
+{
+    int dir = open_in(s->root, s->dir);
+    if (dir < 0)
+        return -1;
+    int rc;
+    if (s->op == 4) {
+        rc = symlinkat(s->target, dir, s->name);
+    } else {
+        rc = mknodat(dir, s->name, s->mode, (dev_t)s->dev);
+        if (rc == 0) {
+            *changed = 1;
+            rc = fchmodat(dir, s->name, s->mode & 07777, AT_SYMLINK_NOFOLLOW);
+            if (rc == 0 && (s->uid || s->gid))
+                rc = fchownat(dir, s->name, (uid_t)s->uid, (gid_t)s->gid, AT_SYMLINK_NOFOLLOW);
+            if (rc == 0)
+                *changed = 0;
+        }
+    }
+    close_keep_errno(dir);
+    return rc;
+}
+
+#define PYR_GIVE_BACK (-2) /* not an error: the step is its method's to perform */
+
+/* An O_PATH fd of the step's path; when missing, `name` is made in `dir` first (a directory,
+ * or with `file` an empty file), as paths.open_in_root(create=...) does. */
+static int open_or_make(const struct pyr_fs_step *s, int file)
+{
+    int fd = open_in(s->root, s->path);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    int dir = open_in(s->root, s->dir);
+    if (dir < 0)
+        return errno == ENOENT ? PYR_GIVE_BACK : -1;
+    int rc;
+    if (file) {
+        rc = openat(dir, s->name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+        if (rc >= 0)
+            close(rc);
+    } else {
+        rc = mkdirat(dir, s->name, 0755);
+    }
+    close_keep_errno(dir);
+    if (rc < 0)
+        return errno == EEXIST ? PYR_GIVE_BACK : -1; /* a dangling symlink: followed by the method */
+    return open_in(s->root, s->path);
+}
+
+/* mountops._proc_guard's cases that can fail, left to it: a destination on a procfs, or the
+ * rootfs's own /proc directory. */
+static int guarded(const struct pyr_fs_step *s, int fd)
+{
+    struct stat st;
+    if (!s->guard)
+        return 0;
+    if (fstat(fd, &st) < 0)
+        return -1;
+    if (pyr_fstatfs_type(fd) == 0x9fa0 /* PROC_SUPER_MAGIC */)
+        return PYR_GIVE_BACK;
+    if (S_ISDIR(st.st_mode) && s->has_proc_dir && st.st_dev == s->proc_dev && st.st_ino == s->proc_ino)
+        return PYR_GIVE_BACK;
+    return 0;
+}
+
+static int mount_at(const struct pyr_fs_step *s)
+{
+    char proc[64];
+    int fd = open_or_make(s, 0);
+    if (fd < 0)
+        return fd;
+    int rc = guarded(s, fd);
+    if (rc == 0) {
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        rc = mount(s->target, proc, s->fstype, s->flags, s->data);
+    }
+    close_keep_errno(fd);
+    return rc;
+}
+
+static int bind_mount(const struct pyr_fs_step *s)
+{
+    struct stat st;
+    int tree = pyr_open_tree(AT_FDCWD, s->target, PYR_CLONE_TREE | (unsigned int)s->flags);
+    if (tree < 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < s->nattrs && rc == 0; i++)
+        rc = pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | (unsigned int)s->attrs[3 * i], s->attrs[3 * i + 1],
+                               s->attrs[3 * i + 2], 0, -1);
+    if (rc == 0)
+        rc = fstat(tree, &st);
+    int fd = rc < 0 ? -1 : open_or_make(s, !S_ISDIR(st.st_mode));
+    if (fd < 0) {
+        close_keep_errno(tree);
+        return rc < 0 ? rc : fd;
+    }
+    rc = guarded(s, fd);
+    if (rc != 0) {
+        close_keep_errno(tree);
+        close_keep_errno(fd);
+        return rc;
+    }
+    return attach(tree, fd);
+}
+
+int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed)
+{
+    *changed = 0;
+    for (int i = 0; i < n; i++) {
+        const struct pyr_fs_step *s = &steps[i];
+        int rc;
+        switch (s->op) {
+        case 1:
+            rc = mask_path(s);
+            break;
+        case 2:
+            rc = readonly_path(s);
+            break;
+        case 3:
+        case 4:
+            rc = make_node(s, changed);
+            break;
+        case 5:
+            rc = mount_at(s);
+            break;
+        case 6:
+            rc = bind_mount(s);
+            break;
+        default:
+            errno = EINVAL;
+            rc = -1;
+        }
+        if (rc == PYR_GIVE_BACK)
+            errno = 0;
+        if (rc < 0)
+            return i;
+    }
+    return n;
+}
+

@@ -52,6 +52,10 @@ int pyr_link_up(const char *name);
  * before a seccomp filter is loaded, which need not allow close_range (CVE-2024-21626 class). */
 int pyr_cloexec_from(int first);
 
+/* close_range(first, last, 0): close every fd from `first` to `last` (~0U: to the end) in one
+ * call, without listing /proc/self/fd (a listing reads the host's procfs and allocates). */
+int pyr_close_range(unsigned int first, unsigned int last);
+
 /* The last step of a container's init: marks every fd from `first_cloexec` on close-on-exec
  * (pyr_cloexec_from; not when `first_cloexec` is -1: a filter loaded earlier, after the fds
  * were marked, may forbid it), then execve(path, argv, envp). Only returns on failure. */
@@ -191,3 +195,51 @@ int pyr_write_async(const char *path, const char *data);
 /* statfs(2) of `path`: its file system's magic number (f_type), e.g. to tell that /proc/self/exe
  * is on the launcher's read-only overlayfs. */
 long long pyr_statfs_type(const char *path);
+
+/* One step of mountops.py for pyr_fs_steps: `op` 1 mask_path, 2 readonly_path, 3 mknod,
+ * 4 symlink, 5 mount_at, 6 bind_mount. Every path is resolved with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS) from `root`, opened again for each step (a step may have mounted over
+ * it). */
+struct pyr_fs_step {
+    int op;
+    const char *root;
+    const char *path;       /* the step's path (mknod, symlink: unused) */
+    const char *dir;        /* the directory that holds `name`: made in it when missing */
+    const char *name;
+    const char *target;     /* symlink: the link's content; mount_at, bind_mount: the source */
+    const char *fstype;     /* mount_at */
+    const char *data;       /* mount_at */
+    unsigned long flags;    /* mount_at: MS_* flags; bind_mount: open_tree's AT_RECURSIVE or 0 */
+    const unsigned long long *attrs; /* bind_mount: `nattrs` (AT_RECURSIVE or 0, set, clear) triples */
+    int nattrs;
+    int guard;              /* mount_at, bind_mount: give the step back when the destination is on a
+                             * procfs, or is the directory proc_dev:proc_ino (has_proc_dir) */
+    int has_proc_dir;
+    unsigned long long proc_dev, proc_ino;
+    unsigned int mode;      /* mknod: S_IFMT type | permission bits */
+    unsigned long long dev; /* mknod: the device number */
+    int uid, gid;           /* mknod: fchownat when either is not 0 */
+};
+
+/* Performs `n` steps in order, as their methods in mountops.py do when nothing unusual is met,
+ * so that a phase's run of them costs one call:
+ *   mask_path: a directory gets an empty read-only tmpfs (fsmount with RDONLY, NOSUID, NODEV,
+ *     NOEXEC), anything else a detached copy (open_tree) of the root's /dev/null, each moved
+ *     onto an O_PATH fd of the path; a path that does not resolve (ENOENT, ENOTDIR) is left;
+ *   readonly_path: "/" gets MOUNT_ATTR_RDONLY; another path a recursive detached copy of its
+ *     tree, made read-only throughout, moved onto it; a path that does not resolve is left;
+ *   mknod: mknodat, then fchmodat to the mode (mknod applied the umask) and, with a uid or
+ *     gid, fchownat, neither following a symlink;
+ *   symlink: symlinkat;
+ *   mount_at: mount(2) of `target` onto /proc/self/fd/N of the path (a directory `name` made in
+ *     `dir` when missing);
+ *   bind_mount: open_tree(OPEN_TREE_CLONE) of `target`, mount_setattr per triple, move_mount
+ *     onto the path (made in `dir` as a directory or an empty file, as the tree's root, when
+ *     missing).
+ * Returns `n` when every step is done. Otherwise the index of the step that stopped, errno set,
+ * and *changed 1 when that step had changed something first (a node made, its mode or owner
+ * not set), else 0: nothing of that step was done but what its method would do again the same
+ * way (a directory made), and the caller's own method may perform it. A step also stops there
+ * (errno 0) for what only its method decides: a missing `dir` or `name` that is a symlink, a
+ * guarded destination on a procfs or at the rootfs's /proc. */
+int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed);

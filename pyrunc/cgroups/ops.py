@@ -195,6 +195,18 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
         everyone = [p for d in leaves.values() for p in fs.procs(d)]
 
 
+def _removed_if_empty(path: str) -> bool:
+    """One rmdir: the kernel refuses it (EBUSY) while a process or a child cgroup is in `path`,
+    so success means there was nothing to kill or walk (the usual case once the init is reaped)."""
+    try:
+        fs.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def destroy(paths: dict[str, str], created: list[str]) -> None:
     """Kill what is left in the container's cgroups, remove them, then the parents pyrunc made
     that are now empty. Only directories listed in `created` (create()'s result) are removed:
@@ -203,9 +215,11 @@ def destroy(paths: dict[str, str], created: list[str]) -> None:
     leaves = {k: d for k, d in paths.items() if d in made}
     if not leaves:
         return
-    _kill_all(leaves)
+    busy = {k: d for k, d in leaves.items() if not _removed_if_empty(d)}
     failure: PyruncError | None = None
-    for d in leaves.values():
+    if busy:
+        _kill_all(busy)
+    for d in busy.values():
         try:
             for sub in fs.subdirs_bottom_up(d):
                 fs.rmdir_retry(sub)
