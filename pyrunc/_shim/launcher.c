@@ -18,7 +18,8 @@
  * is its own child and ends it before it creates the container's cgroups. PYRUNC_NO_GRACE (any
  * value) skips it, here and in Python: `make bench BENCH_ARGS=--grace-ab` times both.
  * Every other command is a plain exec. Built at install time by pyrunc/launcher.py with
- * -DPYTHON (the venv's interpreter) and -DLIBDIR (the directory holding the package). */
+ * -DPYTHON (the venv's interpreter), -DLIBDIR (the directory holding the package) and -DBOOT
+ * (the interpreter's program, launcher.BOOT). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
     args[0] = PYTHON;
     args[1] = "-IS";
     args[2] = "-c";
-    args[3] = "import sys; sys.path.insert(0, '" LIBDIR "'); from pyrunc.cli import run; run()";
+    args[3] = BOOT;
     for (int i = 1; i < argc; i++)
         args[3 + i] = argv[i];
     if (create || strcmp(cmd, "exec") == 0 || strcmp(cmd, "explain") == 0) {

@@ -1,0 +1,73 @@
+"""The bundle of compiled modules (pyrunc.use_bundle, launcher.write_bundle): modules come from it
+while their sources are the ones it was built from, and from the usual import otherwise."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import pyrunc
+from pyrunc import launcher
+
+
+@pytest.fixture
+def lib(tmp_path):
+    """A copy of the installed package, with its bundle, in a directory of the test's own."""
+    shutil.copytree(os.path.dirname(pyrunc.__file__), tmp_path / "pyrunc",
+                    ignore=shutil.ignore_patterns("testing", "__pycache__", pyrunc.BUNDLE))
+    launcher.write_bundle(str(tmp_path / "pyrunc"))
+    return tmp_path
+
+
+def run(lib, code: str) -> str:
+    """`code` after the launcher's start, without its last statement (the command)."""
+    boot = launcher.BOOT.format(libdir=str(lib)).removesuffix("from pyrunc.cli import run; run()")
+    r = subprocess.run([sys.executable, "-IS", "-c", boot + code], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+LOADER = "import pyrunc.{0}; print(type(pyrunc.{0}.__spec__.loader).__name__, pyrunc.{0}.__file__)"
+
+
+def test_modules_come_from_the_bundle(lib):
+    out = run(lib, LOADER.format("state") + "; import pyrunc.cgroups.ops; print(pyrunc.cgroups.__path__)")
+    assert out.splitlines() == [f"_Bundle {lib}/pyrunc/state.py", f"['{lib}/pyrunc/cgroups']"]
+
+
+def test_a_changed_source_is_imported_as_usual(lib):
+    with open(lib / "pyrunc/errors.py", "a") as f:
+        f.write("\nCHANGED = True\n")
+    out = run(lib, LOADER.format("errors") + "; print(pyrunc.errors.CHANGED)")
+    assert out.splitlines() == [f"SourceFileLoader {lib}/pyrunc/errors.py", "True"]
+
+
+@pytest.mark.parametrize("damage", ["absent", "other interpreter", "truncated"])
+def test_without_a_usable_bundle_everything_imports_as_usual(lib, damage):
+    path = lib / "pyrunc" / pyrunc.BUNDLE
+    if damage == "absent":
+        path.unlink()
+    elif damage == "other interpreter":
+        data = path.read_bytes()
+        path.write_bytes(bytes([data[0] ^ 1]) + data[1:])
+    else:
+        path.write_bytes(path.read_bytes()[:40])
+    out = run(lib, LOADER.format("state") + "; import sys; print(len(sys.meta_path))")
+    assert out.splitlines() == [f"SourceFileLoader {lib}/pyrunc/state.py", "3"]
+
+
+def test_a_bundle_replaced_while_in_use_gives_the_source(lib):
+    """An install during a command: the file is no longer the one indexed, so the module is compiled
+    from its source rather than read at an offset of another file (here: one of zeros)."""
+    code = ("import os; p = pyrunc.__path__[0] + '/' + pyrunc.BUNDLE; data = open(p, 'rb').read(); "
+            "open(p + '.new', 'wb').write(data[:1000] + bytes(len(data) - 1000)); os.replace(p + '.new', p); "
+            + LOADER.format("errors") + "; print(pyrunc.errors.PyruncError('x'))")
+    assert run(lib, code).splitlines() == [f"_Bundle {lib}/pyrunc/errors.py", "x"]
+
+
+def test_tracebacks_name_the_source(lib):
+    out = run(lib, "import traceback\nfrom pyrunc import jsonio\ntry:\n    jsonio.loads('[1, 2,')\n"
+              "except ValueError:\n    print(traceback.format_exc())")
+    assert f'File "{lib}/pyrunc/jsonio.py"' in out
