@@ -1,10 +1,11 @@
 """The operations on an existing container: start, kill, delete, and what they share with
 create (hook state, poststart/poststop hooks, the pid file). create and run are in create.py."""
 
-import os
+import posix
 
 from pyrunc import OCI_VERSION, jsonio, uapi
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import isdir
 from pyrunc.state import Container
 from pyrunc.steps import Plan
 
@@ -27,10 +28,10 @@ def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) 
 
 def write_pid_file(path: str, pid: int) -> None:
     """The host pid, atomically, without a trailing newline (as runc writes it)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{posix.getpid()}.tmp"
     with open(tmp, "w") as f:
         f.write(str(pid))
-    os.replace(tmp, path)
+    posix.replace(tmp, path)
 
 
 def run_poststop(cfg_hooks: dict, state: bytes) -> None:
@@ -43,7 +44,7 @@ def run_poststop(cfg_hooks: dict, state: bytes) -> None:
         try:
             hooks.run_one(hook, state, f"hooks.poststop[{i}]")
         except PyruncError as e:
-            os.write(2, f"pyrunc: warning: {e}\n".encode())
+            posix.write(2, f"pyrunc: warning: {e}\n".encode())
 
 
 def start(ctx: Context, cid: str) -> None:
@@ -133,7 +134,7 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
     if all_processes and paths and status != "creating":
         from pyrunc import killall
 
-        if status == "stopped" and not any(os.path.isdir(d) for d in paths.values()):
+        if status == "stopped" and not any(isdir(d) for d in paths.values()):
             return  # as runc: nothing left to signal
         killall.run(paths, sig, status == "paused", log)
         return
@@ -144,12 +145,12 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
 
         for pid in namespace_pids(c.record["pid"]):
             try:
-                os.kill(pid, sig)
+                posix.kill(pid, sig)
             except ProcessLookupError:
                 pass
         return
     try:
-        os.kill(c.record["pid"], sig)
+        posix.kill(c.record["pid"], sig)
     except ProcessLookupError:
         pass
     if status == "paused" and sig == uapi.SIGKILL and paths:
@@ -161,8 +162,8 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
 def kill_and_reap(pid: int) -> None:
     """uapi.SIGKILL a child of ours and wait for it (undoing a half-made process)."""
     try:
-        os.kill(pid, uapi.SIGKILL)
-        os.waitpid(pid, 0)
+        posix.kill(pid, uapi.SIGKILL)
+        posix.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
 
@@ -172,7 +173,7 @@ def wait_gone(pid: int) -> None:
     import select
 
     try:
-        fd = os.pidfd_open(pid)
+        fd = posix.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
@@ -180,7 +181,7 @@ def wait_gone(pid: int) -> None:
         p.register(fd, select.POLLIN)
         p.poll(10_000)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def own_pid_namespace(pid: int) -> bool:
@@ -259,7 +260,7 @@ class Teardown:
 
     def kill(self, pid: int) -> None:
         try:
-            os.kill(pid, uapi.SIGKILL)
+            posix.kill(pid, uapi.SIGKILL)
         except ProcessLookupError:  # killed (and reaped) with the others just now
             pass
 
@@ -293,7 +294,7 @@ class Teardown:
     def net_release(self) -> None:
         from pyrunc import netops
 
-        netops.NetOps(os.path.dirname(self.c.dir), self.c.id, self.record).perform("net_release")()
+        netops.NetOps(self.c.dir.rpartition("/")[0], self.c.id, self.record).perform("net_release")()
 
     def remove_state(self) -> None:
         self.c.remove()

@@ -6,12 +6,13 @@ delete, kill --all, ps and pause recreate nothing and need no config.
 
 
 import errno
-import os
+import posix
 import time
 
 from pyrunc import uapi
 from pyrunc.cgroups import fs, v1, v2
 from pyrunc.errors import PyruncError, os_error
+from pyrunc.posixfs import exists, isdir
 
 TYPE_CHECKING = False  # typing itself is not imported on the hot path
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _check_reused(paths: dict[str, str], warn) -> None:
 def check_existing(paths: dict[str, str], warn=None) -> None:
     """_check_reused for those of `paths` that exist already (with --systemd-cgroup, before the
     unit is started: systemd then makes them and puts the init in them)."""
-    existing = {k: d for k, d in paths.items() if os.path.isdir(d)}
+    existing = {k: d for k, d in paths.items() if isdir(d)}
     if existing:
         _check_reused(existing, warn)
 
@@ -70,9 +71,9 @@ def missing(plan: "CgroupPlan") -> list[str]:
     for key, d in plan.dirs.items():
         stop = plan.mounts[key].rstrip("/")
         chain = []
-        while len(d) > len(stop) and not os.path.isdir(d):
+        while len(d) > len(stop) and not isdir(d):
             chain.append(d)
-            d = os.path.dirname(d)
+            d = d.rpartition("/")[0] or "/"
         out += [c for c in reversed(chain) if c not in out]
     return out
 
@@ -129,7 +130,7 @@ def _v2_dir(paths: dict[str, str]) -> str | None:
         if key in paths:
             return paths[key]
     for d in paths.values():
-        if os.path.exists(f"{d}/cgroup.controllers"):
+        if exists(f"{d}/cgroup.controllers"):
             return d
     return None
 
@@ -184,7 +185,7 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
         thaw = freezer is not None and v1.is_frozen(freezer)
         for pid in everyone:
             try:
-                os.kill(pid, uapi.SIGKILL)
+                posix.kill(pid, uapi.SIGKILL)
             except ProcessLookupError:
                 pass
         if thaw:
