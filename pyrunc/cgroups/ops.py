@@ -171,6 +171,19 @@ def frozen(paths: dict[str, str]) -> bool:
     return v2.is_frozen(d) if d is not None else False
 
 
+def _removed_if_empty(d: str) -> bool:
+    """One rmdir: the kernel removes a cgroup without processes and cgroups below it, and refuses
+    one with either (EBUSY). A container that has stopped usually leaves its cgroups empty: each
+    then costs one rmdir, not a listing of processes and subdirectories and a second listing."""
+    try:
+        fs.rmdir(d)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # what is left is killed and removed below; an error other than EBUSY is raised there
+    return True
+
+
 def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
     """uapi.SIGKILL every process left in the leaves and wait until the cgroups are empty."""
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
@@ -204,9 +217,11 @@ def destroy(paths: dict[str, str], created: list[str]) -> None:
     leaves = {k: d for k, d in paths.items() if d in made}
     if not leaves:
         return
-    _kill_all(leaves)
+    left = {k: d for k, d in leaves.items() if not _removed_if_empty(d)}
+    if left:
+        _kill_all(left)
     failure: PyruncError | None = None
-    for d in leaves.values():
+    for d in left.values():
         try:
             for sub in fs.subdirs_bottom_up(d):
                 fs.rmdir_retry(sub)
