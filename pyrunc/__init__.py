@@ -14,7 +14,7 @@ _exec = exec  # the builtin: once imported, the submodule pyrunc.exec is `exec` 
 class _Bundle:
     """A meta-path finder and loader over BUNDLE: a 16-byte header (the interpreter's magic
     number, BUNDLE_FORMAT, the index's length), the marshalled index {module: (offset, length,
-    is_package, source path, source mtime_ns, source size)}, then each module's marshalled code
+    is_package, source path in the package, source mtime_ns, source size)}, then each module's marshalled code
     (offsets count from the index's end). The file is opened for each module (no descriptor
     outlives an import). A module whose source no longer has the recorded mtime and size is
     imported as usual (find_spec returns None); one whose bundle was replaced since the index
@@ -22,6 +22,7 @@ class _Bundle:
 
     def __init__(self, path: str, index: dict, base: int, identity: tuple[int, int, int]) -> None:
         self.path = path
+        self.package = path.rpartition("/")[0]
         self.index = index
         self.base = base  # where the code starts: the header and the index come first
         self.identity = identity  # (st_dev, st_ino, st_mtime_ns) of the file the index came from
@@ -32,16 +33,18 @@ class _Bundle:
             return None
         import posix
 
+        source = f"{self.package}/{entry[3]}"
         try:
-            st = posix.stat(entry[3])
+            st = posix.stat(source)
         except OSError:
             return None
         if (st.st_mtime_ns, st.st_size) != entry[4:]:
             return None
-        spec = type(__spec__)(name, self, origin=entry[3], is_package=entry[2])
+        spec = type(__spec__)(name, self, origin=source, is_package=entry[2])
         spec.has_location = True
+        spec.cached = self.path  # __cached__: the compiled code's file (deriving a .pyc name costs more)
         if entry[2]:
-            spec.submodule_search_locations = [entry[3].rpartition("/")[0]]
+            spec.submodule_search_locations = [source.rpartition("/")[0]]
         return spec
 
     def create_module(self, spec: object) -> None:
@@ -64,11 +67,12 @@ class _Bundle:
     def exec_module(self, module: object) -> None:
         import marshal
 
-        offset, length, _, source = self.index[module.__name__][:4]
+        offset, length = self.index[module.__name__][:2]
         data = self._code(self.base + offset, length)
         if data:
             code = marshal.loads(data)
         else:  # reinstalled while this command ran: the source the index vouched for
+            source = module.__spec__.origin
             with open(source, "rb") as f:
                 code = compile(f.read(), source, "exec", dont_inherit=True)
         _exec(code, module.__dict__)

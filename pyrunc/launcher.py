@@ -81,7 +81,7 @@ def write_bundle(package: str = "") -> str:
         with open(source, "rb") as f:
             data = marshal.dumps(compile(f.read(), source, "exec", dont_inherit=True))
         st = os.stat(source)
-        index[name] = (offset, len(data), is_package, source, st.st_mtime_ns, st.st_size)
+        index[name] = (offset, len(data), is_package, os.path.relpath(source, package), st.st_mtime_ns, st.st_size)
         blobs.append(data)
         offset += len(data)
     head = marshal.dumps(index)

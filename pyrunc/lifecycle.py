@@ -7,7 +7,10 @@ from pyrunc import OCI_VERSION, jsonio, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.posixfs import isdir
 from pyrunc.state import Container
-from pyrunc.steps import Plan
+
+TYPE_CHECKING = False  # typing itself is not imported on the hot path
+if TYPE_CHECKING:
+    from pyrunc.steps import Plan
 
 
 class Context:
@@ -77,8 +80,10 @@ def start(ctx: Context, cid: str) -> None:
     run_poststart(c, ctx.log)
 
 
-def plan_poststart(hooks_cfg: dict) -> Plan:
+def plan_poststart(hooks_cfg: dict) -> "Plan":
     """`start` (and `run`), once the program runs: the poststart hooks."""
+    from pyrunc.steps import Plan  # start and kill without hooks load no steps
+
     plan = Plan()
     if hooks_cfg.get("poststart"):
         plan.add("started", "run_poststart", (), "run the poststart hooks; a failure stops the container",
@@ -212,9 +217,11 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     destroy(c, ctx.log, status if live else "stopped", live and not own_pid_namespace(c.record["pid"]))
 
 
-def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = False) -> Plan:
+def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = False) -> "Plan":
     """delete's steps (and run's, once its container has exited): stop what still runs, then undo
     create: the cgroups, an Intel RDT group, the state directory; then the poststop hooks."""
+    from pyrunc.steps import Plan
+
     plan = Plan()
     pid = record.get("pid", 0)
     if status != "stopped":
