@@ -10,7 +10,7 @@ import posix
 import time
 
 from pyrunc import uapi
-from pyrunc.cgroups import fs, v1, v2
+from pyrunc.cgroups import fs
 from pyrunc.errors import PyruncError, os_error
 from pyrunc.posixfs import exists, isdir
 
@@ -83,6 +83,8 @@ def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises.
     `warn(message)` hears what runc only warns about (a cgroup that already has processes);
     `check` False: check_existing was done before a systemd unit made some of them."""
+    from pyrunc.cgroups import v1, v2
+
     created: list[str] = []
     try:
         for key, d in plan.dirs.items():
@@ -153,6 +155,8 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
     if not paths:
         raise PyruncError("cannot pause or resume: the container has no cgroup of its own (an unprivileged "
                           "runtime makes none where the caller cannot write, as runc does)")
+    from pyrunc.cgroups import v1, v2
+
     d = _freezer_dir(paths)
     if d is not None:
         v1.freeze(d, frozen)
@@ -164,6 +168,8 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
 
 
 def frozen(paths: dict[str, str]) -> bool:
+    from pyrunc.cgroups import v1, v2
+
     d = _freezer_dir(paths)
     if d is not None:
         return v1.is_frozen(d)
@@ -189,6 +195,8 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
     if not everyone:
         return
+    from pyrunc.cgroups import v1, v2  # only with something to kill: delete mostly finds the cgroups empty
+
     v2d = _v2_dir(leaves)
     if v2d is not None:
         v2.kill(v2d)  # one write; the loop below also catches what sits only in v1 hierarchies
