@@ -10,7 +10,7 @@ import time
 
 from pyrunc import OCI_VERSION, crashpoint, jsonio
 from pyrunc.errors import PyruncError
-from pyrunc.posixfs import exists, isdir, join
+from pyrunc.posixfs import exists, isdir, join, read
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -77,8 +77,7 @@ def validate_id(container_id: str) -> None:
 def proc_start_time(pid: int) -> tuple[int, str] | None:
     """(start time in clock ticks, state letter) of a process, or None when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        data = read(f"/proc/{pid}/stat")
     except OSError:
         return None
     fields = data[data.rindex(b")") + 2 :].split()
@@ -158,8 +157,7 @@ class Container:
     def read(self) -> "Container":
         """Read the record without the lock: it is replaced atomically, never half-written."""
         try:
-            with open(f"{self.dir}/{STATE_FILE}", encoding="utf-8") as f:
-                self.record = jsonio.loads(f.read())
+            self.record = jsonio.loads(read(f"{self.dir}/{STATE_FILE}").decode())
         except FileNotFoundError:
             self.record = {}
         return self
