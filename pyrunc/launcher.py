@@ -5,7 +5,7 @@ Site processing costs about 2 ms on every command, and pip's console script need
 find site-packages; the launcher puts the package's own directory on sys.path instead. The C
 version (static where libc.a is installed) also starts the kernel's cgroup grace period before
 the interpreter starts for `create` and `run` (see launcher.c). Run as `python -m pyrunc.launcher PATH` after
-`pip install`. cli.run() leaves through os._exit: tearing the interpreter down costs
+`pip install`. cli.run() leaves through posix._exit: tearing the interpreter down costs
 milliseconds and nothing needs it.
 
 It also writes the package's modules into one file of code objects (write_bundle), which the
