@@ -18,7 +18,7 @@ class _Bundle:
     (offsets count from the index's end). The file is opened for each module (no descriptor
     outlives an import). A module whose source no longer has the recorded mtime and size is
     imported as usual (find_spec returns None); one whose bundle was replaced since the index
-    was read is compiled from that source."""
+    was read, or whose code does not unmarshal, is compiled from that source."""
 
     def __init__(self, path: str, index: dict, base: int, identity: tuple[int, int, int]) -> None:
         self.path = path
@@ -68,10 +68,9 @@ class _Bundle:
         import marshal
 
         offset, length = self.index[module.__name__][:2]
-        data = self._code(self.base + offset, length)
-        if data:
-            code = marshal.loads(data)
-        else:  # reinstalled while this command ran: the source the index vouched for
+        try:
+            code = marshal.loads(self._code(self.base + offset, length))
+        except (EOFError, ValueError, TypeError):  # replaced while this command ran, or damaged
             source = module.__spec__.origin
             with open(source, "rb") as f:
                 code = compile(f.read(), source, "exec", dont_inherit=True)

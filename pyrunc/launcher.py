@@ -45,7 +45,8 @@ def write(path: str, python: str = sys.executable, libdir: str = "", compiled: b
     command = [compiler, "-O2", "-Wall", "-o", tmp, f'-DPYTHON="{python}"', f'-DLIBDIR="{libdir}"',
                f'-DBOOT="{boot}"', source]
     if os.uname().machine == "x86_64":  # launcher.c's fast_entry: the plain exec before libc starts
-        command.append("-Wl,-e,pyrunc_entry")
+        # It runs before TLS exists: no stack protector, whatever the compiler's default.
+        command += ["-Wl,-e,pyrunc_entry", "-fno-stack-protector"]
     # Static where libc.a is installed: no dynamic loader on every command (0.3 of its 0.95 ms here).
     built = compiled and os.path.exists(source) and "'" not in libdir and any(
         subprocess.run(command + flags, check=False, stderr=subprocess.DEVNULL if flags else None).returncode == 0

@@ -67,6 +67,16 @@ def test_a_bundle_replaced_while_in_use_gives_the_source(lib):
     assert run(lib, code).splitlines() == [f"_Bundle {lib}/pyrunc/errors.py", "x"]
 
 
+def test_damaged_code_in_the_bundle_gives_the_source(lib):
+    """The index is sound but a module's code is not: compiled from its source, not an error."""
+    path = lib / "pyrunc" / pyrunc.BUNDLE
+    data = bytearray(path.read_bytes())
+    size = int.from_bytes(data[12:16], "little")
+    data[16 + size:] = bytes(len(data) - 16 - size)
+    path.write_bytes(bytes(data))
+    assert run(lib, LOADER.format("errors")) == f"_Bundle {lib}/pyrunc/errors.py"
+
+
 def test_tracebacks_name_the_source(lib):
     out = run(lib, "import traceback\nfrom pyrunc import jsonio\ntry:\n    jsonio.loads('[1, 2,')\n"
               "except ValueError:\n    print(traceback.format_exc())")
