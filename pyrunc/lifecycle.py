@@ -165,7 +165,7 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
 
 
 def kill_and_reap(pid: int) -> None:
-    """uapi.SIGKILL a child of ours and wait for it (undoing a half-made process)."""
+    """SIGKILL a child of ours and wait for it (undoing a half-made process)."""
     try:
         posix.kill(pid, uapi.SIGKILL)
         posix.waitpid(pid, 0)

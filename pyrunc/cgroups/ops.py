@@ -191,7 +191,7 @@ def _removed_if_empty(d: str) -> bool:
 
 
 def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
-    """uapi.SIGKILL every process left in the leaves and wait until the cgroups are empty."""
+    """SIGKILL every process left in the leaves and wait until the cgroups are empty."""
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
     if not everyone:
         return
@@ -212,7 +212,7 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
         if thaw:
             v1.freeze(freezer, False)  # a frozen v1 task only dies once thawed
         if time.monotonic() > deadline:
-            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived uapi.SIGKILL")
+            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived SIGKILL")
         time.sleep(0.002)
         everyone = [p for d in leaves.values() for p in fs.procs(d)]
 
