@@ -32,7 +32,6 @@ $(VENV)/.installed: $(VENV)/.apt $(SOURCES)
 	$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest ruff hypothesis
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation ".[conformance]"
 	$(VENV)/bin/python -I -m pyrunc.launcher $(abspath $(PYRUNC))
-	$(VENV)/bin/python -I -c 'import pyrunc, pyrunc.bundle; pyrunc.bundle.write(pyrunc.__path__[0])'
 	@touch $@
 
 # Example bundles: a busybox-static rootfs, built here rather than committed; it belongs to whoever

@@ -1,6 +1,5 @@
 """One function per command: turn parsed arguments into a lifecycle operation."""
 
-import os
 import sys
 
 from pyrunc.errors import PyruncError
@@ -27,6 +26,8 @@ def _one_id(args, what: str = "container id") -> str:
 
 
 def _options(args):
+    import os  # create and run only: start, state, kill and delete do not load os (posixfs.py)
+
     from pyrunc.plan import Options
 
     try:
@@ -45,6 +46,7 @@ def _options(args):
 
 def _bundle_and_id(args) -> tuple[str, str]:
     """runc's form (id, bundle from -b or the cwd), or `run DIR`: the bundle directory, id its name."""
+    import os
     if args.bundle:
         return args.bundle, _one_id(args)
     if not os.path.exists("config.json") and len(args.positional) == 1:

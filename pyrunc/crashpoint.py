@@ -10,7 +10,7 @@ A crash is no privilege: the caller could kill its own runtime anyway.
 Callers test `crashpoint.AT` before calling reached(): one environment lookup at import, then one
 attribute read per point on the hot path."""
 
-import os
+import posix  # not os (posixfs.py)
 
 from pyrunc import uapi
 
@@ -26,7 +26,7 @@ POINTS = (
     ("at:state_unlinked", "delete", "the state directory's files are removed, the directory is not"),
 )
 
-AT = os.environ.get("PYRUNC_CRASH_AT")
+AT = (posix.environ.get(b"PYRUNC_CRASH_AT") or b"").decode(errors="surrogateescape") or None
 _point, _, _nth = (AT or "").partition("#")
 _left = int(_nth) if _nth.isdigit() else 1
 
@@ -37,5 +37,5 @@ def reached(point: str) -> None:
     if point == _point:
         _left -= 1
         if _left <= 0:
-            os.kill(os.getpid(), uapi.SIGKILL)  # not signal's: it imports enum on every command
-            os._exit(128 + uapi.SIGKILL)  # pid 1 of its namespace ignores its own SIGKILL: die as abruptly
+            posix.kill(posix.getpid(), uapi.SIGKILL)  # not signal's: it imports enum on every command
+            posix._exit(128 + uapi.SIGKILL)  # pid 1 of its namespace ignores its own SIGKILL: die as abruptly

@@ -6,7 +6,7 @@ between the listing and the signal, signal each one, then thaw. A container alre
 stays paused, unless the signal is SIGKILL: a frozen v1 task dies only once thawed.
 """
 
-import os
+import posix
 
 from pyrunc import cgroups, uapi
 
@@ -23,7 +23,7 @@ class KillOps:
     def signal_all(self, paths: dict[str, str], sig: int) -> None:
         for pid in cgroups.pids(paths):
             try:
-                os.kill(pid, sig)
+                posix.kill(pid, sig)
             except ProcessLookupError:
                 pass
 

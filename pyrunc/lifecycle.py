@@ -1,12 +1,16 @@
 """The operations on an existing container: start, kill, delete, and what they share with
 create (hook state, poststart/poststop hooks, the pid file). create and run are in create.py."""
 
-import os
+import posix
 
 from pyrunc import OCI_VERSION, jsonio, uapi
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import isdir
 from pyrunc.state import Container
-from pyrunc.steps import Plan
+
+TYPE_CHECKING = False  # typing itself is not imported on the hot path
+if TYPE_CHECKING:
+    from pyrunc.steps import Plan
 
 
 class Context:
@@ -27,10 +31,10 @@ def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) 
 
 def write_pid_file(path: str, pid: int) -> None:
     """The host pid, atomically, without a trailing newline (as runc writes it)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{posix.getpid()}.tmp"
     with open(tmp, "w") as f:
         f.write(str(pid))
-    os.replace(tmp, path)
+    posix.replace(tmp, path)
 
 
 def run_poststop(cfg_hooks: dict, state: bytes) -> None:
@@ -43,7 +47,7 @@ def run_poststop(cfg_hooks: dict, state: bytes) -> None:
         try:
             hooks.run_one(hook, state, f"hooks.poststop[{i}]")
         except PyruncError as e:
-            os.write(2, f"pyrunc: warning: {e}\n".encode())
+            posix.write(2, f"pyrunc: warning: {e}\n".encode())
 
 
 def start(ctx: Context, cid: str) -> None:
@@ -76,8 +80,10 @@ def start(ctx: Context, cid: str) -> None:
     run_poststart(c, ctx.log)
 
 
-def plan_poststart(hooks_cfg: dict) -> Plan:
+def plan_poststart(hooks_cfg: dict) -> "Plan":
     """`start` (and `run`), once the program runs: the poststart hooks."""
+    from pyrunc.steps import Plan  # start and kill without hooks load no steps
+
     plan = Plan()
     if hooks_cfg.get("poststart"):
         plan.add("started", "run_poststart", (), "run the poststart hooks; a failure stops the container",
@@ -133,7 +139,7 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
     if all_processes and paths and status != "creating":
         from pyrunc import killall
 
-        if status == "stopped" and not any(os.path.isdir(d) for d in paths.values()):
+        if status == "stopped" and not any(isdir(d) for d in paths.values()):
             return  # as runc: nothing left to signal
         killall.run(paths, sig, status == "paused", log)
         return
@@ -144,12 +150,12 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
 
         for pid in namespace_pids(c.record["pid"]):
             try:
-                os.kill(pid, sig)
+                posix.kill(pid, sig)
             except ProcessLookupError:
                 pass
         return
     try:
-        os.kill(c.record["pid"], sig)
+        posix.kill(c.record["pid"], sig)
     except ProcessLookupError:
         pass
     if status == "paused" and sig == uapi.SIGKILL and paths:
@@ -159,10 +165,10 @@ def kill(c: Container, sig: int, all_processes: bool = False, log=None) -> None:
 
 
 def kill_and_reap(pid: int) -> None:
-    """uapi.SIGKILL a child of ours and wait for it (undoing a half-made process)."""
+    """SIGKILL a child of ours and wait for it (undoing a half-made process)."""
     try:
-        os.kill(pid, uapi.SIGKILL)
-        os.waitpid(pid, 0)
+        posix.kill(pid, uapi.SIGKILL)
+        posix.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
 
@@ -172,7 +178,7 @@ def wait_gone(pid: int) -> None:
     import select
 
     try:
-        fd = os.pidfd_open(pid)
+        fd = posix.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
@@ -180,7 +186,7 @@ def wait_gone(pid: int) -> None:
         p.register(fd, select.POLLIN)
         p.poll(10_000)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def own_pid_namespace(pid: int) -> bool:
@@ -211,9 +217,11 @@ def delete(ctx: Context, cid: str, force: bool) -> None:
     destroy(c, ctx.log, status if live else "stopped", live and not own_pid_namespace(c.record["pid"]))
 
 
-def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = False) -> Plan:
+def plan_teardown(record: dict, status: str = "stopped", shared_pid_ns: bool = False) -> "Plan":
     """delete's steps (and run's, once its container has exited): stop what still runs, then undo
     create: the cgroups, an Intel RDT group, the state directory; then the poststop hooks."""
+    from pyrunc.steps import Plan
+
     plan = Plan()
     pid = record.get("pid", 0)
     if status != "stopped":
@@ -259,7 +267,7 @@ class Teardown:
 
     def kill(self, pid: int) -> None:
         try:
-            os.kill(pid, uapi.SIGKILL)
+            posix.kill(pid, uapi.SIGKILL)
         except ProcessLookupError:  # killed (and reaped) with the others just now
             pass
 
@@ -293,7 +301,7 @@ class Teardown:
     def net_release(self) -> None:
         from pyrunc import netops
 
-        netops.NetOps(os.path.dirname(self.c.dir), self.c.id, self.record).perform("net_release")()
+        netops.NetOps(self.c.dir.rpartition("/")[0], self.c.id, self.record).perform("net_release")()
 
     def remove_state(self) -> None:
         self.c.remove()

@@ -5,11 +5,12 @@ derived from the live init process (pid plus its start time, so a recycled pid i
 mistaken for the container) and from whether the start socket still exists.
 """
 
-import os
+import posix
 import time
 
 from pyrunc import OCI_VERSION, crashpoint, jsonio
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import exists, isdir, join, read
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -18,8 +19,12 @@ def default_root() -> str:
     """Where state lives without --root: runc's rule puts an unprivileged caller's under
     $XDG_RUNTIME_DIR (runc: $XDG_RUNTIME_DIR/runc), since /run is root's; without the variable
     runc falls back to its /run directory, which the caller then cannot use (state_root says so)."""
+    if posix.geteuid() == 0:
+        return DEFAULT_ROOT
+    import os  # os.environ: posix.environ is a copy made at start-up, blind to later changes
+
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    return os.path.join(xdg, "pyrunc") if xdg and os.geteuid() != 0 else DEFAULT_ROOT
+    return os.path.join(xdg, "pyrunc") if xdg else DEFAULT_ROOT
 
 
 def state_root(given: str | None) -> str:
@@ -27,9 +32,10 @@ def state_root(given: str | None) -> str:
     cannot enter, or one another user owns (who could then read or change its containers), is
     refused in one line naming it, before anything is read or made there. Root reads any."""
     root = given or default_root()
-    euid = os.geteuid()
+    euid = posix.geteuid()
     if euid == 0:
         return root
+    import os  # an unprivileged caller's: os.environ, as default_root
     name = f"--root {root}" if given else f"state root {root}"
     hint = "" if given or os.environ.get("XDG_RUNTIME_DIR") else \
         " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)"
@@ -71,8 +77,7 @@ def validate_id(container_id: str) -> None:
 def proc_start_time(pid: int) -> tuple[int, str] | None:
     """(start time in clock ticks, state letter) of a process, or None when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        data = read(f"/proc/{pid}/stat")
     except OSError:
         return None
     fields = data[data.rindex(b")") + 2 :].split()
@@ -90,13 +95,15 @@ class Container:
     def __init__(self, root: str, container_id: str) -> None:
         validate_id(container_id)
         self.id = container_id
-        self.dir = os.path.join(root, container_id)
+        self.dir = join(root, container_id)
         self.record: dict = {}
         self._lock_fd = -1
 
     # -- existence and locking -------------------------------------------------------------
     def reserve(self) -> None:
         """Create the directory, refusing an id already in use; the caller then holds its lock."""
+        import os  # create and run only
+
         try:
             os.makedirs(os.path.dirname(self.dir), mode=0o700, exist_ok=True)
         except PermissionError:
@@ -110,36 +117,36 @@ class Container:
         self.lock()
 
     def exists(self) -> bool:
-        return os.path.isdir(self.dir)
+        return isdir(self.dir)
 
     def lock(self) -> None:
         """Serialise commands on one container with a POSIX lock on <dir>/lock: os.lockf needs
         no extension module, and a record lock is not inherited by the cloned init."""
         try:
-            self._lock_fd = os.open(os.path.join(self.dir, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._lock_fd = posix.open(f"{self.dir}/{LOCK_FILE}", posix.O_RDWR | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
         except FileNotFoundError:
             raise PyruncError(f"container {self.id} does not exist") from None
-        os.lockf(self._lock_fd, os.F_LOCK, 0)
+        posix.lockf(self._lock_fd, posix.F_LOCK, 0)
 
     def create_in_progress(self) -> bool:
         """Another process holds the lock (a create not finished yet, rather than one that crashed)."""
         if self._lock_fd >= 0:
             return False
         try:
-            fd = os.open(os.path.join(self.dir, LOCK_FILE), os.O_RDWR | os.O_CLOEXEC)
+            fd = posix.open(f"{self.dir}/{LOCK_FILE}", posix.O_RDWR | posix.O_CLOEXEC)
         except OSError:
             return False
         try:
-            os.lockf(fd, os.F_TEST, 0)
+            posix.lockf(fd, posix.F_TEST, 0)
             return False
         except OSError:
             return True
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     def unlock(self) -> None:
         if self._lock_fd >= 0:
-            os.close(self._lock_fd)
+            posix.close(self._lock_fd)
             self._lock_fd = -1
 
     def load(self) -> "Container":
@@ -150,8 +157,7 @@ class Container:
     def read(self) -> "Container":
         """Read the record without the lock: it is replaced atomically, never half-written."""
         try:
-            with open(os.path.join(self.dir, STATE_FILE), encoding="utf-8") as f:
-                self.record = jsonio.loads(f.read())
+            self.record = jsonio.loads(read(f"{self.dir}/{STATE_FILE}").decode())
         except FileNotFoundError:
             self.record = {}
         return self
@@ -160,24 +166,24 @@ class Container:
         """Write the record atomically: temp file, fsync, rename. The intermediate record of a
         create in progress skips the fsync (0.5 ms where the state root is on disk): it only
         has to survive the runtime being killed, not the machine going down."""
-        path = os.path.join(self.dir, STATE_FILE)
+        path = f"{self.dir}/{STATE_FILE}"
         tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, jsonio.dumps(self.record).encode())
+            posix.write(fd, jsonio.dumps(self.record).encode())
             if durable:
-                os.fsync(fd)
+                posix.fsync(fd)
         finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            posix.close(fd)
+        posix.replace(tmp, path)
 
     def remove(self) -> None:
         """Delete the directory and everything in it."""
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
+        for name in posix.listdir(self.dir):
+            posix.unlink(f"{self.dir}/{name}")
         if crashpoint.AT:
             crashpoint.reached("at:state_unlinked")
-        os.rmdir(self.dir)
+        posix.rmdir(self.dir)
         self.unlock()
 
     # -- derived status --------------------------------------------------------------------
@@ -194,7 +200,7 @@ class Container:
             return "creating" if self.create_in_progress() else "stopped"
         if not self.alive():
             return "stopped"
-        if os.path.exists(os.path.join(self.dir, START_SOCKET)):
+        if exists(f"{self.dir}/{START_SOCKET}"):
             return "created"
         if self.record.get("cgroups"):
             from pyrunc import cgroups
@@ -225,7 +231,7 @@ def owner_name(path: str) -> str:
     import pwd
 
     try:
-        uid = os.stat(path).st_uid
+        uid = posix.stat(path).st_uid
     except OSError:
         return ""
     try:
@@ -236,7 +242,7 @@ def owner_name(path: str) -> str:
 
 def list_ids(root: str) -> list[str]:
     try:
-        return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))
+        return sorted(n for n in posix.listdir(root) if isdir(join(root, n))
                       and not n.startswith("@"))  # the runtime's own: <root>/@network (netops.py)
     except FileNotFoundError:
         return []

@@ -24,7 +24,7 @@ or nothing: the socket closes on exec (close-on-exec), which tells `start` the p
 """
 
 import _socket
-import os
+import posix  # not os: `start` loads this module, and os costs it 1.1 ms (posixfs.py)
 
 from pyrunc import crashpoint
 from pyrunc.errors import PyruncError
@@ -107,7 +107,7 @@ class Channel:
         if got == tag:
             return payload
         if got == "":
-            os._exit(1)
+            posix._exit(1)
         raise PyruncError(payload if got == "error" else f"sync: expected {tag}, got {got}")
 
     # -- the start socket ------------------------------------------------------------------
@@ -144,12 +144,12 @@ class _in_dir:
     def __enter__(self) -> str:
         if len(self.directory) < 90:
             return self.directory + "/"
-        self.fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.fd = posix.open(self.directory, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         return f"/proc/self/fd/{self.fd}/"
 
     def __exit__(self, *exc: object) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
+            posix.close(self.fd)
 
 
 def start(state_dir: str, on_seccomp=None) -> str | None:
@@ -161,7 +161,7 @@ def start(state_dir: str, on_seccomp=None) -> str | None:
             sock.connect(prefix + START_SOCKET)
         if crashpoint.AT:
             crashpoint.reached("at:start_connected")
-        os.unlink(os.path.join(state_dir, START_SOCKET))
+        posix.unlink(f"{state_dir}/{START_SOCKET}")
         if crashpoint.AT:
             crashpoint.reached("at:start_socket_removed")
         sock.send(b"start")
@@ -172,7 +172,7 @@ def start(state_dir: str, on_seccomp=None) -> str | None:
             fds = fds_received(ancdata)
             if data != b"seccomp" or not fds or on_seccomp is None:
                 for fd in fds:
-                    os.close(fd)
+                    posix.close(fd)
                 break
             on_seccomp(fds[0])
             sock.send(b"seccomp-done")

@@ -293,10 +293,11 @@ def import_ms(rt: Runtime, bundle: str) -> tuple[float, int]:
     """pyrunc's `run` with -X importtime (the interpreter called directly, as the launcher does):
     total self time of every import, and the number of modules."""
     python = os.path.join(os.path.dirname(rt.path), "python")
-    libdir = subprocess.run([python, "-I", "-c", "import pyrunc, os; print(os.path.dirname(os.path.dirname("
-                             "pyrunc.__file__)))"], capture_output=True, text=True, check=True).stdout.strip()
+    # The launcher's program (launcher.BOOT) of that installation, for its package directory.
+    code = subprocess.run([python, "-I", "-c", "import os, pyrunc; from pyrunc import launcher; "
+                           "print(launcher.BOOT.format(libdir=os.path.dirname(os.path.dirname(pyrunc.__file__))))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
     cid = rt.new_id()
-    code = f"import sys; sys.path.insert(0, {libdir!r}); from pyrunc.cli import run; run()"
     err = subprocess.run([python, "-IS", "-X", "importtime", "-c", code, "--root", rt.root, "run", "-b", bundle, cid],
                          stdin=DEVNULL, stdout=DEVNULL, stderr=subprocess.PIPE, text=True).stderr
     rt.force_delete(cid)

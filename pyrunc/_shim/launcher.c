@@ -18,7 +18,8 @@
  * is its own child and ends it before it creates the container's cgroups. PYRUNC_NO_GRACE (any
  * value) skips it, here and in Python: `make bench BENCH_ARGS=--grace-ab` times both.
  * Every other command is a plain exec. Built at install time by pyrunc/launcher.py with
- * -DPYTHON (the venv's interpreter) and -DLIBDIR (the directory holding the package). */
+ * -DPYTHON (the venv's interpreter), -DLIBDIR (the directory holding the package) and -DBOOT
+ * (the interpreter's program, launcher.BOOT). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,6 +38,14 @@
 
 extern char **environ;
 
+/* String equality without libc: fast_entry below runs before libc is initialised. */
+static int same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
 /* The command word after runc-style global flags; flags that take a separate value skip it. */
 static const char *command_of(int argc, char **argv)
 {
@@ -45,10 +54,16 @@ static const char *command_of(int argc, char **argv)
         if (argv[i][0] != '-')
             return argv[i];
         for (const char *const *f = with_value; *f; f++)
-            if (strcmp(argv[i], *f) == 0)
+            if (same(argv[i], *f))
                 i++;
     }
     return "";
+}
+
+/* Commands that make or enter a container (and explain, which shows what they do): main's work. */
+static int needs_main(const char *cmd)
+{
+    return same(cmd, "create") || same(cmd, "run") || same(cmd, "exec") || same(cmd, "explain");
 }
 
 /* cgroup.procs of this process's cgroup in the first hierarchy listed in /proc/self/cgroup. */
@@ -170,8 +185,8 @@ static int sealed_interpreter(const char *python, const char *spare)
 int main(int argc, char **argv)
 {
     const char *cmd = command_of(argc, argv);
-    int create = strcmp(cmd, "create") == 0 || strcmp(cmd, "run") == 0;
-    if ((create || strcmp(cmd, "exec") == 0) && !getenv("PYRUNC_NO_GRACE"))
+    int create = same(cmd, "create") || same(cmd, "run");
+    if ((create || same(cmd, "exec")) && !getenv("PYRUNC_NO_GRACE"))
         start_grace_period();
     char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)
@@ -179,10 +194,10 @@ int main(int argc, char **argv)
     args[0] = PYTHON;
     args[1] = "-IS";
     args[2] = "-c";
-    args[3] = "import sys; sys.path.insert(0, '" LIBDIR "'); from pyrunc.cli import run; run()";
+    args[3] = BOOT;
     for (int i = 1; i < argc; i++)
         args[3 + i] = argv[i];
-    if (create || strcmp(cmd, "exec") == 0 || strcmp(cmd, "explain") == 0) {
+    if (needs_main(cmd)) {
         int sealed = sealed_interpreter(PYTHON, LIBDIR);
         if (sealed >= 0)
             syscall(SYS_execveat, sealed, "", args, environ, AT_EMPTY_PATH);
@@ -191,3 +206,44 @@ int main(int argc, char **argv)
     perror("pyrunc: exec " PYTHON);
     return 127;
 }
+
+#if defined(__x86_64__)
+/* Every other command (start, delete, state, kill...) is a plain exec of the interpreter, and
+ * starting the C library first costs 0.35 ms of it (a static glibc's start-up, measured against an
+ * exec from a program without libc). The program's entry point (-e pyrunc_entry, launcher.py) is
+ * therefore fast_entry, which sees the stack as the kernel left it and execs the interpreter with
+ * one system call, touching nothing libc has not set up (no TLS: no stack protector either).
+ * Anything else, or a failed exec, continues at _start: libc, then main, as without it. */
+__attribute__((used, no_stack_protector, optimize("no-tree-loop-distribute-patterns")))
+static void fast_entry(long *sp)
+{
+    long argc = sp[0];
+    char **argv = (char **)(sp + 1);
+    char **envp = argv + argc + 1;
+    if (argc < 1 || needs_main(command_of((int)argc, argv)))
+        return;
+    char *args[argc + 4];
+    args[0] = PYTHON;
+    args[1] = "-IS";
+    args[2] = "-c";
+    args[3] = BOOT;
+    for (long i = 1; i <= argc; i++) /* argv[argc] is the terminating NULL */
+        args[3 + i] = argv[i];
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_execve), "D"(PYTHON), "S"(args), "d"(envp)
+                     : "rcx", "r11", "memory");
+}
+
+/* The stack is 16-byte aligned at entry; %rdx holds the dynamic loader's finaliser for _start. */
+__asm__(".text\n"
+        ".global pyrunc_entry\n"
+        ".type pyrunc_entry, @function\n"
+        "pyrunc_entry:\n"
+        "    mov %rsp, %rdi\n"
+        "    push %rdx\n"
+        "    sub $8, %rsp\n"
+        "    call fast_entry\n"
+        "    add $8, %rsp\n"
+        "    pop %rdx\n"
+        "    jmp _start\n");
+#endif

@@ -7,7 +7,7 @@ mkdir fills a directory with files and whose rmdir removes a directory that stil
 
 
 import errno
-import os
+import posix  # not os: delete loads this module (pyrunc/posixfs.py)
 import time
 
 from pyrunc import crashpoint
@@ -15,20 +15,20 @@ from pyrunc.errors import PyruncError, os_error
 
 
 def mkdir(path: str) -> None:
-    os.mkdir(path, 0o755)
+    posix.mkdir(path, 0o755)
 
 
 def rmdir(path: str) -> None:
-    os.rmdir(path)
+    posix.rmdir(path)
 
 
 def write(path: str, value: str) -> None:
     """One write(2) of `value`; raises OSError."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
     try:
-        os.write(fd, value.encode())
+        posix.write(fd, value.encode())
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def read(path: str) -> str:
@@ -43,7 +43,7 @@ def makedirs(path: str, stop: str, created: list[str]) -> None:
     except FileExistsError:
         return
     except FileNotFoundError:
-        parent = os.path.dirname(path)
+        parent = path.rpartition("/")[0] or "/"
         if parent == path or len(parent) <= len(stop.rstrip("/")):
             raise PyruncError(f"cgroup hierarchy {stop} is not mounted") from None
         makedirs(parent, stop, created)
@@ -73,7 +73,7 @@ def subdirs_bottom_up(path: str) -> list[str]:
     """The cgroups below `path`, deepest first (a container may have made its own)."""
     out: list[str] = []
     try:
-        with os.scandir(path) as it:
+        with posix.scandir(path) as it:
             subs = [e.path for e in it if e.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return out

@@ -6,12 +6,13 @@ delete, kill --all, ps and pause recreate nothing and need no config.
 
 
 import errno
-import os
+import posix
 import time
 
 from pyrunc import uapi
-from pyrunc.cgroups import fs, v1, v2
+from pyrunc.cgroups import fs
 from pyrunc.errors import PyruncError, os_error, refuse
+from pyrunc.posixfs import exists, isdir
 
 TYPE_CHECKING = False  # typing itself is not imported on the hot path
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _check_reused(paths: dict[str, str], warn) -> None:
 def check_existing(paths: dict[str, str], warn=None) -> None:
     """_check_reused for those of `paths` that exist already (with --systemd-cgroup, before the
     unit is started: systemd then makes them and puts the init in them)."""
-    existing = {k: d for k, d in paths.items() if os.path.isdir(d)}
+    existing = {k: d for k, d in paths.items() if isdir(d)}
     if existing:
         _check_reused(existing, warn)
 
@@ -70,9 +71,9 @@ def missing(plan: "CgroupPlan") -> list[str]:
     for key, d in plan.dirs.items():
         stop = plan.mounts[key].rstrip("/")
         chain = []
-        while len(d) > len(stop) and not os.path.isdir(d):
+        while len(d) > len(stop) and not isdir(d):
             chain.append(d)
-            d = os.path.dirname(d)
+            d = d.rpartition("/")[0] or "/"
         out += [c for c in reversed(chain) if c not in out]
     return out
 
@@ -82,6 +83,8 @@ def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises.
     `warn(message)` hears what runc only warns about (a cgroup that already has processes);
     `check` False: check_existing was done before a systemd unit made some of them."""
+    from pyrunc.cgroups import v1, v2
+
     created: list[str] = []
     try:
         for key, d in plan.dirs.items():
@@ -129,7 +132,7 @@ def _v2_dir(paths: dict[str, str]) -> str | None:
         if key in paths:
             return paths[key]
     for d in paths.values():
-        if os.path.exists(f"{d}/cgroup.controllers"):
+        if exists(f"{d}/cgroup.controllers"):
             return d
     return None
 
@@ -152,6 +155,8 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
     if not paths:
         raise PyruncError("cannot pause or resume: the container has no cgroup of its own (an unprivileged "
                           "runtime makes none where the caller cannot write, as runc does)")
+    from pyrunc.cgroups import v1, v2
+
     d = _freezer_dir(paths)
     if d is not None:
         v1.freeze(d, frozen)
@@ -163,6 +168,8 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
 
 
 def frozen(paths: dict[str, str]) -> bool:
+    from pyrunc.cgroups import v1, v2
+
     d = _freezer_dir(paths)
     if d is not None:
         return v1.is_frozen(d)
@@ -170,11 +177,26 @@ def frozen(paths: dict[str, str]) -> bool:
     return v2.is_frozen(d) if d is not None else False
 
 
+def _removed_if_empty(d: str) -> bool:
+    """One rmdir: the kernel removes a cgroup without processes and cgroups below it, and refuses
+    one with either (EBUSY). A container that has stopped usually leaves its cgroups empty: each
+    then costs one rmdir, not a listing of processes and subdirectories and a second listing."""
+    try:
+        fs.rmdir(d)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # what is left is killed and removed below; an error other than EBUSY is raised there
+    return True
+
+
 def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
-    """uapi.SIGKILL every process left in the leaves and wait until the cgroups are empty."""
+    """SIGKILL every process left in the leaves and wait until the cgroups are empty."""
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
     if not everyone:
         return
+    from pyrunc.cgroups import v1, v2  # only with something to kill: delete mostly finds the cgroups empty
+
     v2d = _v2_dir(leaves)
     if v2d is not None:
         v2.kill(v2d)  # one write; the loop below also catches what sits only in v1 hierarchies
@@ -184,27 +206,15 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
         thaw = freezer is not None and v1.is_frozen(freezer)
         for pid in everyone:
             try:
-                os.kill(pid, uapi.SIGKILL)
+                posix.kill(pid, uapi.SIGKILL)
             except ProcessLookupError:
                 pass
         if thaw:
             v1.freeze(freezer, False)  # a frozen v1 task only dies once thawed
         if time.monotonic() > deadline:
-            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived uapi.SIGKILL")
+            raise PyruncError(f"processes {sorted(set(everyone))} in the container cgroups outlived SIGKILL")
         time.sleep(0.002)
         everyone = [p for d in leaves.values() for p in fs.procs(d)]
-
-
-def _removed_if_empty(path: str) -> bool:
-    """One rmdir: the kernel refuses it (EBUSY) while a process or a child cgroup is in `path`,
-    so success means there was nothing to kill or walk (the usual case once the init is reaped)."""
-    try:
-        fs.rmdir(path)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def destroy(paths: dict[str, str], created: list[str]) -> None:
@@ -215,11 +225,11 @@ def destroy(paths: dict[str, str], created: list[str]) -> None:
     leaves = {k: d for k, d in paths.items() if d in made}
     if not leaves:
         return
-    busy = {k: d for k, d in leaves.items() if not _removed_if_empty(d)}
+    left = {k: d for k, d in leaves.items() if not _removed_if_empty(d)}
+    if left:
+        _kill_all(left)
     failure: PyruncError | None = None
-    if busy:
-        _kill_all(busy)
-    for d in busy.values():
+    for d in left.values():
         try:
             for sub in fs.subdirs_bottom_up(d):
                 fs.rmdir_retry(sub)

@@ -1,99 +1,83 @@
-"""pyrunc/bundle.py: the modules come from the bundle while their sources are unchanged, from the
-sources otherwise, and the bundle's fd never takes a number the caller's fds may need."""
+"""The bundle of compiled modules (pyrunc.use_bundle, launcher.write_bundle): modules come from it
+while their sources are the ones it was built from, and from the usual import otherwise."""
 
+import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import pyrunc
-from pyrunc import bundle
-
-PROBE = """
-import os, sys
-sys.path[0:0] = [{lib!r}, {site!r}]  # the copy first; cffi and python-prctl from the installation
-import pyrunc.cli, pyrunc.create, pyrunc.cgroups.planner
-from pyrunc import bundle
-for name in ("pyrunc.cli", "pyrunc.create", "pyrunc.cgroups.planner", "pyrunc.cgroups"):
-    m = sys.modules[name]
-    print(name, type(m.__spec__.loader).__name__, m.__file__)
-low = []
-for fd in range(3, 64):  # the numbers --preserve-fds and LISTEN_FDS hand to the container
-    try:
-        os.fstat(fd)
-        low.append(str(fd))
-    except OSError:
-        pass
-print("low-fds", *low)
-"""
+from pyrunc import launcher
 
 
 @pytest.fixture
-def lib(tmp_path) -> Path:
-    """A copy of the package, as an installation would hold it."""
-    lib = tmp_path / "lib"
-    shutil.copytree(Path(pyrunc.__file__).parent, lib / "pyrunc", ignore=shutil.ignore_patterns("__pycache__"))
-    return lib
+def lib(tmp_path):
+    """A copy of the installed package, with its bundle, in a directory of the test's own."""
+    shutil.copytree(os.path.dirname(pyrunc.__file__), tmp_path / "pyrunc",
+                    ignore=shutil.ignore_patterns("testing", "__pycache__", pyrunc.BUNDLE))
+    launcher.write_bundle(str(tmp_path / "pyrunc"))
+    return tmp_path
 
 
-def probe(lib: Path) -> dict[str, list[str]]:
-    code = PROBE.format(lib=str(lib), site=str(Path(pyrunc.__file__).parents[1]))
-    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
+def run(lib, code: str) -> str:
+    """`code` after the launcher's start, without its last statement (the command)."""
+    boot = launcher.BOOT.format(libdir=str(lib)).removesuffix("from pyrunc.cli import run; run()")
+    r = subprocess.run([sys.executable, "-IS", "-c", boot + code], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    return {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines()}
+    return r.stdout.strip()
 
 
-def test_modules_come_from_the_bundle_with_their_own_file(lib):
-    bundle.write(str(lib / "pyrunc"))
-    out = probe(lib)
-    for name in ("pyrunc.cli", "pyrunc.create", "pyrunc.cgroups.planner", "pyrunc.cgroups"):
-        loader, file = out[name]
-        assert loader == "Finder", (name, loader)
-        assert file == str(lib / Path(*name.split("."))) + ("/__init__.py" if name == "pyrunc.cgroups" else ".py")
-    assert out["low-fds"] == [], "the bundle's fd took a number the caller's fds may need"
+LOADER = "import pyrunc.{0}; print(type(pyrunc.{0}.__spec__.loader).__name__, pyrunc.{0}.__file__)"
 
 
-def test_an_edited_source_is_imported_from_the_source(lib):
-    bundle.write(str(lib / "pyrunc"))
-    with open(lib / "pyrunc" / "create.py", "a") as f:
-        f.write("\nEDITED = True\n")
-    out = probe(lib)
-    assert out["pyrunc.create"][0] == "SourceFileLoader"
-    assert out["pyrunc.cli"][0] == "Finder"
+def test_modules_come_from_the_bundle(lib):
+    out = run(lib, LOADER.format("state") + "; import pyrunc.cgroups.ops; print(pyrunc.cgroups.__path__)")
+    assert out.splitlines() == [f"_Bundle {lib}/pyrunc/state.py", f"['{lib}/pyrunc/cgroups']"]
 
 
-def test_without_a_bundle_the_ordinary_import(lib):
-    out = probe(lib)
-    assert {v[0] for k, v in out.items() if k != "low-fds"} == {"SourceFileLoader"}
+def test_a_changed_source_is_imported_as_usual(lib):
+    with open(lib / "pyrunc/errors.py", "a") as f:
+        f.write("\nCHANGED = True\n")
+    out = run(lib, LOADER.format("errors") + "; print(pyrunc.errors.CHANGED)")
+    assert out.splitlines() == [f"SourceFileLoader {lib}/pyrunc/errors.py", "True"]
 
 
-def test_a_bundle_of_another_python_is_ignored(lib):
-    path = bundle.write(str(lib / "pyrunc"))
-    data = Path(path).read_bytes()
-    Path(path).write_bytes(b"\0\0\r\n" + data[4:])
-    assert probe(lib)["pyrunc.cli"][0] == "SourceFileLoader"
+@pytest.mark.parametrize("damage", ["absent", "other interpreter", "truncated"])
+def test_without_a_usable_bundle_everything_imports_as_usual(lib, damage):
+    path = lib / "pyrunc" / pyrunc.BUNDLE
+    if damage == "absent":
+        path.unlink()
+    elif damage == "other interpreter":
+        data = path.read_bytes()
+        path.write_bytes(bytes([data[0] ^ 1]) + data[1:])
+    else:
+        path.write_bytes(path.read_bytes()[:40])
+    out = run(lib, LOADER.format("state") + "; import sys; print(len(sys.meta_path))")
+    assert out.splitlines() == [f"SourceFileLoader {lib}/pyrunc/state.py", "3"]
 
 
-def test_the_test_kit_and_data_are_not_bundled(lib):
-    bundle.write(str(lib / "pyrunc"))
-    import marshal
+def test_a_bundle_replaced_while_in_use_gives_the_source(lib):
+    """An install during a command: the file is no longer the one indexed, so the module is compiled
+    from its source rather than read at an offset of another file (here: one of zeros)."""
+    code = ("import os; p = pyrunc.__path__[0] + '/' + pyrunc.BUNDLE; data = open(p, 'rb').read(); "
+            "open(p + '.new', 'wb').write(data[:1000] + bytes(len(data) - 1000)); os.replace(p + '.new', p); "
+            + LOADER.format("errors") + "; print(pyrunc.errors.PyruncError('x'))")
+    assert run(lib, code).splitlines() == [f"_Bundle {lib}/pyrunc/errors.py", "x"]
 
-    data = Path(bundle.path(str(lib / "pyrunc"))).read_bytes()
-    index = marshal.loads(data[8:8 + int.from_bytes(data[4:8], "little")])
-    assert "pyrunc.cli" in index and "pyrunc" in index
-    assert not [name for name in index if name.startswith(bundle.SKIP)]
+
+def test_damaged_code_in_the_bundle_gives_the_source(lib):
+    """The index is sound but a module's code is not: compiled from its source, not an error."""
+    path = lib / "pyrunc" / pyrunc.BUNDLE
+    data = bytearray(path.read_bytes())
+    size = int.from_bytes(data[12:16], "little")
+    data[16 + size:] = bytes(len(data) - 16 - size)
+    path.write_bytes(bytes(data))
+    assert run(lib, LOADER.format("errors")) == f"_Bundle {lib}/pyrunc/errors.py"
 
 
-def test_make_install_wrote_the_bundle_the_runtime_reads():
-    """The installed package (make install) reads its modules from its bundle, made from its own sources."""
-    package = Path(pyrunc.__file__).parent
-    if "site-packages" not in package.parts:
-        pytest.skip("pyrunc is imported from the source tree, not installed")
-    assert Path(bundle.path(str(package))).is_file(), "make install did not write the bundle"
-    code = f"import sys; sys.path.insert(0, {str(package.parent)!r}); import pyrunc.cli, pyrunc.create; " \
-           "print(sum(type(m.__spec__.loader).__name__ != 'Finder' for n, m in sys.modules.items() " \
-           "if n.startswith('pyrunc.') and n != 'pyrunc.bundle' and getattr(m, '__file__', '').endswith('.py')))"
-    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False)
-    assert r.returncode == 0 and r.stdout.strip() == "0", (r.stdout, r.stderr)
+def test_tracebacks_name_the_source(lib):
+    out = run(lib, "import traceback\nfrom pyrunc import jsonio\ntry:\n    jsonio.loads('[1, 2,')\n"
+              "except ValueError:\n    print(traceback.format_exc())")
+    assert f'File "{lib}/pyrunc/jsonio.py"' in out
