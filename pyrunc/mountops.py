@@ -21,20 +21,24 @@ import stat
 from pyrunc import native, paths, procfs, uapi
 from pyrunc.mounts import NO_SYMLINK, PROC_FILE_MOUNTS, clean
 
-_CLONE = uapi.OPEN_TREE_CLONE | uapi.OPEN_TREE_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _KINDS = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device", stat.S_IFIFO: "fifo",
           stat.S_IFDIR: "directory", stat.S_IFREG: "regular file", stat.S_IFLNK: "symlink",
           stat.S_IFSOCK: "socket"}
 
 
+def _fs_error(e: OSError, fstype: str | None) -> OSError:
+    """mount(2)'s ENODEV said as what it means."""
+    if e.errno == errno.ENODEV and fstype:
+        return OSError(errno.ENODEV, f"unknown filesystem type {fstype!r} (see /proc/filesystems)")
+    return e
+
+
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
     try:
         native.mount(source, target, fstype, flags, data)
     except OSError as e:
-        if e.errno == errno.ENODEV and fstype:
-            raise OSError(errno.ENODEV, f"unknown filesystem type {fstype!r} (see /proc/filesystems)") from None
-        raise
+        raise _fs_error(e, fstype) from None
 
 
 def _plain_dir(rootfs: str, dest: str, fstype: str | None) -> None:
@@ -103,16 +107,24 @@ def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
         raise OSError(errno.EPERM, "the destination cannot be mounted because it is inside /proc")
 
 
-def _attach(tree: int, rootfs: str, dest: str) -> None:
-    """move_mount the detached `tree` onto `dest`, made (file or directory, as the tree's root) if missing."""
-    kind = "dir" if stat.S_ISDIR(os.fstat(tree).st_mode) else "file"
+def _destination(rootfs: str, dest: str, kind: str, is_proc: bool) -> int:
+    """The O_PATH fd a mount lands on: `dest` made (`kind` "dir" or "file") if missing, after
+    the checks against /proc (`is_proc`: what lands there is a procfs)."""
     _plain_dir(rootfs, dest, None)
     fd = paths.open_in_root(rootfs, dest, create=kind)
     try:
-        _proc_guard(rootfs, dest, fd, native.fstatfs_type(tree) == uapi.PROC_SUPER_MAGIC)
-        native.move_mount(tree, fd)
-    finally:
+        _proc_guard(rootfs, dest, fd, is_proc)
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _perform(form: dict) -> None:
+    """One step by the shim, the same code as a run of them (native.fs_steps): its error raised."""
+    done, error, _, _ = native.fs_steps([form])
+    if error is not None:
+        raise error
 
 
 def _proc_sys_mounts(mountinfo: str, rootfs: str) -> list[str]:
@@ -160,15 +172,40 @@ def _guard_fields(rootfs: str) -> dict:
             "proc_ino": proc[1] if proc else 0}
 
 
+def _mask_form(path: str, label: str | None = None) -> dict:
+    return {"op": native.FS_MASK, "root": "/", "path": path, "data": label}
+
+
+def _readonly_form(path: str) -> dict:
+    return {"op": native.FS_READONLY, "root": "/", "path": path}
+
+
+def _mount_form(source: str | None, fstype: str | None, flags: int, data: str | None) -> dict:
+    return {"op": native.FS_MOUNT, "target": source, "fstype": fstype, "flags": flags, "data": data}
+
+
+def _bind_form(source: str, recursive: bool, attrs: tuple) -> dict:
+    return {"op": native.FS_BIND, "target": source, "flags": uapi.AT_RECURSIVE if recursive else 0,
+            "attrs": tuple((uapi.AT_RECURSIVE if rec else 0, attr_set, attr_clr) for rec, attr_set, attr_clr in attrs)}
+
+
+def _node_form(op: str, args: tuple) -> dict:
+    """mknod's or symlink's fields but where: `dir` and `name`, or the method's fd."""
+    if op == "symlink":
+        return {"op": native.FS_SYMLINK, "target": args[1]}
+    _, _, fmt, major, minor, mode, uid, gid = args
+    return {"op": native.FS_MKNOD, "mode": fmt | mode, "dev": os.makedev(major, minor), "uid": uid, "gid": gid}
+
+
 def _shim_form(step) -> dict | None:
-    """The step as native.fs_steps takes it, or None for what its method alone performs (a
-    labelled mask, /proc and /sys, a mount over the rootfs's `/`, the procfs files of
+    """The step as native.fs_steps resolves and performs it alone, or None for what its method
+    decides first (/proc and /sys, a mount over the rootfs's `/`, the procfs files of
     PROC_FILE_MOUNTS, a path naming no file)."""
     op, args = step.op, step.args
     if op == "mask_path":
-        return None if len(args) > 1 and args[1] else {"op": native.FS_MASK, "root": "/", "path": args[0]}
+        return _mask_form(*args)
     if op == "readonly_path":
-        return {"op": native.FS_READONLY, "root": "/", "path": args[0]}
+        return _readonly_form(*args)
     if op in ("mount_at", "bind_mount"):
         source, rootfs, dest = args[:3]
         path = clean(dest)
@@ -177,22 +214,15 @@ def _shim_form(step) -> dict | None:
         methods_only = path == "/" or path in PROC_FILE_MOUNTS or path in NO_SYMLINK or fstype in ("proc", "sysfs")
         if where is None or methods_only:
             return None
-        form = {"root": rootfs, "path": dest, "dir": where[0], "name": where[1], "target": source}
+        form = {"root": rootfs, "path": dest, "dir": where[0], "name": where[1]}
         if op == "mount_at":
-            form.update(op=native.FS_MOUNT, fstype=fstype, flags=args[4], data=args[5])
-            return form | (_guard_fields(rootfs) if fstype else {})
-        attrs = tuple((uapi.AT_RECURSIVE if rec else 0, attr_set, attr_clr) for rec, attr_set, attr_clr in args[4])
-        form.update(op=native.FS_BIND, flags=uapi.AT_RECURSIVE if args[3] else 0, attrs=attrs)
-        return form | _guard_fields(rootfs)
+            return form | _mount_form(source, fstype, *args[4:]) | (_guard_fields(rootfs) if fstype else {})
+        return form | _bind_form(source, *args[3:]) | _guard_fields(rootfs)
     rootfs, path = args[0], args[2] if op == "symlink" else args[1]
     parent, _, name = path.rstrip("/").rpartition("/")
     if name in ("", ".", ".."):
         return None
-    if op == "symlink":
-        return {"op": native.FS_SYMLINK, "root": rootfs, "dir": parent or "/", "name": name, "target": args[1]}
-    _, _, fmt, major, minor, mode, uid, gid = args
-    return {"op": native.FS_MKNOD, "root": rootfs, "dir": parent or "/", "name": name, "mode": fmt | mode,
-            "dev": os.makedev(major, minor), "uid": uid, "gid": gid}
+    return _node_form(op, args) | {"root": rootfs, "dir": parent or "/", "name": name}
 
 
 class MountOps:
@@ -204,8 +234,9 @@ class MountOps:
     def perform_steps(self, steps: list) -> tuple[int, OSError | None]:
         """A run of BATCHED steps in order, in as few shim calls as their forms allow
         (native.fs_steps). A step the shim gives back unchanged (what only its method handles:
-        a parent to make, a node already there, a labelled mask) is performed by its method,
-        whose error is the step's. How many were done, and the error that stopped the run."""
+        a parent to make, a node already there, a destination to check against /proc) or fails
+        is performed by its method, whose error is the step's. How many were done, and the error
+        that stopped the run."""
         i = 0
         while i < len(steps):
             forms = []  # made now: a step performed by its method may have changed what they hold
@@ -213,12 +244,12 @@ class MountOps:
                 forms.append(form)
             j = i + len(forms)
             if forms:
-                done, err, changed = native.fs_steps(forms)
+                done, error, changed, _ = native.fs_steps(forms)
                 i += done
                 if i == j:
                     continue
                 if changed:
-                    return i, OSError(err, os.strerror(err))
+                    return i, error
             try:
                 getattr(self, steps[i].op)(*steps[i].args)
             except OSError as e:
@@ -240,7 +271,9 @@ class MountOps:
         try:
             if fstype:
                 _proc_guard(rootfs, dest, fd, fstype == "proc")
-            _mount(source, paths.fd_path(fd), fstype, flags, data)
+            _perform(_mount_form(source, fstype, flags, data) | {"given": 1, "fd": fd})
+        except OSError as e:
+            raise _fs_error(e, fstype) from None
         finally:
             os.close(fd)
 
@@ -273,13 +306,12 @@ class MountOps:
     def bind_mount(self, source: str, rootfs: str, dest: str, recursive: bool, attrs: tuple) -> None:
         """A detached copy of `source` (with its submounts if `recursive`), `attrs` applied as
         (AT_RECURSIVE?, MOUNT_ATTR set, clear) in order, attached at `dest`."""
-        tree = native.open_tree(uapi.AT_FDCWD, source, _CLONE | (uapi.AT_RECURSIVE if recursive else 0))
+        kind = "dir" if stat.S_ISDIR(os.stat(source).st_mode) else "file"  # the tree's root, as open_tree follows
+        fd = _destination(rootfs, dest, kind, native.statfs_type(source) == uapi.PROC_SUPER_MAGIC)
         try:
-            for rec, attr_set, attr_clr in attrs:
-                native.mount_setattr(tree, rec, attr_set, attr_clr)
-            _attach(tree, rootfs, dest)
+            _perform(_bind_form(source, recursive, attrs) | {"given": 1, "fd": fd})
         finally:
-            os.close(tree)
+            os.close(fd)
 
     def attach_mount(self, key: str, rootfs: str, dest: str, source: str) -> None:
         """Attach the detached copy of `source` (idmapped, or reached before the user namespace) the
@@ -288,7 +320,12 @@ class MountOps:
 
         tree = idmap.take(key)
         try:
-            _attach(tree, rootfs, dest)
+            kind = "dir" if stat.S_ISDIR(os.fstat(tree).st_mode) else "file"
+            fd = _destination(rootfs, dest, kind, native.fstatfs_type(tree) == uapi.PROC_SUPER_MAGIC)
+            try:
+                native.move_mount(tree, fd)
+            finally:
+                os.close(fd)
         finally:
             os.close(tree)
 
@@ -305,17 +342,13 @@ class MountOps:
               gid: int) -> None:
         """A device node (or fifo) at `path`; one already there must be the same device."""
         dirfd, name = paths.open_parent_in_root(rootfs, path)
+        form = _node_form("mknod", (rootfs, path, fmt, major, minor, mode, uid, gid))
         try:
-            try:
-                os.mknod(name, fmt | mode, os.makedev(major, minor), dir_fd=dirfd)
-            except FileExistsError:
-                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-                if not _same_node(st, fmt, major, minor):
-                    raise OSError(errno.EEXIST, f"a {_node_text(st)} is already there") from None
-                return
-            os.chmod(name, mode, dir_fd=dirfd, follow_symlinks=False)  # mknod applied the umask
-            if uid or gid:
-                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+            _perform(form | {"name": name, "given": 1, "fd": dirfd})
+        except FileExistsError:
+            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            if not _same_node(st, fmt, major, minor):
+                raise OSError(errno.EEXIST, f"a {_node_text(st)} is already there") from None
         finally:
             os.close(dirfd)
 
@@ -339,7 +372,7 @@ class MountOps:
     def symlink(self, rootfs: str, target: str, path: str) -> None:
         dirfd, name = paths.open_parent_in_root(rootfs, path)
         try:
-            os.symlink(target, name, dir_fd=dirfd)
+            _perform(_node_form("symlink", (rootfs, target, path)) | {"name": name, "given": 1, "fd": dirfd})
         except FileExistsError:
             pass
         finally:
@@ -387,58 +420,22 @@ class MountOps:
     def mask_path(self, path: str, label: str | None = None) -> None:
         """After pivot_root: an empty read-only tmpfs over a directory, /dev/null over anything
         else; a path the image does not have is left alone. Both are detached mounts moved onto
-        the fd of the target: nothing goes through the container's /proc/self/fd."""
-        try:
-            fd = paths.open_in_root("/", path)
-        except (FileNotFoundError, NotADirectoryError):
+        the fd of the target (by the shim): nothing goes through the container's /proc/self/fd."""
+        _, error, _, what = native.fs_steps([_mask_form(path, label)])
+        if error is None:
             return
+        if what != "/dev/null":
+            raise error
+        null = paths.open_in_root("/", "/dev/null")
         try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                options = (("ro", None),) + ((("context", label),) if label else ())
-                attrs = uapi.ATTR_RDONLY | uapi.ATTR_NOSUID | uapi.ATTR_NODEV | uapi.ATTR_NOEXEC
-                tree = native.fs_mount("tmpfs", options, attrs)
-                try:
-                    native.move_mount(tree, fd)
-                finally:
-                    os.close(tree)
-                return
-            null = paths.open_in_root("/", "/dev/null")
-            try:
-                st = os.fstat(null)
-                if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
-                    raise OSError(errno.EINVAL, f"/dev/null is a {_node_text(st)}, not the null device")
-                tree = native.open_tree(null, "", _CLONE | uapi.AT_EMPTY_PATH)
-            finally:
-                os.close(null)
-            try:
-                native.move_mount(tree, fd)
-            finally:
-                os.close(tree)
+            text = _node_text(os.fstat(null))
         finally:
-            os.close(fd)
+            os.close(null)
+        raise OSError(errno.EINVAL, f"/dev/null is a {text}, not the null device")
 
     def readonly_path(self, path: str) -> None:
         """After pivot_root: `path` and every mount below it read-only (`/` alone for root.readonly)."""
-        if path == "/":
-            fd = os.open("/", uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                native.mount_setattr(fd, False, uapi.ATTR_RDONLY, 0)
-            finally:
-                os.close(fd)
-            return
-        try:
-            fd = paths.open_in_root("/", path)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        try:
-            tree = native.open_tree(fd, "", _CLONE | uapi.AT_EMPTY_PATH | uapi.AT_RECURSIVE)
-            try:
-                native.mount_setattr(tree, True, uapi.ATTR_RDONLY, 0)
-                native.move_mount(tree, fd)
-            finally:
-                os.close(tree)
-        finally:
-            os.close(fd)
+        _perform(_readonly_form(path))
 
     # -- security labels (pyrunc/lsm.py, loaded by the planner when a config has one) -------
     def set_file_label(self, rootfs: str, dest: str, label: str) -> None:

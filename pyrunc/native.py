@@ -214,20 +214,6 @@ def write_async(path: str, data: str) -> int:
     return _check(lib.pyr_write_async(path.encode(), data.encode()), f"write {path}")
 
 
-def fs_mount(fstype: str, options: tuple[tuple[str, str | None], ...], attr_flags: int) -> int:
-    """A new `fstype` filesystem as a detached mount fd (fsopen, fsconfig per option - a flag
-    when its value is None - then create, fsmount with MOUNT_ATTR_* `attr_flags`)."""
-    ctx = _check(lib.pyr_fsopen(fstype.encode()), f"fsopen {fstype}")
-    try:
-        for key, value in options:
-            cmd = uapi.FSCONFIG_SET_FLAG if value is None else uapi.FSCONFIG_SET_STRING
-            _check(lib.pyr_fsconfig(ctx, cmd, key.encode(), _c(value)), f"fsconfig {fstype} {key}")
-        _check(lib.pyr_fsconfig(ctx, uapi.FSCONFIG_CMD_CREATE, _NULL, _NULL), f"create a {fstype} filesystem")
-        return _check(lib.pyr_fsmount(ctx, attr_flags), f"fsmount {fstype}")
-    finally:
-        os.close(ctx)
-
-
 def pty_peer(master: int, flags: int) -> int:
     """The slave of the pty `master`, opened from the master itself (uapi.TIOCGPTPEER)."""
     import fcntl  # built into the interpreter
@@ -244,10 +230,10 @@ FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK, FS_MOUNT, FS_BIND = 1, 2, 3, 4, 5, 6
 _FS_TEXT = ("root", "path", "dir", "name", "target", "fstype", "data")
 
 
-def fs_steps(steps: list[dict]) -> tuple[int, int, bool]:
+def fs_steps(steps: list[dict]) -> tuple[int, OSError | None, bool, str | None]:
     """Perform steps given as the fields of struct pyr_fs_step (see shim.h; `attrs` a tuple of
-    triples) in one call: how many were done, and for the next one its errno (0: its method's
-    to perform) and whether it had changed something."""
+    triples) in one call: how many were done and, for the next one, its error (None: its
+    method's to perform), whether it had changed something, and the call that failed."""
     keep = []
     array = ffi.new("struct pyr_fs_step[]", len(steps))
     for item, fields in zip(array, steps, strict=True):
@@ -261,6 +247,11 @@ def fs_steps(steps: list[dict]) -> tuple[int, int, bool]:
                 value = keep[-1]
             setattr(item, key, value)
     changed = ffi.new("int *")
-    done = lib.pyr_fs_steps(array, len(steps), changed)
+    failed = ffi.new("const char **")
+    done = lib.pyr_fs_steps(array, len(steps), changed, failed)
     err = ffi.errno if done < len(steps) else 0
-    return done, err, bool(changed[0])
+    if not err:
+        return done, None, bool(changed[0]), None
+    what = ffi.string(failed[0]).decode() if failed[0] != _NULL else None
+    reason = os.strerror(err)
+    return done, OSError(err, f"{what}: {reason}" if what else reason), bool(changed[0]), what

@@ -674,7 +674,7 @@ long long pyr_statfs_type(const char *path)
     return (long long)st.f_type;
 }
 
-/* ---- a run of mountops.py's steps in one call (pyr_fs_steps) ---- */
+/* ---- mountops.py's filesystem steps, one or a run of them in one call (pyr_fs_steps) ---- */
 #define PYR_RESOLVE (0x10ULL /* RESOLVE_IN_ROOT */ | 0x02ULL /* RESOLVE_NO_MAGICLINKS */)
 #define PYR_ATTR_RDONLY 0x1U
 #define PYR_MASK_ATTRS (0x1U | 0x2U | 0x4U | 0x8U) /* MOUNT_ATTR_RDONLY|NOSUID|NODEV|NOEXEC */
@@ -682,6 +682,16 @@ long long pyr_statfs_type(const char *path)
 #define PYR_AT_RECURSIVE 0x8000U
 #define PYR_CLONE_TREE (1U /* OPEN_TREE_CLONE */ | O_CLOEXEC)
 #define PYR_MOVE_EMPTY (0x4U | 0x40U) /* MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH */
+
+/* The call named in the error of the step that stopped (NULL: the reason alone). */
+static const char *fs_failed;
+
+static int named(int rc, const char *what)
+{
+    if (rc < 0)
+        fs_failed = what;
+    return rc;
+}
 
 /* close() keeping errno: the cleanup after a failure must not hide its reason. */
 static void close_keep_errno(int fd)
@@ -703,24 +713,33 @@ static int open_in(const char *root, const char *path)
     return fd;
 }
 
+/* The fd the step's method resolved and checked (`given`): a copy, closed as one opened here. */
+static int given_fd(const struct pyr_fs_step *s)
+{
+    return fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* move_mount the detached `tree` onto `fd`; both closed. */
 static int attach(int tree, int fd)
 {
-    int rc = tree < 0 ? -1 : pyr_move_mount(tree, "", fd, "", PYR_MOVE_EMPTY);
+    int rc = tree < 0 ? -1 : named(pyr_move_mount(tree, "", fd, "", PYR_MOVE_EMPTY), "move_mount");
     close_keep_errno(tree);
     close_keep_errno(fd);
     return rc;
 }
 
-static int empty_tmpfs(void)
+/* An empty read-only tmpfs, labelled `label` (its SELinux context) unless NULL. */
+static int empty_tmpfs(const char *label)
 {
-    int ctx = pyr_fsopen("tmpfs");
+    int ctx = named(pyr_fsopen("tmpfs"), "fsopen tmpfs");
     if (ctx < 0)
         return -1;
     int tree = -1;
-    if (pyr_fsconfig(ctx, 0 /* FSCONFIG_SET_FLAG */, "ro", NULL) == 0 &&
-        pyr_fsconfig(ctx, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL) == 0)
-        tree = pyr_fsmount(ctx, PYR_MASK_ATTRS);
+    if (named(pyr_fsconfig(ctx, 0 /* FSCONFIG_SET_FLAG */, "ro", NULL), "fsconfig tmpfs ro") == 0 &&
+        (!label || named(pyr_fsconfig(ctx, 1 /* FSCONFIG_SET_STRING */, "context", label),
+                         "fsconfig tmpfs context") == 0) &&
+        named(pyr_fsconfig(ctx, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL), "create a tmpfs filesystem") == 0)
+        tree = named(pyr_fsmount(ctx, PYR_MASK_ATTRS), "fsmount tmpfs");
     close_keep_errno(ctx);
     return tree;
 }
@@ -735,6 +754,7 @@ static int null_copy(const char *root)
     if (fstat(null, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
         close(null);
         errno = EINVAL;
+        fs_failed = "/dev/null";
         return -1;
     }
     int tree = pyr_open_tree(null, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH);
@@ -752,7 +772,7 @@ static int mask_path(const struct pyr_fs_step *s)
         close_keep_errno(fd);
         return -1;
     }
-    return attach(S_ISDIR(st.st_mode) ? empty_tmpfs() : null_copy(s->root), fd);
+    return attach(S_ISDIR(st.st_mode) ? empty_tmpfs(s->data) : null_copy(s->root), fd);
 }
 
 static int readonly_path(const struct pyr_fs_step *s)
@@ -761,7 +781,7 @@ static int readonly_path(const struct pyr_fs_step *s)
         int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
             return -1;
-        int rc = pyr_mount_setattr(fd, "", PYR_AT_EMPTY_PATH, PYR_ATTR_RDONLY, 0, 0, -1);
+        int rc = named(pyr_mount_setattr(fd, "", PYR_AT_EMPTY_PATH, PYR_ATTR_RDONLY, 0, 0, -1), "mount_setattr");
         close_keep_errno(fd);
         return rc;
     }
@@ -769,7 +789,8 @@ static int readonly_path(const struct pyr_fs_step *s)
     if (fd < 0)
         return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
     int tree = pyr_open_tree(fd, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE);
-    if (tree >= 0 && pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE, PYR_ATTR_RDONLY, 0, 0, -1) < 0) {
+    if (tree >= 0 && named(pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE, PYR_ATTR_RDONLY, 0, 0, -1),
+                           "mount_setattr") < 0) {
         close_keep_errno(tree);
         tree = -1;
     }
@@ -779,7 +800,7 @@ static int readonly_path(const struct pyr_fs_step *s)
 /* mknod and symlink; *changed once the node exists but its mode or owner is not yet set. */
 static int make_node(const struct pyr_fs_step *s, int *changed)
 {
-    int dir = open_in(s->root, s->dir);
+    int dir = s->given ? given_fd(s) : open_in(s->root, s->dir);
     if (dir < 0)
         return -1;
     int rc;
@@ -806,6 +827,8 @@ static int make_node(const struct pyr_fs_step *s, int *changed)
  * or with `file` an empty file), as paths.open_in_root(create=...) does. */
 static int open_or_make(const struct pyr_fs_step *s, int file)
 {
+    if (s->given)
+        return given_fd(s);
     int fd = open_in(s->root, s->path);
     if (fd >= 0 || errno != ENOENT)
         return fd;
@@ -865,8 +888,8 @@ static int bind_mount(const struct pyr_fs_step *s)
         return -1;
     int rc = 0;
     for (int i = 0; i < s->nattrs && rc == 0; i++)
-        rc = pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | (unsigned int)s->attrs[3 * i], s->attrs[3 * i + 1],
-                               s->attrs[3 * i + 2], 0, -1);
+        rc = named(pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | (unsigned int)s->attrs[3 * i], s->attrs[3 * i + 1],
+                                     s->attrs[3 * i + 2], 0, -1), "mount_setattr");
     if (rc == 0)
         rc = fstat(tree, &st);
     int fd = rc < 0 ? -1 : open_or_make(s, !S_ISDIR(st.st_mode));
@@ -883,9 +906,10 @@ static int bind_mount(const struct pyr_fs_step *s)
     return attach(tree, fd);
 }
 
-int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed)
+int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed, const char **failed)
 {
     *changed = 0;
+    fs_failed = NULL;
     for (int i = 0; i < n; i++) {
         const struct pyr_fs_step *s = &steps[i];
         int rc;
@@ -910,10 +934,14 @@ int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed)
             errno = EINVAL;
             rc = -1;
         }
-        if (rc == PYR_GIVE_BACK)
+        if (rc == PYR_GIVE_BACK) {
             errno = 0;
-        if (rc < 0)
+            fs_failed = NULL;
+        }
+        if (rc < 0) {
+            *failed = fs_failed;
             return i;
+        }
     }
     return n;
 }

@@ -199,7 +199,8 @@ long long pyr_statfs_type(const char *path);
 /* One step of mountops.py for pyr_fs_steps: `op` 1 mask_path, 2 readonly_path, 3 mknod,
  * 4 symlink, 5 mount_at, 6 bind_mount. Every path is resolved with openat2(RESOLVE_IN_ROOT |
  * RESOLVE_NO_MAGICLINKS) from `root`, opened again for each step (a step may have mounted over
- * it). */
+ * it), unless `given`: then `fd`, held by the caller, is the destination (mount_at, bind_mount)
+ * or the directory of `name` (mknod, symlink) its method resolved and checked. */
 struct pyr_fs_step {
     int op;
     const char *root;
@@ -208,7 +209,7 @@ struct pyr_fs_step {
     const char *name;
     const char *target;     /* symlink: the link's content; mount_at, bind_mount: the source */
     const char *fstype;     /* mount_at */
-    const char *data;       /* mount_at */
+    const char *data;       /* mount_at: the options; mask_path: the tmpfs's label (context=), or NULL */
     unsigned long flags;    /* mount_at: MS_* flags; bind_mount: open_tree's AT_RECURSIVE or 0 */
     const unsigned long long *attrs; /* bind_mount: `nattrs` (AT_RECURSIVE or 0, set, clear) triples */
     int nattrs;
@@ -219,13 +220,16 @@ struct pyr_fs_step {
     unsigned int mode;      /* mknod: S_IFMT type | permission bits */
     unsigned long long dev; /* mknod: the device number */
     int uid, gid;           /* mknod: fchownat when either is not 0 */
+    int given, fd;
 };
 
-/* Performs `n` steps in order, as their methods in mountops.py do when nothing unusual is met,
- * so that a phase's run of them costs one call:
+/* The kernel work of mountops.py's filesystem steps, the only copy of it: a method performs its
+ * step with a list of one (after deciding what only it decides), and a phase's run of them costs
+ * one call:
  *   mask_path: a directory gets an empty read-only tmpfs (fsmount with RDONLY, NOSUID, NODEV,
- *     NOEXEC), anything else a detached copy (open_tree) of the root's /dev/null, each moved
- *     onto an O_PATH fd of the path; a path that does not resolve (ENOENT, ENOTDIR) is left;
+ *     NOEXEC; labelled with `data`), anything else a detached copy (open_tree) of the root's
+ *     /dev/null, each moved onto an O_PATH fd of the path; a path that does not resolve (ENOENT,
+ *     ENOTDIR) is left; a /dev/null that is not the null device fails with EINVAL;
  *   readonly_path: "/" gets MOUNT_ATTR_RDONLY; another path a recursive detached copy of its
  *     tree, made read-only throughout, moved onto it; a path that does not resolve is left;
  *   mknod: mknodat, then fchmodat to the mode (mknod applied the umask) and, with a uid or
@@ -237,9 +241,11 @@ struct pyr_fs_step {
  *     onto the path (made in `dir` as a directory or an empty file, as the tree's root, when
  *     missing).
  * Returns `n` when every step is done. Otherwise the index of the step that stopped, errno set,
- * and *changed 1 when that step had changed something first (a node made, its mode or owner
- * not set), else 0: nothing of that step was done but what its method would do again the same
- * way (a directory made), and the caller's own method may perform it. A step also stops there
- * (errno 0) for what only its method decides: a missing `dir` or `name` that is a symlink, a
- * guarded destination on a procfs or at the rootfs's /proc. */
-int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed);
+ * *failed the call its error names ("move_mount", "fsconfig tmpfs ro"..., "/dev/null" for
+ * the null device check) or NULL for the reason alone, and *changed 1 when that step had
+ * changed something first (a node made, its mode or owner not set), else 0: nothing of that
+ * step was done but what its method would do again the same way (a directory made), and the
+ * caller's own method may perform it. A step also stops there (errno 0) for what only its method
+ * decides: a missing `dir` or `name` that is a symlink, a guarded destination on a procfs or at
+ * the rootfs's /proc. */
+int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed, const char **failed);
