@@ -107,13 +107,13 @@ def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
         raise OSError(errno.EPERM, "the destination cannot be mounted because it is inside /proc")
 
 
-def _destination(rootfs: str, dest: str, kind: str, is_proc: bool) -> int:
-    """The O_PATH fd a mount lands on: `dest` made (`kind` "dir" or "file") if missing, after
-    the checks against /proc (`is_proc`: what lands there is a procfs)."""
+def _destination(rootfs: str, dest: str, root: os.stat_result, magic: int) -> int:
+    """The O_PATH fd a tree lands on: `dest` made (a directory or a file, as the tree's `root`)
+    if missing, after the checks against /proc (`magic`: the tree's filesystem)."""
     _plain_dir(rootfs, dest, None)
-    fd = paths.open_in_root(rootfs, dest, create=kind)
+    fd = paths.open_in_root(rootfs, dest, create="dir" if stat.S_ISDIR(root.st_mode) else "file")
     try:
-        _proc_guard(rootfs, dest, fd, is_proc)
+        _proc_guard(rootfs, dest, fd, magic == uapi.PROC_SUPER_MAGIC)
     except BaseException:
         os.close(fd)
         raise
@@ -306,8 +306,7 @@ class MountOps:
     def bind_mount(self, source: str, rootfs: str, dest: str, recursive: bool, attrs: tuple) -> None:
         """A detached copy of `source` (with its submounts if `recursive`), `attrs` applied as
         (AT_RECURSIVE?, MOUNT_ATTR set, clear) in order, attached at `dest`."""
-        kind = "dir" if stat.S_ISDIR(os.stat(source).st_mode) else "file"  # the tree's root, as open_tree follows
-        fd = _destination(rootfs, dest, kind, native.statfs_type(source) == uapi.PROC_SUPER_MAGIC)
+        fd = _destination(rootfs, dest, os.stat(source), native.statfs_type(source))  # followed, as by open_tree
         try:
             _perform(_bind_form(source, recursive, attrs) | {"given": 1, "fd": fd})
         finally:
@@ -320,8 +319,7 @@ class MountOps:
 
         tree = idmap.take(key)
         try:
-            kind = "dir" if stat.S_ISDIR(os.fstat(tree).st_mode) else "file"
-            fd = _destination(rootfs, dest, kind, native.fstatfs_type(tree) == uapi.PROC_SUPER_MAGIC)
+            fd = _destination(rootfs, dest, os.fstat(tree), native.fstatfs_type(tree))
             try:
                 native.move_mount(tree, fd)
             finally:
