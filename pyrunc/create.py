@@ -391,13 +391,15 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
+        foreground = run_mode and not detached
+        if foreground:  # its program starts while the record is written: only this process and delete read it
+            _release(parent, "start", pid_file, ops.pid)
         c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
         c.save(durable=detached)  # a foreground `run` dies with the machine: no fsync while its init waits
         if crashpoint.AT:
             crashpoint.reached("at:created_saved")
-        if pid_file:
-            write_pid_file(pid_file, ops.pid)
-        parent.send("start" if run_mode else "created")
+        if not foreground:
+            _release(parent, "start" if run_mode else "created", pid_file, ops.pid)
         if run_mode:
             err = parent.recv()
             while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve
@@ -420,6 +422,13 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         os.close(master)
         master = -1
     return c, ops.pid, master
+
+
+def _release(parent: sync.Channel, tag: str, pid_file: str | None, pid: int) -> None:
+    """The pid file, then the init told to go on: `start` execs the program, `created` waits for `start`."""
+    if pid_file:
+        write_pid_file(pid_file, pid)
+    parent.send(tag)
 
 
 def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
