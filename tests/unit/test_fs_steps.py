@@ -1,0 +1,71 @@
+"""mountops's filesystem steps have one mechanism, the shim's pyr_fs_steps: a step's method
+decides, then hands the shim a list of one step (with the fd it resolved); a run of steps is the
+same call with more. Device nodes and links in a temporary rootfs (root: mknod)."""
+
+import inspect
+import os
+import stat
+
+import pytest
+
+from pyrunc import mountops, native
+from pyrunc.mountops import MountOps
+from pyrunc.state import STATE_FILE, Container
+from pyrunc.steps import Step
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    calls = []
+    real = native.fs_steps
+
+    def fs_steps(forms):
+        calls.append([f["op"] for f in forms])
+        return real(forms)
+
+    monkeypatch.setattr(native, "fs_steps", fs_steps)
+    return calls
+
+
+@pytest.fixture
+def rootfs(tmp_path):
+    (tmp_path / "dev").mkdir()
+    return str(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_method_and_a_run_perform_a_node_through_the_same_shim_call(rootfs, spy):
+    ops = MountOps()
+    ops.mknod(rootfs, "/dev/made/null", stat.S_IFCHR, 1, 3, 0o666, 0, 0)  # the method: its parent made first
+    st = os.lstat(f"{rootfs}/dev/made/null")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3) and stat.S_IMODE(st.st_mode) == 0o666
+    ops.mknod(rootfs, "/dev/made/null", stat.S_IFCHR, 1, 3, 0o666, 0, 0)  # the same node: nothing to do
+    with pytest.raises(FileExistsError, match="a character device 1:3 is already there"):
+        ops.mknod(rootfs, "/dev/made/null", stat.S_IFCHR, 1, 5, 0o666, 0, 0)
+    ops.symlink(rootfs, "/proc/self/fd", "/dev/fd")
+    ops.symlink(rootfs, "/proc/self/fd", "/dev/fd")  # already there: left
+    assert os.readlink(f"{rootfs}/dev/fd") == "/proc/self/fd"
+    run = [Step("rootfs", "mknod", (rootfs, "/dev/zero", stat.S_IFCHR, 1, 5, 0o666, 0, 0), ""),
+           Step("rootfs", "symlink", (rootfs, "/proc/self/fd/0", "/dev/stdin"), "")]
+    assert ops.perform_steps(run) == (2, None)
+    assert os.readlink(f"{rootfs}/dev/stdin") == "/proc/self/fd/0"
+    assert os.lstat(f"{rootfs}/dev/zero").st_rdev == os.makedev(1, 5)
+    mknod, symlink = native.FS_MKNOD, native.FS_SYMLINK
+    assert spy == [[mknod], [mknod], [mknod], [symlink], [symlink], [mknod, symlink]]
+
+
+def test_the_kernel_work_is_not_written_again_in_python():
+    """What the shim performs for these steps is not also called from their methods."""
+    source = inspect.getsource(mountops)
+    for call in ("os.mknod", "os.symlink", "native.fs_mount", "native.open_tree"):
+        assert call not in source, call
+
+
+def test_a_record_saved_again_replaces_the_old_and_leaves_nothing_else(tmp_path):
+    c = Container(str(tmp_path), "c1")
+    os.mkdir(c.dir)
+    for n in range(3):
+        c.record = {"n": n}
+        c.save(durable=n == 2)
+    assert sorted(os.listdir(c.dir)) == [STATE_FILE]
+    assert Container(str(tmp_path), "c1").read().record == {"n": 2}
