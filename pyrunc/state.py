@@ -189,13 +189,31 @@ class Container:
         self._saved = True
 
     def remove(self) -> None:
-        """Delete the directory and everything in it."""
+        """Delete the directory and everything in it: the two files it holds once its program
+        has started by name, anything else (start.sock, a record's .tmp) by listing it when
+        the rmdir finds more."""
+        for name in (STATE_FILE, LOCK_FILE):
+            try:
+                posix.unlink(f"{self.dir}/{name}")
+            except FileNotFoundError:
+                pass
+        if crashpoint.AT:
+            self._unlink_listed()
+            crashpoint.reached("at:state_unlinked")
+        try:
+            posix.rmdir(self.dir)
+        except OSError as e:
+            import errno  # built in; only when the directory holds more
+
+            if e.errno != errno.ENOTEMPTY:
+                raise
+            self._unlink_listed()
+            posix.rmdir(self.dir)
+        self.unlock()
+
+    def _unlink_listed(self) -> None:
         for name in posix.listdir(self.dir):
             posix.unlink(f"{self.dir}/{name}")
-        if crashpoint.AT:
-            crashpoint.reached("at:state_unlinked")
-        posix.rmdir(self.dir)
-        self.unlock()
 
     # -- derived status --------------------------------------------------------------------
     def alive(self) -> bool:
