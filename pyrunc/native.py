@@ -3,7 +3,6 @@
 The shim itself (pyrunc/_shim/shim.h) documents why each function has to be C.
 """
 
-import errno
 import os
 
 from pyrunc import uapi
@@ -164,16 +163,6 @@ def hide_exe() -> None:
     """/proc/self/exe stops naming the host's interpreter (see shim.h). A kernel without
     PR_SET_MM_MAP fails: non-dumpable alone does not stop an entrypoint of /proc/self/exe."""
     _check(lib.pyr_hide_exe(), "detach /proc/self/exe from the interpreter")
-
-
-def rename_exchange(a: str, b: str) -> bool:
-    """`a` and `b` swap names at once (renameat2 RENAME_EXCHANGE); False on a filesystem without it."""
-    if lib.pyr_rename_exchange(a.encode(), b.encode()) == 0:
-        return True
-    if ffi.errno in (errno.EINVAL, errno.ENOSYS):
-        return False
-    err = ffi.errno
-    raise OSError(err, os.strerror(err), b)
 
 
 def statfs_type(path: str) -> int:

@@ -98,7 +98,6 @@ class Container:
         self.dir = join(root, container_id)
         self.record: dict = {}
         self._lock_fd = -1
-        self._saved = False  # state.json exists (saved or read by this process)
 
     # -- existence and locking -------------------------------------------------------------
     def reserve(self) -> None:
@@ -159,7 +158,6 @@ class Container:
         """Read the record without the lock: it is replaced atomically, never half-written."""
         try:
             self.record = jsonio.loads(read(f"{self.dir}/{STATE_FILE}").decode())
-            self._saved = True
         except FileNotFoundError:
             self.record = {}
         return self
@@ -177,16 +175,7 @@ class Container:
                 posix.fsync(fd)
         finally:
             posix.close(fd)
-        if self._saved:
-            # ext4 (auto_da_alloc) starts writing out a file renamed over another, and delete's
-            # unlink then waits for that write (0.25 -> 0.13 ms); exchanged, the old record goes.
-            from pyrunc import native  # loaded by create and update, the commands that save
-
-            if native.rename_exchange(tmp, path):
-                posix.unlink(tmp)
-                return
         posix.replace(tmp, path)
-        self._saved = True
 
     def remove(self) -> None:
         """Delete the directory and everything in it: the two files it holds once its program

@@ -674,11 +674,6 @@ long long pyr_statfs_type(const char *path)
     return (long long)st.f_type;
 }
 
-int pyr_rename_exchange(const char *a, const char *b)
-{
-    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */);
-}
-
 /* ---- mountops.py's filesystem steps, one or a run of them in one call (pyr_fs_steps) ---- */
 #define PYR_RESOLVE (0x10ULL /* RESOLVE_IN_ROOT */ | 0x02ULL /* RESOLVE_NO_MAGICLINKS */)
 #define PYR_ATTR_RDONLY 0x1U

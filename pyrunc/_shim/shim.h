@@ -196,9 +196,6 @@ int pyr_write_async(const char *path, const char *data);
  * is on the launcher's read-only overlayfs. */
 long long pyr_statfs_type(const char *path);
 
-/* renameat2(RENAME_EXCHANGE): `a` and `b` swap names, atomically, both present. */
-int pyr_rename_exchange(const char *a, const char *b);
-
 /* One step of mountops.py for pyr_fs_steps: `op` 1 mask_path, 2 readonly_path, 3 mknod,
  * 4 symlink, 5 mount_at, 6 bind_mount. Every path is resolved with openat2(RESOLVE_IN_ROOT |
  * RESOLVE_NO_MAGICLINKS) from `root`, opened again for each step (a step may have mounted over

@@ -10,7 +10,6 @@ import pytest
 
 from pyrunc import mountops, native
 from pyrunc.mountops import MountOps
-from pyrunc.state import STATE_FILE, Container
 from pyrunc.steps import Step
 
 
@@ -60,12 +59,3 @@ def test_the_kernel_work_is_not_written_again_in_python():
     for call in ("os.mknod", "os.symlink", "native.fs_mount", "native.open_tree"):
         assert call not in source, call
 
-
-def test_a_record_saved_again_replaces_the_old_and_leaves_nothing_else(tmp_path):
-    c = Container(str(tmp_path), "c1")
-    os.mkdir(c.dir)
-    for n in range(3):
-        c.record = {"n": n}
-        c.save(durable=n == 2)
-    assert sorted(os.listdir(c.dir)) == [STATE_FILE]
-    assert Container(str(tmp_path), "c1").read().record == {"n": 2}
