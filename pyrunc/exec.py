@@ -16,7 +16,7 @@ The runtime joins only the pid namespace (pid_for_children), so the process is i
 and no second fork is needed.
 """
 
-import os
+import posix  # not os, whose import costs 1.2 ms of exec (posixfs.py)
 import sys
 
 from pyrunc import (
@@ -56,7 +56,7 @@ class Request:
         self.detach = bool(args.detach)
         self.tty = bool(args.tty)
         self.pid_file = args.pid_file
-        self.console_socket = os.path.abspath(args.console_socket) if args.console_socket else None
+        self.console_socket = _abspath(args.console_socket) if args.console_socket else None
         self.env = list(args.env or [])
         self.cwd = args.cwd
         self.user = args.user
@@ -68,6 +68,13 @@ class Request:
         self.process_label = args.process_label
         self.sub_cgroups = parse_sub_cgroups(args.cgroup or [])
         self.ignore_paused = bool(args.ignore_paused)
+
+
+def _abspath(path: str) -> str:
+    """os.path.abspath, for a flag only some callers give (os is not loaded otherwise)."""
+    import os
+
+    return os.path.abspath(path)
 
 
 def parse_sub_cgroups(values: list[str]) -> dict[str, str]:
@@ -96,6 +103,8 @@ def sub_cgroup_dirs(dirs: dict[str, str], subs: dict[str, str]) -> dict[str, str
     """The container's cgroup directories with --cgroup's sub-paths joined (runc's
     newSetnsProcess): a path that leaves the container's cgroup, or an unknown controller, is refused."""
     def join(base: str, sub: str) -> str:
+        import os  # with --cgroup only
+
         joined = os.path.normpath(os.path.join(base, sub.lstrip("/")))
         if joined != base and not joined.startswith(base.rstrip("/") + "/"):
             raise PyruncError(f"{sub} is not a sub cgroup path")
@@ -181,20 +190,22 @@ class ExecRuntime:
         self.grace_pidfd = grace_pidfd
 
     def alone(self, wait: bool = True) -> None:
-        """End the grace-period task (right before the fork, whose child then enters the cgroups)."""
+        """End and reap the grace-period task."""
         grace.finish(self.grace_pidfd, wait)
         self.grace_pidfd = -1
 
     def fork(self, into: str = "") -> None:
         """The process: 0 in it, its pid here. No user namespace of its own: nothing to wait for.
-        Born in the cgroup2 directory `into` when there is one (no migration, as create's init)."""
-        self.alone()
-        fd = os.open(into, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if into else -1
+        Born in the cgroup2 directory `into` when there is one (no migration, as create's init).
+        The grace-period task is told to end right before, and reaped once the process has exec'd:
+        a SIGKILLed task makes no further migration, and its exit need not delay the fork."""
+        grace.stop(self.grace_pidfd)
+        fd = posix.open(into, uapi.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC) if into else -1
         try:
             self.pid = native.clone(0, -1, uapi.SIGKILL, fd)
         finally:
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
 
     def protect_exe(self, hide: bool) -> None:
         native.prctl(uapi.PR_SET_DUMPABLE, 0)
@@ -203,7 +214,7 @@ class ExecRuntime:
             native.hide_exe()
 
     def set_affinity(self, cpus: frozenset) -> None:
-        os.sched_setaffinity(0, cpus)
+        posix.sched_setaffinity(0, cpus)
 
     def open_procfs(self) -> None:
         """Before joining: the process writes into procfs through the host's, not the container's."""
@@ -224,16 +235,20 @@ class ExecKernel(LinuxKernel):
         self.join_fds = ns_fds
 
     def enter_cgroups(self, dirs: tuple[str, ...]) -> None:
-        """A cgroup that a concurrent `delete` removes answers ENODEV (v1) or ENOENT: one line, not a traceback."""
+        """A cgroup that a concurrent `delete` removes answers ENODEV (v1) or ENOENT: one line, not
+        a traceback. One open and one write(2) each, no file object."""
         for d in dirs:
             try:
-                with open(os.path.join(d, "cgroup.procs"), "w") as f:
-                    f.write("0")
+                fd = posix.open(f"{d}/cgroup.procs", posix.O_WRONLY | posix.O_CLOEXEC)
+                try:
+                    posix.write(fd, b"0")
+                finally:
+                    posix.close(fd)
             except OSError as e:
                 raise os_error(f"join cgroup {d}", e) from None
 
     def set_affinity(self, cpus: frozenset) -> None:
-        os.sched_setaffinity(0, cpus)
+        posix.sched_setaffinity(0, cpus)
 
     def join_namespaces(self) -> None:
         fds = [fd for fd, _ in self.join_fds]
@@ -241,7 +256,7 @@ class ExecKernel(LinuxKernel):
             native.join_namespaces(fds, [flag for _, flag in self.join_fds])
         finally:
             for fd in fds:
-                os.close(fd)
+                posix.close(fd)
 
     def exec_terminal(self, size: tuple[int, int] | None) -> None:
         """A pty from the container's devpts: the master to the runtime, the slave our stdio."""
@@ -250,14 +265,14 @@ class ExecKernel(LinuxKernel):
         try:
             self.channel.send_fds("pty", [master])
         finally:
-            os.close(master)
+            posix.close(master)
         self.channel.expect("pty-done")
         console.become_terminal_session(slave)
 
 
 def _same_ns(pid: int, name: str) -> bool:
     try:
-        a, b = os.stat(f"/proc/{pid}/ns/{name}"), os.stat(f"/proc/self/ns/{name}")
+        a, b = posix.stat(f"/proc/{pid}/ns/{name}"), posix.stat(f"/proc/self/ns/{name}")
     except FileNotFoundError:
         return True  # the kernel lacks this kind
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
@@ -377,7 +392,7 @@ def prepare(root: str, cid: str, req: Request, grace_origin: str = "") -> tuple[
     joins = [name for name, _ in NAMESPACES if not _same_ns(init_pid, name)]
     keyring = "" if kept.get("noNewKeyring") else process.session_keyring_name(cid)
     dirs = sub_cgroup_dirs(c.record.get("cgroups") or {}, req.sub_cgroups)
-    sealed, rootless = exeseal.sealed(), os.geteuid() != 0
+    sealed, rootless = exeseal.sealed(), posix.geteuid() != 0
     if rootless and not sealed:
         exeseal.check_unprivileged()
     plan = plan_exec(proc, kept, dirs, joins, preserve, listen, keyring, sealed,
@@ -392,7 +407,7 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
     kept = c.record.get("exec") or {}
 
     flags = dict(NAMESPACES)
-    ns_fds = [(os.open(f"/proc/{init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC), flags[n]) for n in joins]
+    ns_fds = [(posix.open(f"/proc/{init_pid}/ns/{n}", posix.O_RDONLY | posix.O_CLOEXEC), flags[n]) for n in joins]
     pid = 0
     parent = child = None
     try:
@@ -405,7 +420,7 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
         preload(plan)  # before the runtime joins the container's user namespace, if it does
         executor.run(plan.phases["runtime"], runtime_ops, log)
         for fd in by_runtime.values():  # the child joins the others
-            os.close(fd)
+            posix.close(fd)
         ns_fds = [(fd, f) for fd, f in ns_fds if f not in by_runtime]
         parent, child = sync.socketpair()
         executor.run(plan.phases["clone"], runtime_ops, log)
@@ -417,10 +432,11 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
                        procfs.handle())
                 init.main(plan, ExecKernel(child, ns_fds, own), log)
             finally:
-                os._exit(1)
+                posix._exit(1)
         child.close()
         child = None
         master = _drive(parent, pid, req, c, kept, terminal)
+        runtime_ops.alone()
         if crashpoint.AT:
             crashpoint.reached("at:exec_started")
         if req.pid_file:  # a pid file that cannot be written ends the process, as in runc
@@ -435,13 +451,13 @@ def _run(root: str, cid: str, req: Request, log, runtime_ops: ExecRuntime) -> in
         raise
     finally:
         for fd, _ in ns_fds:
-            os.close(fd)
+            posix.close(fd)
         for ch in (parent, child):
             if ch is not None:
                 ch.close()
     if req.detach:
         if master >= 0:
-            os.close(master)
+            posix.close(master)
         return 0
     return _wait(pid, master)
 
@@ -463,7 +479,7 @@ def _drive(parent: sync.Channel, pid: int, req: Request, c: Container, kept: dic
                 try:
                     console.send_to_socket(req.console_socket, master)
                 finally:
-                    os.close(master)
+                    posix.close(master)
                     master = -1
             parent.send("pty-done")
         elif tag == "seccomp":
@@ -490,21 +506,22 @@ def _wait(pid: int, master: int) -> int:
             console.resize_from(0, master)
             return
         try:
-            os.kill(pid, signum)
+            posix.kill(pid, signum)
         except ProcessLookupError:
             pass
 
     for signum in (1, 2, 3, 10, 12, 15, 28):
         _signal.signal(signum, forward)
     if master >= 0:
-        console.relay(master, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
-        os.close(master)
+        flags = posix.WEXITED | posix.WNOHANG | posix.WNOWAIT
+        console.relay(master, lambda: posix.waitid(posix.P_PID, pid, flags) is None)
+        posix.close(master)
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = posix.waitpid(pid, 0)
             break
         except InterruptedError:
             continue
-    code = os.waitstatus_to_exitcode(status)
+    code = posix.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 

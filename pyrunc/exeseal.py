@@ -7,7 +7,7 @@ the runtime has nothing to do; otherwise (pyrunc started as `python -m pyrunc.cl
 the runtime detaches /proc/self/exe before cloning (process.plan_protect).
 """
 
-import os
+import posix  # not os: exec does not load it (posixfs.py)
 
 from pyrunc import native, uapi
 
@@ -15,7 +15,7 @@ from pyrunc import native, uapi
 def sealed() -> bool:
     """A host fact for the planner: overlayfs, and read-only (an overlay without an upper layer)."""
     try:
-        readonly = bool(os.statvfs("/proc/self/exe").f_flag & os.ST_RDONLY)
+        readonly = bool(posix.statvfs("/proc/self/exe").f_flag & posix.ST_RDONLY)
         return readonly and native.statfs_type("/proc/self/exe") == uapi.OVERLAYFS_SUPER_MAGIC
     except OSError:
         return False
@@ -25,6 +25,8 @@ def check_unprivileged() -> None:
     """Without privileges neither the sealed view nor the memfd is possible. The container's user
     namespace then maps only the caller's ids, so an interpreter the caller cannot write is safe
     behind non-dumpable alone; one it can write (its own copy) is refused, not exposed."""
+    import os  # rootless only
+
     exe = os.path.realpath("/proc/self/exe")
     if os.access(exe, os.W_OK):
         from pyrunc.errors import PyruncError

@@ -99,11 +99,13 @@ static int own_procs_file(char *out, size_t size)
     return found;
 }
 
-static void start_grace_period(void)
+/* Forks the task; 0 when there is one. `mnt` (or -1): the sealed view's mount fd, which the
+ * task closes 4 ms after its first write, the runtime having dropped its copy (see main). */
+static int start_grace_period(int mnt)
 {
     char procs[4200], pid[16];
     if (own_procs_file(procs, sizeof(procs)) < 0)
-        return;
+        return -1;
     pid_t child = fork();
     if (child == 0) {
         /* Repeat every 4 ms: after the last migration the kernel keeps the fast path for one
@@ -112,19 +114,28 @@ static void start_grace_period(void)
         int fd = open(procs, O_WRONLY | O_CLOEXEC);
         /* Hold none of the caller's files (a pipe it waits on, say) while it lives. */
         for (int other = 0; other < fd; other++)
-            close(other);
-        syscall(SYS_close_range, fd + 1, ~0U, 0);
+            if (other != mnt)
+                close(other);
+        if (mnt > fd) {
+            syscall(SYS_close_range, fd + 1, mnt - 1, 0);
+            syscall(SYS_close_range, mnt + 1, ~0U, 0);
+        } else {
+            syscall(SYS_close_range, fd + 1, ~0U, 0);
+        }
         for (int i = 0; fd >= 0 && i < 60; i++) {
             if (write(fd, "0", 1) < 0)
                 _exit(1);
             usleep(4000);
+            if (i == 0 && mnt >= 0) /* the runtime has exec'd and dropped its copy by now */
+                close(mnt);
         }
         _exit(0);
     }
-    if (child > 0) {
-        snprintf(pid, sizeof(pid), "%d", (int)child);
-        setenv("PYRUNC_GRACE_PID", pid, 1);
-    }
+    if (child < 0)
+        return -1;
+    snprintf(pid, sizeof(pid), "%d", (int)child);
+    setenv("PYRUNC_GRACE_PID", pid, 1);
+    return 0;
 }
 
 /* Append `dir` to `out` as an overlayfs lowerdir entry: ':' and '\\' are escaped. */
@@ -146,7 +157,7 @@ static int append_lowerdir(char *out, size_t size, const char *dir)
  * its own directory on top and `spare` (any other directory, not nested with it) below: overlayfs
  * needs two lower layers to mount without an upper one. -1 when the kernel or the caller's
  * privileges do not allow it. */
-static int sealed_interpreter(const char *python, const char *spare)
+static int sealed_interpreter(const char *python, const char *spare, int *mnt)
 {
     char real[4096], lower[8400] = "";
     if (!realpath(python, real))
@@ -170,12 +181,10 @@ static int sealed_interpreter(const char *python, const char *spare)
     if (syscall(SYS_fsconfig, ctx, FSCONFIG_SET_STRING, "lowerdir", lower, 0) == 0) {
         syscall(SYS_fsconfig, ctx, FSCONFIG_SET_STRING, "xino", "off", 0); /* only quiets the kernel log */
         if (syscall(SYS_fsconfig, ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0) {
-            int mnt = (int)syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC,
-                                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-            if (mnt >= 0) {
-                fd = openat(mnt, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                close(mnt);
-            }
+            *mnt = (int)syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC,
+                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+            if (*mnt >= 0)
+                fd = openat(*mnt, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         }
     }
     close(ctx);
@@ -186,8 +195,14 @@ int main(int argc, char **argv)
 {
     const char *cmd = command_of(argc, argv);
     int create = same(cmd, "create") || same(cmd, "run");
-    if ((create || same(cmd, "exec")) && !getenv("PYRUNC_NO_GRACE"))
-        start_grace_period();
+    /* The sealed view first: the grace-period task inherits its mount fd. The last close of that
+     * fd dissolves the detached mount, and the kernel waits an expedited RCU grace period there
+     * (0.5 ms here, on every create, run and exec); with the task holding a copy, this process's
+     * close is a decrement and the task pays the wait, off the command's path. */
+    int mnt = -1, sealed = needs_main(cmd) ? sealed_interpreter(PYTHON, LIBDIR, &mnt) : -1;
+    int grace = (create || same(cmd, "exec")) && !getenv("PYRUNC_NO_GRACE") && start_grace_period(mnt) == 0;
+    if (mnt >= 0 && !grace)
+        close(mnt);
     char **args = calloc((size_t)argc + 5, sizeof(char *));
     if (!args)
         return 1;
@@ -197,11 +212,8 @@ int main(int argc, char **argv)
     args[3] = BOOT;
     for (int i = 1; i < argc; i++)
         args[3 + i] = argv[i];
-    if (needs_main(cmd)) {
-        int sealed = sealed_interpreter(PYTHON, LIBDIR);
-        if (sealed >= 0)
-            syscall(SYS_execveat, sealed, "", args, environ, AT_EMPTY_PATH);
-    }
+    if (sealed >= 0)
+        syscall(SYS_execveat, sealed, "", args, environ, AT_EMPTY_PATH);
     execv(PYTHON, args);
     perror("pyrunc: exec " PYTHON);
     return 127;

@@ -13,7 +13,8 @@ one grace period of the task's last, so they take the fast path, before the init
 exec ends it right before it forks the process that enters the container's cgroups.
 """
 
-import os
+import posix  # not os: exec does not load it (pyrunc/posixfs.py)
+import sys
 
 ROOT = "/sys/fs/cgroup"
 origin = ""  # who started the task start() returned: "launcher" or "runtime" (a step of the plan says so)
@@ -21,6 +22,8 @@ origin = ""  # who started the task start() returned: "launcher" or "runtime" (a
 
 def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
     """cgroup.procs of the cgroup this process is in, in the first hierarchy that has one."""
+    import os  # only without the launcher's task
+
     for line in self_cgroup.splitlines():
         parts = line.split(":", 2)
         if len(parts) != 3:
@@ -40,8 +43,8 @@ def start() -> int:
     taken from there (own_child), so the variable cannot make pyrunc signal anyone else.
     PYRUNC_NO_GRACE in the environment: none (the launcher has not started one either)."""
     global origin
-    started = os.environ.pop("PYRUNC_GRACE_PID", "")
-    if "PYRUNC_NO_GRACE" in os.environ:  # the bench's A/B of this helper (tests/bench.py --grace-ab)
+    started = _take_env("PYRUNC_GRACE_PID")
+    if b"PYRUNC_NO_GRACE" in posix.environ:  # the bench's A/B of this helper (tests/bench.py --grace-ab)
         return -1
     if started.isdigit():
         origin = "launcher"
@@ -59,25 +62,32 @@ def start() -> int:
         return -1
 
 
+def _take_env(name: str) -> str:
+    """os.environ.pop(name, ""), also when os is not loaded: then from posix's copy (from which
+    os.environ would be made) and the process's own environment."""
+    if "os" in sys.modules:
+        return sys.modules["os"].environ.pop(name, "")
+    posix.unsetenv(name)
+    return posix.environ.pop(name.encode(), b"").decode(errors="surrogateescape")
+
+
 def own_child(pid: int) -> int:
     """A pidfd of `pid` if that process is this one's child, else -1. The pidfd pins the process
     (a reused pid is another process), and waitid on it fails with ECHILD for a non-child."""
     try:
-        fd = os.pidfd_open(pid)
+        fd = posix.pidfd_open(pid)
     except OSError:
         return -1
     try:
-        os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        posix.waitid(posix.P_PIDFD, fd, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT)
     except OSError:
-        os.close(fd)
+        posix.close(fd)
         return -1
     return fd
 
 
-def finish(pidfd: int, wait: bool = True) -> None:
-    """End and reap the task (the launcher's repeats its migration until it is told to stop).
-    Without `wait` (a command failing early) it may still be in its first, unkillable write:
-    it is then left to finish on its own rather than delaying the error by a grace period."""
+def stop(pidfd: int) -> None:
+    """Tell the task to end, without waiting for it (finish reaps it)."""
     if pidfd < 0:
         return
     import _signal
@@ -86,8 +96,17 @@ def finish(pidfd: int, wait: bool = True) -> None:
         _signal.pidfd_send_signal(pidfd, 9)
     except ProcessLookupError:
         pass
+
+
+def finish(pidfd: int, wait: bool = True) -> None:
+    """End and reap the task (the launcher's repeats its migration until it is told to stop).
+    Without `wait` (a command failing early) it may still be in its first, unkillable write:
+    it is then left to finish on its own rather than delaying the error by a grace period."""
+    if pidfd < 0:
+        return
+    stop(pidfd)
     try:
-        os.waitid(os.P_PIDFD, pidfd, os.WEXITED | (0 if wait else os.WNOHANG))
+        posix.waitid(posix.P_PIDFD, pidfd, posix.WEXITED | (0 if wait else posix.WNOHANG))
     except ChildProcessError:
         pass
-    os.close(pidfd)
+    posix.close(pidfd)

@@ -168,13 +168,17 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
 
 
 def frozen(paths: dict[str, str]) -> bool:
-    from pyrunc.cgroups import v1, v2
-
     d = _freezer_dir(paths)
     if d is not None:
+        from pyrunc.cgroups import v1  # one of the two: state and exec ask on every call
+
         return v1.is_frozen(d)
     d = _v2_dir(paths)
-    return v2.is_frozen(d) if d is not None else False
+    if d is None:
+        return False
+    from pyrunc.cgroups import v2
+
+    return v2.is_frozen(d)
 
 
 def _removed_if_empty(d: str) -> bool:

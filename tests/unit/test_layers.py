@@ -57,3 +57,21 @@ def test_kernel_constants_live_in_uapi_only():
     pattern = re.compile(r"^(CLONE_NEW\w+|MS_\w+|ATTR_\w+|RESOLVE_\w+|AT_\w+|O_PATH|PR_\w+|SIGKILL) = ", re.M)
     offenders = {p.name: pattern.findall(p.read_text()) for p in package.rglob("*.py") if p.name != "uapi.py"}
     assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_exec_and_its_process_steps_do_not_load_os():
+    """`import os` costs 1.2 ms (posixpath, _collections_abc): exec, the modules its process runs
+    on (kernel, process, paths, procfs, init, native) and what its checks load call posix instead."""
+    import sysconfig
+
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {sysconfig.get_paths()["purelib"]!r})  # the installed package, as the launcher's
+        from pyrunc import cli, commands, exec, kernel
+        from pyrunc.cgroups import grace, ops, v1, v2
+        import prctl
+        print("os" in sys.modules)
+    """)
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60, cwd="/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
