@@ -253,5 +253,5 @@ def fs_steps(steps: list[dict]) -> tuple[int, OSError | None, bool, str | None]:
     if not err:
         return done, None, bool(changed[0]), None
     what = ffi.string(failed[0]).decode() if failed[0] != _NULL else None
-    reason = os.strerror(err)
+    reason = posix.strerror(err)
     return done, OSError(err, f"{what}: {reason}" if what else reason), bool(changed[0]), what
