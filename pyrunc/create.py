@@ -391,20 +391,27 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
-        c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
-        c.save(durable=detached)  # a foreground `run` dies with the machine: no fsync while its init waits
-        if crashpoint.AT:
-            crashpoint.reached("at:created_saved")
-        if pid_file:
-            write_pid_file(pid_file, ops.pid)
-        parent.send("start" if run_mode else "created")
         if run_mode:
+            if pid_file:
+                write_pid_file(pid_file, ops.pid)
+            # The init goes on to execve at once; the record is saved meanwhile, before the
+            # init's reply is read. Until create unlocks, the commands that act on the container
+            # wait for the lock (state.load) and `state` reads it as creating.
+            parent.send("start")
+            _save_final(c, ops.pid, durable=detached)  # a foreground `run` dies with the machine: no fsync
             err = parent.recv()
             while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve
                 hand_over_listener(parent, p.cfg, state_for_hooks("created", ops.pid), ops.pid)
                 err = parent.recv()
             if err[0] == "error":
                 raise PyruncError(err[1])
+        else:
+            _save_final(c, ops.pid, durable=True)
+            if crashpoint.AT:
+                crashpoint.reached("at:created_saved")
+            if pid_file:
+                write_pid_file(pid_file, ops.pid)
+            parent.send("created")
         parent.close()
     except BaseException as e:
         for step in reversed(undo):
@@ -420,6 +427,12 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         os.close(master)
         master = -1
     return c, ops.pid, master
+
+
+def _save_final(c: Container, pid: int, durable: bool) -> None:
+    """The record with the init's pid and start time (which its execve does not change)."""
+    c.record["start_time"] = (proc_start_time(pid) or (0, ""))[0]
+    c.save(durable=durable)
 
 
 def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
