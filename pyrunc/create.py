@@ -49,6 +49,7 @@ class RuntimeOps:
         self.cgroup_plan = cgroup_plan
         self.cgroups_created: list[str] = []
         self.record_cgroups = lambda: None  # saves the record naming them, for a delete after a crash
+        self.while_init_sets_up = lambda: None  # the runtime's own work once the init is released (_drive)
         self.ctx = ctx  # holds grace_pidfd: cgroups/grace.py's task, sharing our memory
         self.pid = 0
         self.systemd = None  # --systemd-cgroup: the D-Bus connection (systemd_dbus.Manager)
@@ -360,6 +361,15 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
         ops.record_cgroups = lambda: c.save(durable=False)
+        durable = detached or not run_mode  # a foreground `run` dies with the machine: no fsync
+        staged = [(0, "")]
+
+        def stage_final() -> None:
+            """The final record, written (and fsynced) while the init sets up: once it is ready,
+            a rename is left (_save_final), unless the record changed meanwhile."""
+            staged[0] = _stage_final(c, ops.pid, durable)
+
+        ops.while_init_sets_up = stage_final
         if any(s.op.startswith("net_") for _, s in p.plan.steps()):
             from pyrunc import netops
 
@@ -391,22 +401,31 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
-        foreground = run_mode and not detached
-        if foreground:  # its program starts while the record is written: only this process and delete read it
-            _release(parent, "start", pid_file, ops.pid)
-        c.record["start_time"] = (proc_start_time(ops.pid) or (0, ""))[0]
-        c.save(durable=detached)  # a foreground `run` dies with the machine: no fsync while its init waits
-        if crashpoint.AT:
-            crashpoint.reached("at:created_saved")
-        if not foreground:
-            _release(parent, "start" if run_mode else "created", pid_file, ops.pid)
         if run_mode:
+            if pid_file:
+                write_pid_file(pid_file, ops.pid)
+            if detached:  # a `state` from elsewhere may look for the record as soon as the program runs
+                _save_final(c, ops.pid, durable, staged[0])
+                parent.send("start")
+            else:
+                # The init goes on to execve at once; the record is saved meanwhile, before the
+                # init's reply is read. Until create unlocks, the commands that act on the container
+                # wait for the lock (state.load) and `state` reads it as creating.
+                parent.send("start")
+                _save_final(c, ops.pid, durable, staged[0])
             err = parent.recv()
             while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve
                 hand_over_listener(parent, p.cfg, state_for_hooks("created", ops.pid), ops.pid)
                 err = parent.recv()
             if err[0] == "error":
                 raise PyruncError(err[1])
+        else:
+            _save_final(c, ops.pid, durable, staged[0])
+            if crashpoint.AT:
+                crashpoint.reached("at:created_saved")
+            if pid_file:
+                write_pid_file(pid_file, ops.pid)
+            parent.send("created")
         parent.close()
     except BaseException as e:
         for step in reversed(undo):
@@ -424,11 +443,23 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
     return c, ops.pid, master
 
 
-def _release(parent: sync.Channel, tag: str, pid_file: str | None, pid: int) -> None:
-    """The pid file, then the init told to go on: `start` execs the program, `created` waits for `start`."""
-    if pid_file:
-        write_pid_file(pid_file, pid)
-    parent.send(tag)
+def _stage_final(c: Container, pid: int, durable: bool) -> tuple[int, str]:
+    """Container.stage of the record as create will end it, with the init's pid and start time
+    (which its set-up and execve do not change); the record in memory keeps no pid until then
+    (a save meanwhile, the network's, must leave `state` saying creating)."""
+    c.record["start_time"] = (proc_start_time(pid) or (0, ""))[0]
+    c.record["pid"] = pid
+    try:
+        return pid, c.stage(durable)
+    finally:
+        del c.record["pid"]
+
+
+def _save_final(c: Container, pid: int, durable: bool, staged: tuple[int, str]) -> None:
+    """The record with the init's pid and start time: the staged file renamed if it holds it."""
+    if staged[0] != pid:  # none staged, or the init forked after its joins: another process
+        c.record["start_time"] = (proc_start_time(pid) or (0, ""))[0]
+    c.save(durable=durable, staged=staged[1] if staged[0] == pid else "")
 
 
 def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,
@@ -511,6 +542,7 @@ def _drive(plan, ops: RuntimeOps, log) -> None:
     plan says (Step.on), until the init is ready."""
     first = ops.pid
     executor.run(plan.on("parent", ""), ops, log)
+    ops.while_init_sets_up()
     while True:
         tag, payload = _recv(ops.channel)
         if tag == "ready":

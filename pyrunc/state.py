@@ -162,20 +162,36 @@ class Container:
             self.record = {}
         return self
 
-    def save(self, durable: bool = True) -> None:
+    def save(self, durable: bool = True, staged: str = "") -> None:
         """Write the record atomically: temp file, fsync, rename. The intermediate record of a
         create in progress skips the fsync (0.5 ms where the state root is on disk): it only
-        has to survive the runtime being killed, not the machine going down."""
+        has to survive the runtime being killed, not the machine going down. `staged`: what
+        stage() wrote; when the record is still that, only the rename is left."""
         path = f"{self.dir}/{STATE_FILE}"
-        tmp = path + ".tmp"
-        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
+        text = jsonio.dumps(self.record)
+        if staged and staged == text:
+            posix.replace(f"{path}.next", path)
+            return
+        self._write(f"{path}.tmp", text, durable)
+        posix.replace(f"{path}.tmp", path)
+
+    def stage(self, durable: bool = True) -> str:
+        """save()'s write and fsync ahead of time, beside the record, which stays as it is: create
+        stages the final record while the init sets up, and save(staged=) renames it once the
+        init is ready. Returns the text written."""
+        text = jsonio.dumps(self.record)
+        self._write(f"{self.dir}/{STATE_FILE}.next", text, durable)
+        return text
+
+    @staticmethod
+    def _write(path: str, text: str, durable: bool) -> None:
+        fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
         try:
-            posix.write(fd, jsonio.dumps(self.record).encode())
+            posix.write(fd, text.encode())
             if durable:
                 posix.fsync(fd)
         finally:
             posix.close(fd)
-        posix.replace(tmp, path)
 
     def remove(self) -> None:
         """Delete the directory and everything in it: the two files it holds once its program
