@@ -197,7 +197,9 @@ class Container:
         """Delete the directory and everything in it: the two files it holds once its program
         has started by name, anything else (start.sock, a record's .tmp) by listing it when
         the rmdir finds more."""
-        for name in (STATE_FILE, LOCK_FILE):
+        # The lock first: a reader that finds no record must not find a held lock either, or
+        # it reports the container as still being created (test_races finds that order).
+        for name in (LOCK_FILE, STATE_FILE):
             try:
                 posix.unlink(f"{self.dir}/{name}")
             except FileNotFoundError:
