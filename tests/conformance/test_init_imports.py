@@ -56,6 +56,14 @@ def check(out) -> None:
     assert not found, "the init imported after clone:\n" + "\n".join(found[:20])
 
 
+def run_traced(rt, c, tmp_path) -> None:
+    """`run` of the container under strace, which must succeed, then check()."""
+    r = subprocess.run(traced(rt, tmp_path / "run", "run", "--bundle", c.bundle, c.id), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    check(tmp_path / "run")
+
+
 @pytest.fixture
 def strace(rt):
     rt.only_pyrunc("a Python init")
@@ -69,10 +77,7 @@ def test_run_with_capabilities_and_no_new_privs_imports_nothing_in_the_init(stra
     c.config["process"]["noNewPrivileges"] = True
     c.config["process"]["user"] = {"uid": 1000, "gid": 1000}  # set_user keeping capabilities
     c.write()
-    r = subprocess.run(traced(rt, tmp_path / "run", "run", "--bundle", c.bundle, c.id), stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r
-    check(tmp_path / "run")
+    run_traced(rt, c, tmp_path)
 
 
 @pytest.mark.root
@@ -81,10 +86,7 @@ def test_create_with_hooks_imports_nothing_in_the_init(strace, rt, container, tm
     for kind in ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"):
         c.hook(kind, "/bin/true")
     c.write()
-    r = subprocess.run(traced(rt, tmp_path / "run", "run", "--bundle", c.bundle, c.id), stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r
-    check(tmp_path / "run")
+    run_traced(rt, c, tmp_path)
 
 
 @pytest.mark.root
