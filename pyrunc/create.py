@@ -360,20 +360,19 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             "hooks": {k: v for k, v in (p.cfg.get("hooks") or {}).items() if k in ("poststart", "poststop")},
             "exec": exec_record(p.cfg, opts.no_new_keyring),
         }
-        ops.record_cgroups = lambda: c.save(durable=False)
-        durable = detached or not run_mode  # a foreground `run` dies with the machine: no fsync
+        ops.record_cgroups = c.save
         staged = [(0, "")]
 
         def stage_final() -> None:
-            """The final record, written (and fsynced) while the init sets up: once it is ready,
+            """The final record, written while the init sets up: once it is ready,
             a rename is left (_save_final), unless the record changed meanwhile."""
-            staged[0] = _stage_final(c, ops.pid, durable)
+            staged[0] = _stage_final(c, ops.pid)
 
         ops.while_init_sets_up = stage_final
         if any(s.op.startswith("net_") for _, s in p.plan.steps()):
             from pyrunc import netops
 
-            ops.net = netops.NetOps(ctx.root, cid, c.record, lambda: c.save(durable=False), lambda: ops.pid)
+            ops.net = netops.NetOps(ctx.root, cid, c.record, c.save, lambda: ops.pid)
             undo.append(ops.net.perform("net_release"))
         if ctx.log:  # done before there was a plan (plan.plan_before)
             for step in p.plan.phases["before"]:
@@ -405,14 +404,14 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             if pid_file:
                 write_pid_file(pid_file, ops.pid)
             if detached:  # a `state` from elsewhere may look for the record as soon as the program runs
-                _save_final(c, ops.pid, durable, staged[0])
+                _save_final(c, ops.pid, staged[0])
                 parent.send("start")
             else:
                 # The init goes on to execve at once; the record is saved meanwhile, before the
                 # init's reply is read. Until create unlocks, the commands that act on the container
                 # wait for the lock (state.load) and `state` reads it as creating.
                 parent.send("start")
-                _save_final(c, ops.pid, durable, staged[0])
+                _save_final(c, ops.pid, staged[0])
             err = parent.recv()
             while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve
                 hand_over_listener(parent, p.cfg, state_for_hooks("created", ops.pid), ops.pid)
@@ -420,7 +419,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             if err[0] == "error":
                 raise PyruncError(err[1])
         else:
-            _save_final(c, ops.pid, durable, staged[0])
+            _save_final(c, ops.pid, staged[0])
             if crashpoint.AT:
                 crashpoint.reached("at:created_saved")
             if pid_file:
@@ -443,23 +442,23 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
     return c, ops.pid, master
 
 
-def _stage_final(c: Container, pid: int, durable: bool) -> tuple[int, str]:
+def _stage_final(c: Container, pid: int) -> tuple[int, str]:
     """Container.stage of the record as create will end it, with the init's pid and start time
     (which its set-up and execve do not change); the record in memory keeps no pid until then
     (a save meanwhile, the network's, must leave `state` saying creating)."""
     c.record["start_time"] = (proc_start_time(pid) or (0, ""))[0]
     c.record["pid"] = pid
     try:
-        return pid, c.stage(durable)
+        return pid, c.stage()
     finally:
         del c.record["pid"]
 
 
-def _save_final(c: Container, pid: int, durable: bool, staged: tuple[int, str]) -> None:
+def _save_final(c: Container, pid: int, staged: tuple[int, str]) -> None:
     """The record with the init's pid and start time: the staged file renamed if it holds it."""
     if staged[0] != pid:  # none staged, or the init forked after its joins: another process
         c.record["start_time"] = (proc_start_time(pid) or (0, ""))[0]
-    c.save(durable=durable, staged=staged[1] if staged[0] == pid else "")
+    c.save(staged=staged[1] if staged[0] == pid else "")
 
 
 def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: dict, plan, hook_state_fn,

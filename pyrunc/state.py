@@ -162,34 +162,33 @@ class Container:
             self.record = {}
         return self
 
-    def save(self, durable: bool = True, staged: str = "") -> None:
-        """Write the record atomically: temp file, fsync, rename. The intermediate record of a
-        create in progress skips the fsync (0.5 ms where the state root is on disk): it only
-        has to survive the runtime being killed, not the machine going down. `staged`: what
-        stage() wrote; when the record is still that, only the rename is left."""
+    def save(self, staged: str = "") -> None:
+        """Write the record atomically: temp file, rename. No fsync, as runc: the record has to
+        survive the runtime being killed, not the machine going down, which its container does
+        not survive either (the spec is silent; an fsync cost 0.45 ms in create and 0.4 ms in
+        delete's unlink on an ext4 /run). `staged`: what stage() wrote; when the record is
+        still that, only the rename is left."""
         path = f"{self.dir}/{STATE_FILE}"
         text = jsonio.dumps(self.record)
         if staged and staged == text:
             posix.replace(f"{path}.next", path)
             return
-        self._write(f"{path}.tmp", text, durable)
+        self._write(f"{path}.tmp", text)
         posix.replace(f"{path}.tmp", path)
 
-    def stage(self, durable: bool = True) -> str:
-        """save()'s write and fsync ahead of time, beside the record, which stays as it is: create
+    def stage(self) -> str:
+        """save()'s write ahead of time, beside the record, which stays as it is: create
         stages the final record while the init sets up, and save(staged=) renames it once the
         init is ready. Returns the text written."""
         text = jsonio.dumps(self.record)
-        self._write(f"{self.dir}/{STATE_FILE}.next", text, durable)
+        self._write(f"{self.dir}/{STATE_FILE}.next", text)
         return text
 
     @staticmethod
-    def _write(path: str, text: str, durable: bool) -> None:
+    def _write(path: str, text: str) -> None:
         fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
         try:
             posix.write(fd, text.encode())
-            if durable:
-                posix.fsync(fd)
         finally:
             posix.close(fd)
 
