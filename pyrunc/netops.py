@@ -242,34 +242,31 @@ class NetOps:
             ipr.addr("add", index=index, address=address6, prefixlen=int(prefix6), flags=IFA_F_NODAD)
         ipr.link("set", index=index, state="up")
 
-    def net_nat6(self, bridge: str, subnet6: str) -> None:
+    def _turn_on(self, key: str, path: str) -> None:
+        """Write 1 to the sysctl `path`, its former value recorded first under `key` (once, by the
+        bridge's first container) so that the last one to leave restores it."""
         d = self.alloc.data
-        if "forward6" not in d:
+        if key not in d:
             procfs.open_handle()
-            d["forward6"] = procfs.read(FORWARD6).strip()
+            d[key] = procfs.read(path).strip()
             self.alloc.save()
-            procfs.write(FORWARD6, "1")
-        if not d.get("nat6_made"):
-            d["nat6_made"] = True
+            procfs.write(path, "1")
+
+    def _make_table(self, key: str, table: str, name: str) -> None:
+        """The nft table, recorded under `key` before it is made (a crash leaves delete the record)."""
+        if not self.alloc.data.get(key):
+            self.alloc.data[key] = True
             self.alloc.save()
-            _nft(nat6_table(bridge, subnet6), f"table ip6 pyrunc_{bridge}")
+            _nft(table, name)
+
+    def net_nat6(self, bridge: str, subnet6: str) -> None:
+        self._turn_on("forward6", FORWARD6)
+        self._make_table("nat6_made", nat6_table(bridge, subnet6), f"table ip6 pyrunc_{bridge}")
 
     def net_nat(self, bridge: str, subnet: str) -> None:
-        d = self.alloc.data
-        if "forward" not in d:
-            procfs.open_handle()
-            d["forward"] = procfs.read(FORWARD).strip()
-            self.alloc.save()
-            procfs.write(FORWARD, "1")
-        if "localnet" not in d:  # published ports on 127.0.0.1 (nat_table); the bridge's setting only
-            procfs.open_handle()
-            d["localnet"] = procfs.read(_localnet(bridge)).strip()
-            self.alloc.save()
-            procfs.write(_localnet(bridge), "1")
-        if not d.get("nat_made"):
-            d["nat_made"] = True
-            self.alloc.save()
-            _nft(nat_table(bridge, subnet), f"table ip pyrunc_{bridge}")
+        self._turn_on("forward", FORWARD)
+        self._turn_on("localnet", _localnet(bridge))  # published ports on 127.0.0.1 (nat_table); the bridge's only
+        self._make_table("nat_made", nat_table(bridge, subnet), f"table ip pyrunc_{bridge}")
         self.alloc.unlock()
 
     def net_etc_files(self, names: tuple, hostname: str) -> None:
