@@ -26,15 +26,14 @@ def _one_id(args, what: str = "container id") -> str:
 
 
 def _options(args):
-    import os  # create and run only: start, state, kill and delete do not load os (posixfs.py)
-
     from pyrunc.plan import Options
+    from pyrunc.posixfs import abspath
 
     try:
         preserve = int(args.preserve_fds or 0)
     except ValueError:
         raise PyruncError(f"invalid --preserve-fds: {args.preserve_fds}") from None
-    socket = os.path.abspath(args.console_socket) if args.console_socket else None
+    socket = abspath(args.console_socket) if args.console_socket else None
     from pyrunc.process import check_kept_fds, listen_fds_from_env
 
     listen = listen_fds_from_env()
@@ -46,13 +45,14 @@ def _options(args):
 
 def _bundle_and_id(args) -> tuple[str, str]:
     """runc's form (id, bundle from -b or the cwd), or `run DIR`: the bundle directory, id its name."""
-    import os
+    from pyrunc.posixfs import abspath, basename, exists, isfile, join
+
     if args.bundle:
         return args.bundle, _one_id(args)
-    if not os.path.exists("config.json") and len(args.positional) == 1:
+    if not exists("config.json") and len(args.positional) == 1:
         candidate = args.positional[0]
-        if os.path.isfile(os.path.join(candidate, "config.json")):
-            return candidate, os.path.basename(os.path.abspath(candidate))
+        if isfile(join(candidate, "config.json")):
+            return candidate, basename(abspath(candidate))
     return ".", _one_id(args)
 
 
