@@ -10,7 +10,7 @@ import time
 
 from pyrunc import OCI_VERSION, crashpoint, jsonio
 from pyrunc.errors import PyruncError
-from pyrunc.posixfs import exists, isdir, join, read
+from pyrunc.posixfs import dirname, exists, getenv, isdir, join, makedirs, read
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -21,10 +21,8 @@ def default_root() -> str:
     runc falls back to its /run directory, which the caller then cannot use (state_root says so)."""
     if posix.geteuid() == 0:
         return DEFAULT_ROOT
-    import os  # os.environ: posix.environ is a copy made at start-up, blind to later changes
-
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    return os.path.join(xdg, "pyrunc") if xdg else DEFAULT_ROOT
+    xdg = getenv("XDG_RUNTIME_DIR")
+    return join(xdg, "pyrunc") if xdg else DEFAULT_ROOT
 
 
 def state_root(given: str | None) -> str:
@@ -35,12 +33,11 @@ def state_root(given: str | None) -> str:
     euid = posix.geteuid()
     if euid == 0:
         return root
-    import os  # an unprivileged caller's: os.environ, as default_root
     name = f"--root {root}" if given else f"state root {root}"
-    hint = "" if given or os.environ.get("XDG_RUNTIME_DIR") else \
+    hint = "" if given or getenv("XDG_RUNTIME_DIR") else \
         " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)"
     try:
-        st = os.stat(root)
+        st = posix.stat(root)
     except FileNotFoundError:
         return root
     except PermissionError:
@@ -48,7 +45,7 @@ def state_root(given: str | None) -> str:
     if st.st_uid != euid:
         raise PyruncError(f"{name}: owned by uid {st.st_uid}, not by the caller (uid {euid}): an unprivileged "
                           f"caller's state must be in a directory of its own{hint}")
-    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+    if not posix.access(root, posix.R_OK | posix.W_OK | posix.X_OK):
         raise PyruncError(f"{name}: permission denied")
     return root
 
@@ -102,16 +99,14 @@ class Container:
     # -- existence and locking -------------------------------------------------------------
     def reserve(self) -> None:
         """Create the directory, refusing an id already in use; the caller then holds its lock."""
-        import os  # create and run only
-
         try:
-            os.makedirs(os.path.dirname(self.dir), mode=0o700, exist_ok=True)
+            makedirs(dirname(self.dir), mode=0o700, exist_ok=True)
         except PermissionError:
-            raise PyruncError(f"cannot create the state root {os.path.dirname(self.dir)}: permission denied"
-                              + ("" if os.environ.get("XDG_RUNTIME_DIR") else
+            raise PyruncError(f"cannot create the state root {dirname(self.dir)}: permission denied"
+                              + ("" if getenv("XDG_RUNTIME_DIR") else
                                  " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)")) from None
         try:
-            os.mkdir(self.dir, 0o700)
+            posix.mkdir(self.dir, 0o700)
         except FileExistsError:
             raise PyruncError(f"container with id exists: {self.id}") from None
         self.lock()
