@@ -22,7 +22,7 @@ origin = ""  # who started the task start() returned: "launcher" or "runtime" (a
 
 def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
     """cgroup.procs of the cgroup this process is in, in the first hierarchy that has one."""
-    import os  # only without the launcher's task
+    from pyrunc.posixfs import exists, normpath
 
     for line in self_cgroup.splitlines():
         parts = line.split(":", 2)
@@ -30,8 +30,8 @@ def own_procs_file(self_cgroup: str, root: str = ROOT) -> str | None:
             continue
         controllers, path = parts[1], parts[2]
         for d in (("unified", "") if not controllers else (controllers.removeprefix("name="),)):
-            candidate = os.path.normpath(f"{root}/{d}/{path}") + "/cgroup.procs"
-            if os.path.exists(candidate):
+            candidate = normpath(f"{root}/{d}/{path}") + "/cgroup.procs"
+            if exists(candidate):
                 return candidate
     return None
 
