@@ -25,11 +25,11 @@ def check_unprivileged() -> None:
     """Without privileges neither the sealed view nor the memfd is possible. The container's user
     namespace then maps only the caller's ids, so an interpreter the caller cannot write is safe
     behind non-dumpable alone; one it can write (its own copy) is refused, not exposed."""
-    import os  # rootless only
+    from pyrunc.posixfs import realpath
 
-    exe = os.path.realpath("/proc/self/exe")
-    if os.access(exe, os.W_OK):
+    exe = realpath("/proc/self/exe")
+    if posix.access(exe, posix.W_OK):
         from pyrunc.errors import PyruncError
 
-        raise PyruncError(f"the interpreter {exe} is writable by uid {os.getuid()}, which the container's user "
+        raise PyruncError(f"the interpreter {exe} is writable by uid {posix.getuid()}, which the container's user "
                           "namespace maps: run pyrunc from an interpreter it cannot write, or as root")
