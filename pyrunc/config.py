@@ -7,10 +7,11 @@ to their own tables, a one-element list applies its table to every item, True ac
 whole, and "*" in a dict accepts any key.
 """
 
-import os
+import posix
 
 from pyrunc import jsonio
 from pyrunc.errors import PyruncError, unsupported
+from pyrunc.posixfs import isdir, join, realpath
 
 _HOOK = [{"path": True, "args": True, "env": True, "timeout": True}]
 _ID_MAP = [{"containerID": True, "hostID": True, "size": True}]
@@ -95,7 +96,7 @@ def check_supported(value: object, table: object = SUPPORTED, path: str = "") ->
 
 def load(bundle: str) -> dict:
     """Read, parse and validate `<bundle>/config.json`; one-line errors for every failure."""
-    path = os.path.join(bundle, "config.json")
+    path = join(bundle, "config.json")
     text = read_text(path)
     try:
         cfg = jsonio.loads(text)
@@ -122,13 +123,13 @@ def read_text(path: str) -> str:
     import stat
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | posix.O_NONBLOCK)
     except FileNotFoundError:
         raise PyruncError(f"open {path}: no such file or directory") from None
     except OSError as e:
         raise PyruncError(f"open {path}: {(e.strerror or '').lower()}") from None
     try:
-        mode = os.fstat(fd).st_mode
+        mode = posix.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise PyruncError(f"open {path}: is a directory")
         if not stat.S_ISREG(mode):
@@ -138,7 +139,7 @@ def read_text(path: str) -> str:
         with open(fd, "rb", closefd=False) as f:
             data = f.read()
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -187,7 +188,7 @@ def rootfs_path(bundle: str, cfg: dict) -> str:
     root = cfg.get("root")
     if not root or not root.get("path"):
         raise PyruncError("config.json: root.path is required on Linux")
-    path = os.path.join(bundle, root["path"])
-    if not os.path.isdir(path):
+    path = join(bundle, root["path"])
+    if not isdir(path):
         raise PyruncError(f"rootfs ({path}) does not exist")
-    return os.path.realpath(path)
+    return realpath(path)
