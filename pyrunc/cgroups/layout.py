@@ -6,9 +6,10 @@ A hierarchy is named by its mount point relative to the cgroup root ("memory", "
 """
 
 
-import os
+import posix
 
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import dirname, exists, isdir, join
 
 V1 = "v1"
 HYBRID = "hybrid"
@@ -130,14 +131,14 @@ def parse_mountinfo(text: str, root: str) -> list[Hierarchy]:
 def _scan_tree(root: str) -> list[Hierarchy]:
     """A stand-in tree (tests): cgroup.controllers at the root means v2; otherwise each subdirectory
     is a v1 hierarchy named after its controllers, and one holding cgroup.controllers is cgroup2."""
-    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+    if exists(join(root, "cgroup.controllers")):
         return [Hierarchy("", root, "/", (), True)]
     found = []
-    for name in sorted(os.listdir(root)):
-        path = os.path.join(root, name)
-        if not os.path.isdir(path):
+    for name in sorted(posix.listdir(root)):
+        path = join(root, name)
+        if not isdir(path):
             continue
-        if os.path.exists(os.path.join(path, "cgroup.controllers")):
+        if exists(join(path, "cgroup.controllers")):
             found.append(Hierarchy(name, path, "/", (), True))
         else:
             ctrls = tuple(c for c in name.split(",") if c in _V1_CONTROLLERS)
@@ -161,7 +162,7 @@ def detect(root: str = "/sys/fs/cgroup", mountinfo: str | None = None) -> Layout
     if mountinfo is None:
         mountinfo = _read("/proc/self/mountinfo")
     hierarchies = parse_mountinfo(mountinfo, root)
-    if not hierarchies and os.path.isdir(root):
+    if not hierarchies and isdir(root):
         hierarchies = _scan_tree(root)
     if not hierarchies:
         raise PyruncError(f"no cgroup filesystem is mounted under {root}")
@@ -173,7 +174,7 @@ def detect(root: str = "/sys/fs/cgroup", mountinfo: str | None = None) -> Layout
     if has_v2:
         unified = next(h for h in hierarchies if h.v2)
         try:
-            v2_controllers = tuple(_read(os.path.join(unified.mountpoint, "cgroup.controllers")).split())
+            v2_controllers = tuple(_read(join(unified.mountpoint, "cgroup.controllers")).split())
         except OSError:
             v2_controllers = ()
     return Layout(HYBRID if has_v2 else V1, root, hierarchies, v2_controllers)
@@ -206,12 +207,12 @@ def usable_by_caller(dirs: dict[str, str]) -> set[str]:
     usable = set()
     for key, d in dirs.items():
         probe = d
-        while not os.path.isdir(probe) and probe != "/":
-            probe = os.path.dirname(probe)
+        while not isdir(probe) and probe != "/":
+            probe = dirname(probe)
         if probe == d:
-            ok = os.access(os.path.join(d, "cgroup.procs"), os.W_OK)
+            ok = posix.access(join(d, "cgroup.procs"), posix.W_OK)
         else:
-            ok = os.access(probe, os.W_OK | os.X_OK) and os.access(os.path.join(probe, "cgroup.procs"), os.W_OK)
+            ok = posix.access(probe, posix.W_OK | posix.X_OK) and posix.access(join(probe, "cgroup.procs"), posix.W_OK)
         if ok:
             usable.add(key)
     return usable
