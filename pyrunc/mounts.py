@@ -13,9 +13,8 @@ for a bind mount and for the filesystems listed in FS_WORDS; for other filesyste
 kernel ignores key=value data on a bind mount, so it is accepted there and shown as ignored.
 """
 
-import posixpath
-
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import normpath
 from pyrunc.steps import Plan
 from pyrunc.uapi import (
     ATTR_ATIME,
@@ -264,7 +263,7 @@ def _refuse_words(o: MountOptions, where: str, words: frozenset, what: str) -> N
 
 def clean(path: str) -> str:
     """A container path with `.`, `..` and repeated slashes resolved lexically (filepath.Clean)."""
-    return "/" + posixpath.normpath("/" + path).lstrip("/")
+    return "/" + normpath("/" + path).lstrip("/")
 
 
 def check_proc_mount(dest: str, fstype: str, bind: bool, where: str) -> None:
