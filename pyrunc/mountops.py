@@ -15,13 +15,13 @@ the rootfs, not symlinks (the CVE-2019-19921 class).
 """
 
 import errno
-import os
+import posix
 import stat
 
 from pyrunc import native, paths, procfs, uapi
 from pyrunc.mounts import NO_SYMLINK, PROC_FILE_MOUNTS, clean
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_DIR_FLAGS = posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC
 _KINDS = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device", stat.S_IFIFO: "fifo",
           stat.S_IFDIR: "directory", stat.S_IFREG: "regular file", stat.S_IFLNK: "symlink",
           stat.S_IFSOCK: "socket"}
@@ -47,9 +47,9 @@ def _plain_dir(rootfs: str, dest: str, fstype: str | None) -> None:
     path = clean(dest)
     if fstype not in ("proc", "sysfs") and path not in NO_SYMLINK:
         return
-    root = os.open(rootfs, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root = posix.open(rootfs, uapi.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
-        fd = native.openat2(root, path, uapi.O_PATH | os.O_CLOEXEC, 0,
+        fd = native.openat2(root, path, uapi.O_PATH | posix.O_CLOEXEC, 0,
                             uapi.RESOLVE_IN_ROOT | uapi.RESOLVE_NO_SYMLINKS)
     except FileNotFoundError:
         return
@@ -58,12 +58,12 @@ def _plain_dir(rootfs: str, dest: str, fstype: str | None) -> None:
             raise OSError(errno.ELOOP, f"{path} in the rootfs is a symlink: refused") from None
         raise
     finally:
-        os.close(root)
+        posix.close(root)
     try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        if not stat.S_ISDIR(posix.fstat(fd).st_mode):
             raise OSError(errno.ENOTDIR, f"{path} in the rootfs is not a directory: refused")
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 _proc_dirs: dict[str, tuple[int, int] | None] = {}  # rootfs -> (st_dev, st_ino) of its /proc directory
@@ -79,9 +79,9 @@ def _proc_dir(rootfs: str) -> tuple[int, int] | None:
             _proc_dirs[rootfs] = None
         else:
             try:
-                st = os.fstat(fd)
+                st = posix.fstat(fd)
             finally:
-                os.close(fd)
+                posix.close(fd)
             _proc_dirs[rootfs] = (st.st_dev, st.st_ino)
     return _proc_dirs[rootfs]
 
@@ -94,7 +94,7 @@ def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
         _proc_dirs.pop(rootfs, None)
     if path in PROC_FILE_MOUNTS:
         return
-    st = os.fstat(fd)
+    st = posix.fstat(fd)
     on_proc = native.fstatfs_type(fd) == uapi.PROC_SUPER_MAGIC
     at_proc = on_proc and st.st_ino == uapi.PROC_ROOT_INO
     if not at_proc and stat.S_ISDIR(st.st_mode):
@@ -107,7 +107,7 @@ def _proc_guard(rootfs: str, dest: str, fd: int, is_proc: bool) -> None:
         raise OSError(errno.EPERM, "the destination cannot be mounted because it is inside /proc")
 
 
-def _destination(rootfs: str, dest: str, root: os.stat_result, magic: int) -> int:
+def _destination(rootfs: str, dest: str, root: posix.stat_result, magic: int) -> int:
     """The O_PATH fd a tree lands on: `dest` made (a directory or a file, as the tree's `root`)
     if missing, after the checks against /proc (`magic`: the tree's filesystem)."""
     _plain_dir(rootfs, dest, None)
@@ -115,7 +115,7 @@ def _destination(rootfs: str, dest: str, root: os.stat_result, magic: int) -> in
     try:
         _proc_guard(rootfs, dest, fd, magic == uapi.PROC_SUPER_MAGIC)
     except BaseException:
-        os.close(fd)
+        posix.close(fd)
         raise
     return fd
 
@@ -144,17 +144,17 @@ def _proc_sys_mounts(mountinfo: str, rootfs: str) -> list[str]:
     return points
 
 
-def _node_text(st: os.stat_result) -> str:
+def _node_text(st: posix.stat_result) -> str:
     kind = _KINDS.get(stat.S_IFMT(st.st_mode), "file")
     if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-        kind += f" {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+        kind += f" {posix.major(st.st_rdev)}:{posix.minor(st.st_rdev)}"
     return kind
 
 
-def _same_node(st: os.stat_result, fmt: int, major: int, minor: int) -> bool:
+def _same_node(st: posix.stat_result, fmt: int, major: int, minor: int) -> bool:
     if stat.S_IFMT(st.st_mode) != fmt:
         return False
-    return fmt == stat.S_IFIFO or st.st_rdev == os.makedev(major, minor)
+    return fmt == stat.S_IFIFO or st.st_rdev == posix.makedev(major, minor)
 
 
 def _in_dir(path: str) -> tuple[str, str] | None:
@@ -194,7 +194,7 @@ def _node_form(op: str, args: tuple) -> dict:
     if op == "symlink":
         return {"op": native.FS_SYMLINK, "target": args[1]}
     _, _, fmt, major, minor, mode, uid, gid = args
-    return {"op": native.FS_MKNOD, "mode": fmt | mode, "dev": os.makedev(major, minor), "uid": uid, "gid": gid}
+    return {"op": native.FS_MKNOD, "mode": fmt | mode, "dev": posix.makedev(major, minor), "uid": uid, "gid": gid}
 
 
 def _shim_form(step) -> dict | None:
@@ -275,42 +275,42 @@ class MountOps:
         except OSError as e:
             raise _fs_error(e, fstype) from None
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     def mount_copy_up(self, source: str, rootfs: str, dest: str, fstype: str, flags: int, data: str | None) -> None:
         """tmpcopyup: the new tmpfs starts with a copy of what the image has at `dest`."""
         fd = paths.open_in_root(rootfs, dest, create="dir")
         try:
             _proc_guard(rootfs, dest, fd, False)
-            below = os.open(paths.fd_path(fd), _DIR_FLAGS)  # stays on the directory the tmpfs covers
+            below = posix.open(paths.fd_path(fd), _DIR_FLAGS)  # stays on the directory the tmpfs covers
             try:
                 _mount(source, paths.fd_path(fd), fstype, flags & ~uapi.MS_RDONLY, data)
                 top_path = paths.open_in_root(rootfs, dest)
                 try:
-                    top = os.open(paths.fd_path(top_path), _DIR_FLAGS)
+                    top = posix.open(paths.fd_path(top_path), _DIR_FLAGS)
                     try:
                         from pyrunc import copyup  # loaded by the planner
 
                         copyup.copy_tree(below, top)
                     finally:
-                        os.close(top)
+                        posix.close(top)
                     if flags & uapi.MS_RDONLY:
                         native.mount(None, paths.fd_path(top_path), None, uapi.MS_REMOUNT | flags, data)
                 finally:
-                    os.close(top_path)
+                    posix.close(top_path)
             finally:
-                os.close(below)
+                posix.close(below)
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     def bind_mount(self, source: str, rootfs: str, dest: str, recursive: bool, attrs: tuple) -> None:
         """A detached copy of `source` (with its submounts if `recursive`), `attrs` applied as
         (AT_RECURSIVE?, MOUNT_ATTR set, clear) in order, attached at `dest`."""
-        fd = _destination(rootfs, dest, os.stat(source), native.statfs_type(source))  # followed, as by open_tree
+        fd = _destination(rootfs, dest, posix.stat(source), native.statfs_type(source))  # followed, as by open_tree
         try:
             _perform(_bind_form(source, recursive, attrs) | {"given": 1, "fd": fd})
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     def attach_mount(self, key: str, rootfs: str, dest: str, source: str) -> None:
         """Attach the detached copy of `source` (idmapped, or reached before the user namespace) the
@@ -319,13 +319,13 @@ class MountOps:
 
         tree = idmap.take(key)
         try:
-            fd = _destination(rootfs, dest, os.fstat(tree), native.fstatfs_type(tree))
+            fd = _destination(rootfs, dest, posix.fstat(tree), native.fstatfs_type(tree))
             try:
                 native.move_mount(tree, fd)
             finally:
-                os.close(fd)
+                posix.close(fd)
         finally:
-            os.close(tree)
+            posix.close(tree)
 
     def setattr(self, rootfs: str, dest: str, recursive: bool, attr_set: int, attr_clr: int) -> None:
         """mount_setattr on the mount at `dest` (and every mount below it if `recursive`)."""
@@ -333,7 +333,7 @@ class MountOps:
         try:
             native.mount_setattr(fd, recursive, attr_set, attr_clr)
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     # -- /dev ------------------------------------------------------------------------------
     def mknod(self, rootfs: str, path: str, fmt: int, major: int, minor: int, mode: int, uid: int,
@@ -344,11 +344,11 @@ class MountOps:
         try:
             _perform(form | {"name": name, "given": 1, "fd": dirfd})
         except FileExistsError:
-            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            st = posix.stat(name, dir_fd=dirfd, follow_symlinks=False)
             if not _same_node(st, fmt, major, minor):
                 raise OSError(errno.EEXIST, f"a {_node_text(st)} is already there") from None
         finally:
-            os.close(dirfd)
+            posix.close(dirfd)
 
     def check_device(self, rootfs: str, path: str, fmt: int, major: int, minor: int) -> None:
         """With /dev bind-mounted from the config nothing is made in it: the node must be there."""
@@ -357,9 +357,9 @@ class MountOps:
         except FileNotFoundError:
             raise OSError(errno.ENOENT, "not in the bind-mounted /dev") from None
         try:
-            st = os.fstat(fd)
+            st = posix.fstat(fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
         if not _same_node(st, fmt, major, minor):
             raise OSError(errno.EEXIST, f"a {_node_text(st)} is already there")
 
@@ -374,7 +374,7 @@ class MountOps:
         except FileExistsError:
             pass
         finally:
-            os.close(dirfd)
+            posix.close(dirfd)
 
     # -- the new root ----------------------------------------------------------------------
     def pivot_root(self, rootfs: str) -> None:
@@ -382,16 +382,16 @@ class MountOps:
         root after the call, so the old one is reached through an fd opened before (as runc
         does): made rslave (its unmount must not propagate to the host) and detached, without
         touching the propagation of the container's own mounts."""
-        old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        old_root = posix.open("/", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         try:
-            os.chdir(rootfs)
+            posix.chdir(rootfs)
             native.pivot_root(".", ".")
-            os.fchdir(old_root)
+            posix.fchdir(old_root)
         finally:
-            os.close(old_root)
+            posix.close(old_root)
         native.mount(None, ".", None, uapi.MS_SLAVE | uapi.MS_REC, None)
         native.umount2(".", uapi.MNT_DETACH)
-        os.chdir("/")
+        posix.chdir("/")
 
     def move_root(self, rootfs: str) -> None:
         """--no-pivot (runc's msMoveRoot): the old root stays in the mount namespace below the
@@ -410,10 +410,10 @@ class MountOps:
                     raise
                 flags = uapi.MS_RDONLY | uapi.MS_NOSUID | uapi.MS_NODEV | uapi.MS_NOEXEC
                 native.mount("tmpfs", point, "tmpfs", flags, None)
-        os.chdir(rootfs)
+        posix.chdir(rootfs)
         native.mount(rootfs, "/", None, uapi.MS_MOVE, None)
-        os.chroot(".")
-        os.chdir("/")
+        posix.chroot(".")
+        posix.chdir("/")
 
     def mask_path(self, path: str, label: str | None = None) -> None:
         """After pivot_root: an empty read-only tmpfs over a directory, /dev/null over anything
@@ -426,9 +426,9 @@ class MountOps:
             raise error
         null = paths.open_in_root("/", "/dev/null")
         try:
-            text = _node_text(os.fstat(null))
+            text = _node_text(posix.fstat(null))
         finally:
-            os.close(null)
+            posix.close(null)
         raise OSError(errno.EINVAL, f"/dev/null is a {text}, not the null device")
 
     def readonly_path(self, path: str) -> None:
