@@ -7,7 +7,7 @@ read the container's files or fail.
 """
 
 import errno
-import os
+import posix
 import sys
 
 from pyrunc import cgroups, config, crashpoint, executor, exeseal, init, native, procfs, sync, uapi
@@ -27,6 +27,7 @@ from pyrunc.lifecycle import (
 )
 from pyrunc.mountops import MountOps
 from pyrunc.plan import Options, build, wants_network
+from pyrunc.posixfs import abspath, basename, join
 from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
 from pyrunc.steps import Plan
@@ -87,7 +88,7 @@ class RuntimeOps:
         kernel wants the caller alone in its memory, so the grace-period task is waited for."""
         self.alone()
         try:
-            self._time_ns = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+            self._time_ns = posix.open("/proc/self/ns/time", posix.O_RDONLY | posix.O_CLOEXEC)
         except FileNotFoundError:
             raise OSError(errno.EINVAL, "this kernel has no time namespaces (no /proc/self/ns/time)") from None
         native.unshare(uapi.CLONE_NEWTIME)
@@ -115,16 +116,16 @@ class RuntimeOps:
     def clone(self, flags: int, into: str = "") -> None:
         """The init: 0 in it (it goes on to _become_init), its pid here; born in the cgroup2
         directory `into` when there is one."""
-        fd = os.open(into, uapi.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if into else -1
+        fd = posix.open(into, uapi.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC) if into else -1
         try:
             self.pid = native.clone(flags, self.child_sync, uapi.SIGKILL, fd)
         finally:
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
 
     def leave_time_namespace(self) -> None:
         native.setns(self._time_ns, uapi.CLONE_NEWTIME)
-        os.close(self._time_ns)
+        posix.close(self._time_ns)
         self._time_ns = -1
 
     def close_idmapped_mounts(self) -> None:
@@ -224,25 +225,25 @@ class RuntimeOps:
 
     def enter_cgroup(self, path: str) -> None:
         """One write(2), no file object: the init waits for these (await_release)."""
-        fd = os.open(os.path.join(path, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+        fd = posix.open(join(path, "cgroup.procs"), posix.O_WRONLY | posix.O_CLOEXEC)
         try:
-            os.write(fd, str(self.pid).encode())
+            posix.write(fd, str(self.pid).encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
 
 
 class Prepared:
     """Everything decided before anything is done: the config, cgroups and the plan."""
 
     def __init__(self, ctx: Context, cid: str, bundle: str, opts: Options) -> None:
-        self.bundle = os.path.abspath(bundle)
+        self.bundle = abspath(bundle)
         self.cfg = config.load(self.bundle)
         self.rootfs = config.rootfs_path(self.bundle, self.cfg)
         layout = cgroups.detect()
         linux = self.cfg.get("linux") or {}
-        opts.rootless = os.geteuid() != 0
-        opts.caller = (os.geteuid(), os.getegid())
-        if opts.rootless and not os.access(self.rootfs, os.R_OK | os.X_OK):  # the kernel would name /proc
+        opts.rootless = posix.geteuid() != 0
+        opts.caller = (posix.geteuid(), posix.getegid())
+        if opts.rootless and not posix.access(self.rootfs, posix.R_OK | posix.X_OK):  # the kernel would name /proc
             raise PyruncError(f"root.path: {self.rootfs}: permission denied: the caller (uid {opts.caller[0]}) "
                               "cannot read it, and an unprivileged runtime has no more access than its caller")
         manager_cgroup = None
@@ -281,7 +282,7 @@ class Prepared:
         if ctx.grace_pidfd >= 0:
             opts.grace = grace.origin
         opts.container_id = cid
-        opts.state_dir = os.path.join(ctx.root, cid)
+        opts.state_dir = join(ctx.root, cid)
         if wants_network(self.cfg, opts):
             opts.etc_missing = etc_missing(self.rootfs)
         self.plan, self.ns = build(self.cfg, self.rootfs, opts, self.cgroup_dirs, tuple(self.cgroups.describe()))
@@ -295,7 +296,7 @@ def etc_missing(rootfs: str) -> tuple[str, ...]:
     found = []
     for name in network.ETC_FILES:
         try:
-            if os.lstat(os.path.join(rootfs, "etc", name)).st_size == 0:
+            if posix.lstat(join(rootfs, "etc", name)).st_size == 0:
                 found.append(name)
         except FileNotFoundError:
             found.append(name)
@@ -304,7 +305,7 @@ def etc_missing(rootfs: str) -> tuple[str, ...]:
 
 def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
     """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
-    cid = os.path.basename(os.path.abspath(bundle))
+    cid = basename(abspath(bundle))
     opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
     p = Prepared(ctx, cid, bundle, opts)
     record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
@@ -394,7 +395,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         ops.alone()
         if terminal:
             master = parent.fds.pop(0)
-            undo.append(lambda: os.close(master))
+            undo.append(lambda: posix.close(master))
             if detached:
                 from pyrunc import console
 
@@ -437,7 +438,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         raise
     c.unlock()
     if detached and master >= 0:
-        os.close(master)
+        posix.close(master)
         master = -1
     return c, ops.pid, master
 
@@ -475,7 +476,7 @@ def _become_init(c: Container, parent: sync.Channel, child: sync.Channel, cfg: d
             own += sys.modules["pyrunc.idmap"].kept_fds()
         init.main(plan, InitKernel(child, start_listener, own), log, cfg, hook_state_fn)
     finally:
-        os._exit(1)
+        posix._exit(1)
 
 
 def _drive_create(plan, ops: RuntimeOps, log) -> None:
@@ -501,7 +502,7 @@ def _oom_killed(cgroup_dirs: dict[str, str]) -> str:
     for d in cgroup_dirs.values():
         for name in ("memory.oom_control", "memory.events"):
             try:
-                with open(os.path.join(d, name)) as f:
+                with open(join(d, name)) as f:
                     counts = dict(line.split() for line in f if line.count(" ") == 1)
             except OSError:
                 continue
@@ -517,11 +518,11 @@ def _how_it_ended(pid: int, cgroup_dirs: dict[str, str]) -> str:
 
     for _ in range(50):
         try:
-            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            info = posix.waitid(posix.P_PID, pid, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT)
         except ChildProcessError:
             return ""
         if info is not None:
-            if info.si_code == os.CLD_EXITED:
+            if info.si_code == posix.CLD_EXITED:
                 return f" (exit status {info.si_status})"
             import signal
 
@@ -548,7 +549,7 @@ def _drive(plan, ops: RuntimeOps, log) -> None:
             return
         if tag == "pid":  # the init forked after the joins: the first child leaves
             ops.pid = int(payload)
-            os.waitpid(first, 0)
+            posix.waitpid(first, 0)
         elif tag in _REQUESTS:
             request, reply = _REQUESTS[tag]
             executor.run(plan.on("parent", request), ops, log)
@@ -589,20 +590,21 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
             console.resize_from(0, master)
             return
         try:
-            os.kill(pid, signum)
+            posix.kill(pid, signum)
         except ProcessLookupError:
             pass
 
     for signum in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
         _signal.signal(signum, forward)
     if master >= 0:
-        console.relay(master, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
-        os.close(master)
-    _, status = os.waitpid(pid, 0)
+        console.relay(master,
+                      lambda: posix.waitid(posix.P_PID, pid, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT) is None)
+        posix.close(master)
+    _, status = posix.waitpid(pid, 0)
     if not keep:
         c.lock()
         destroy(c, ctx.log)
-    code = os.waitstatus_to_exitcode(status)
+    code = posix.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
 

@@ -18,7 +18,7 @@ def test_no_time_namespaces_is_one_clear_line(monkeypatch):
             raise FileNotFoundError(2, "No such file or directory", path)
         return real_open(path, *args, **kw)
 
-    monkeypatch.setattr(create.os, "open", without_time_ns)
+    monkeypatch.setattr(create.posix, "open", without_time_ns)
     target = SimpleNamespace(alone=lambda: None)
     target.unshare_time = lambda offsets: create.RuntimeOps.unshare_time(target, offsets)
     step = Step("runtime", "unshare_time", ("monotonic 10 0\n",), "unshare(CLONE_NEWTIME)", "linux.namespaces[1]")
