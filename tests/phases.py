@@ -47,6 +47,8 @@ from bench import (
     wait_stopped,
 )
 
+from pyrunc.testing.runtime import launcher_command
+
 TRACED = ("execve,execveat,clone,clone3,vfork,fork,openat,openat2,pivot_root,exit_group,wait4,waitid,write,"
           "mkdir,mkdirat,rmdir,unlinkat")
 LINE = re.compile(r"^(\d+)\s+(\d+\.\d+) (.*)$")
@@ -292,13 +294,8 @@ def untraced(cmd: list[str]) -> float | None:
 def import_ms(rt: Runtime, bundle: str) -> tuple[float, int]:
     """pyrunc's `run` with -X importtime (the interpreter called directly, as the launcher does):
     total self time of every import, and the number of modules."""
-    python = os.path.join(os.path.dirname(rt.path), "python")
-    # The launcher's program (launcher.BOOT) of that installation, for its package directory.
-    code = subprocess.run([python, "-I", "-c", "import os, pyrunc; from pyrunc import launcher; "
-                           "print(launcher.BOOT.format(libdir=os.path.dirname(os.path.dirname(pyrunc.__file__))))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
     cid = rt.new_id()
-    err = subprocess.run([python, "-IS", "-X", "importtime", "-c", code, "--root", rt.root, "run", "-b", bundle, cid],
+    err = subprocess.run([*launcher_command(rt.path, "-X", "importtime"), "--root", rt.root, "run", "-b", bundle, cid],
                          stdin=DEVNULL, stdout=DEVNULL, stderr=subprocess.PIPE, text=True).stderr
     rt.force_delete(cid)
     selfs = [int(line.split("|")[0].split(":")[1]) for line in err.splitlines()

@@ -84,6 +84,17 @@ def _flags(**options) -> list[str]:
     return out
 
 
+def launcher_command(exe: str, *options: str) -> list[str]:
+    """The interpreter's command line the pyrunc launcher `exe` (pyrunc.launcher) runs, with the
+    interpreter's `options` added (-X importtime): its installation's python -IS -c launcher.BOOT,
+    that installation's own program, asked of that python."""
+    python = os.path.join(os.path.dirname(os.path.realpath(exe)), "python")
+    boot = subprocess.run([python, "-I", "-c", "import os, pyrunc; from pyrunc import launcher; "
+                           "print(launcher.BOOT.format(libdir=os.path.dirname(os.path.dirname(pyrunc.__file__))))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    return [python, "-IS", *options, "-c", boot]
+
+
 class Runtime:
     """A runtime binary with a private state root (`--root`) and a base directory for bundles."""
 
