@@ -1,4 +1,5 @@
-"""The init imports nothing: every module it needs was imported by the runtime before clone.
+"""The init imports nothing: every module it needs was imported by the runtime before clone; and
+`run` imports no os (test_run_does_not_import_os).
 
 After the init joins a mount namespace or changes user, an import could read the container's
 files or fail (create.py, kernel.preload). `strace -f` records every file access of `run` and
@@ -16,6 +17,7 @@ import sys
 import pytest
 
 from pyrunc.testing.console import ConsoleReader
+from pyrunc.testing.runtime import launcher_command
 
 LINE = re.compile(r"^(\d+) +(\w+)\((.*)$")
 PATH = re.compile(r'"([^"]*)"')
@@ -62,6 +64,21 @@ def run_traced(rt, c, tmp_path) -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r
     check(tmp_path / "run")
+
+
+def imports_of_run(rt, c, tmp_path, prelude: str = "") -> set[str]:
+    """The modules `run` of the container imports, as -X importtime names them: the launcher's
+    program run by its interpreter (os and its kin are frozen modules: strace sees no file of theirs).
+    `prelude`: statements run first, for the check's control."""
+    python, *options, boot = launcher_command(rt.exe, "-X", "importtime")
+    with open(tmp_path / "importtime", "w+") as err:  # a file: the container's stdio must not hold a pipe open
+        r = subprocess.run([python, *options, prelude + boot, "--root", str(rt.root), "run", "--bundle",
+                            str(c.bundle), c.id], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                           timeout=60)
+        err.seek(0)
+        lines = err.read().splitlines()
+    assert r.returncode == 0, lines[-5:]
+    return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
 
 
 @pytest.fixture
@@ -132,3 +149,21 @@ def test_the_check_names_an_import_by_the_init():
     found = imports_outside_the_runtime(trace)
     assert found == [trace[3]], found
     assert not imports_outside_the_runtime(trace[:3] + trace[4:])
+
+
+OS = {"os", "posixpath", "_collections_abc"}
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("userns", [False, True], ids=["default", "user namespace"])
+def test_run_does_not_import_os(rt, container, tmp_path, userns):
+    """`import os` (posixpath, _collections_abc) cost 1.8-2 ms of a `run`: its modules call posix
+    and pyrunc.posixfs. The control: the same check names os when the program imports it first."""
+    rt.only_pyrunc("a Python runtime's imports")
+    c = container("true")
+    if userns:
+        c.user_namespace()
+    c.write()
+    modules = imports_of_run(rt, c, tmp_path)
+    assert "pyrunc.create" in modules and not OS & modules, sorted(OS & modules)
+    assert OS <= imports_of_run(rt, c, tmp_path, prelude="import os; ")
