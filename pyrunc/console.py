@@ -5,7 +5,7 @@ foreground, relay it to its own stdio.
 
 import _socket
 import errno
-import os
+import posix
 
 from pyrunc import native, paths, uapi
 from pyrunc.errors import PyruncError
@@ -15,9 +15,9 @@ from pyrunc.sync import fds_message
 def open_terminal(size: tuple[int, int] | None) -> tuple[int, int]:
     """In the init, after pivot_root: (master, slave) from the container's devpts. The slave is
     the master's own peer (TIOCGPTPEER), not whatever /dev/pts/N names by then."""
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    master = posix.open("/dev/ptmx", posix.O_RDWR | posix.O_NOCTTY | posix.O_CLOEXEC)
     native.pty_unlock(master)
-    slave = native.pty_peer(master, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    slave = native.pty_peer(master, posix.O_RDWR | posix.O_NOCTTY | posix.O_CLOEXEC)
     if size:
         native.set_winsize(master, *size)
     return master, slave
@@ -35,19 +35,19 @@ def mount_console(slave: int) -> None:
                 raise OSError(errno.EPERM, "/dev/console leads into procfs: refused")
             native.move_mount(tree, fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
     finally:
-        os.close(tree)
+        posix.close(tree)
 
 
 def become_terminal_session(slave: int) -> None:
     """New session with the pty as controlling terminal and as stdin, stdout and stderr."""
-    os.setsid()
+    posix.setsid()
     native.set_ctty(slave)
     for target in (0, 1, 2):
-        os.dup2(slave, target)
+        posix.dup2(slave, target)
     if slave > 2:
-        os.close(slave)
+        posix.close(slave)
 
 
 def send_to_socket(socket_path: str, master: int) -> None:
@@ -67,7 +67,7 @@ def relay(master: int, child_alive) -> None:
     container closes it; the caller's terminal is raw meanwhile and its size follows."""
     import select
 
-    tty = os.isatty(0)
+    tty = posix.isatty(0)
     saved = None
     if tty:
         import termios
@@ -85,16 +85,16 @@ def relay(master: int, child_alive) -> None:
             for fd, event in poller.poll(200):
                 if fd == master:
                     try:
-                        data = os.read(master, 65536)
+                        data = posix.read(master, 65536)
                     except OSError:
                         data = b""
                     if not data:
                         return
-                    os.write(1, data)
+                    posix.write(1, data)
                 elif stdin_open:
-                    data = os.read(0, 65536) if event & (select.POLLIN | select.POLLHUP) else b""
+                    data = posix.read(0, 65536) if event & (select.POLLIN | select.POLLHUP) else b""
                     if data:
-                        os.write(master, data)
+                        posix.write(master, data)
                     else:
                         poller.unregister(0)
                         stdin_open = False
