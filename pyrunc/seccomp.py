@@ -210,7 +210,9 @@ def check(sc: dict, where: str = "linux.seccomp") -> Filter:
 
 def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - what it does
     """check(), then libseccomp: the filter as the bytes of its struct sock_filter array."""
-    import os
+    import posix
+
+    from pyrunc import uapi
 
     filt = check(sc, where)
     _probe_flags(sc, where)
@@ -230,7 +232,7 @@ def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - w
                                   f"{v.major}.{v.minor}.{v.micro}")
             rc = lib.seccomp_arch_add(ctx, token)
             if rc < 0 and rc != -17:  # EEXIST: the native one is there already
-                raise PyruncError(f"{where}.architectures: adding {arch}: {os.strerror(-rc).lower()}")
+                raise PyruncError(f"{where}.architectures: adding {arch}: {posix.strerror(-rc).lower()}")
         for rule in filt.rules:
             nr = lib.seccomp_syscall_resolve_name(rule.name.encode())
             if nr == -1:  # __NR_SCMP_ERROR
@@ -242,18 +244,18 @@ def compile(sc: dict, where: str = "linux.seccomp") -> Filter:  # noqa: A001 - w
             rc = lib.seccomp_rule_add_array(ctx, rule.action, nr, len(rule.conditions), conds)
             if rc < 0:
                 raise PyruncError(f"{rule.where}: libseccomp refused the rule for {rule.name}: "
-                                  f"{os.strerror(-rc).lower()}")
+                                  f"{posix.strerror(-rc).lower()}")
         if filt.default not in LETS_THROUGH:
             filt.newest = _newest(lib, filt)
-        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        fd = posix.memfd_create("seccomp-bpf", posix.MFD_CLOEXEC)
         try:
             rc = lib.seccomp_export_bpf(ctx, fd)
             if rc < 0:
-                raise PyruncError(f"{where}: exporting the filter: {os.strerror(-rc).lower()}")
-            size = os.lseek(fd, 0, os.SEEK_CUR)
-            filt.bpf = os.pread(fd, size, 0)
+                raise PyruncError(f"{where}: exporting the filter: {posix.strerror(-rc).lower()}")
+            size = posix.lseek(fd, 0, uapi.SEEK_CUR)
+            filt.bpf = posix.pread(fd, size, 0)
         finally:
-            os.close(fd)
+            posix.close(fd)
     finally:
         lib.seccomp_release(ctx)
     filt.bpf = enosys_stub(filt.newest) + filt.bpf
@@ -363,6 +365,6 @@ def handover(sc: dict, fd: int, pid: int, state: dict) -> None:
     try:
         send_listener(filt.listener_path, fd, process_state(filt, pid, state))
     finally:
-        import os
+        import posix
 
-        os.close(fd)
+        posix.close(fd)

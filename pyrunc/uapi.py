@@ -23,6 +23,7 @@ RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 O_PATH = 0o10000000
+SEEK_CUR = 1  # lseek(2): os has it, posix does not
 
 # *at(2) flags, open_tree(2), move_mount(2), fsopen(2) and friends
 AT_FDCWD = -100
