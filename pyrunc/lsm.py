@@ -13,10 +13,11 @@ Both are written after pivot_root, through the procfs handle the runtime opened 
 (procfs.py), and before the user and capabilities change, as runc does.
 """
 
-import os
+import posix
 
 from pyrunc import paths, procfs
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import exists, isdir
 from pyrunc.steps import Plan
 
 NAMES = {"selinux": "SELinux", "apparmor": "AppArmor"}
@@ -24,12 +25,12 @@ NAMES = {"selinux": "SELinux", "apparmor": "AppArmor"}
 
 def selinux_enabled() -> bool:
     """selinuxfs mounted where libselinux looks for it."""
-    return os.path.exists("/sys/fs/selinux/enforce")
+    return exists("/sys/fs/selinux/enforce")
 
 
 def apparmor_enabled() -> bool:
     """runc's apparmor.IsEnabled: securityfs has apparmor and the module parameter says Y."""
-    if not os.path.isdir("/sys/kernel/security/apparmor"):
+    if not isdir("/sys/kernel/security/apparmor"):
         return False
     try:
         with open("/sys/module/apparmor/parameters/enabled", "rb") as f:
@@ -88,6 +89,6 @@ def set_exec_label(lsm: str, label: str) -> None:
 def set_file_label(rootfs: str, dest: str, label: str) -> None:
     fd = paths.open_in_root(rootfs, dest)
     try:
-        os.setxattr(paths.fd_path(fd), "security.selinux", label.encode())
+        posix.setxattr(paths.fd_path(fd), "security.selinux", label.encode())
     finally:
-        os.close(fd)
+        posix.close(fd)
