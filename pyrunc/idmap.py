@@ -15,7 +15,7 @@ so a directory the container's root cannot enter (0700, owned by the host's root
 Imported only for a config with such a mount.
 """
 
-import os
+import posix
 
 from pyrunc import native, procfs, uapi
 
@@ -32,10 +32,10 @@ def userns_fd(uid_lines: str, gid_lines: str) -> int:
     try:
         procfs.write(f"{pid}/uid_map", uid_lines)
         procfs.write(f"{pid}/gid_map", gid_lines)
-        fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(f"/proc/{pid}/ns/user", posix.O_RDONLY | posix.O_CLOEXEC)
     finally:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
+        posix.kill(pid, 9)
+        posix.waitpid(pid, 0)
     _USERNS[key] = fd
     return fd
 
@@ -61,7 +61,7 @@ def _detach(key: str, source: str, recursive: bool, attrs: tuple) -> int:
         for attr in attrs:
             native.mount_setattr(tree, *attr)
     except BaseException:
-        os.close(tree)
+        posix.close(tree)
         raise
     PREPARED[key] = tree
     return tree
@@ -70,7 +70,7 @@ def _detach(key: str, source: str, recursive: bool, attrs: tuple) -> int:
 def close_all() -> None:
     """In the runtime after clone: the init has its own copies of the fds."""
     for fd in list(PREPARED.values()) + list(_USERNS.values()):
-        os.close(fd)
+        posix.close(fd)
     PREPARED.clear()
     _USERNS.clear()
 
