@@ -6,7 +6,7 @@ each exception in turn, return the default when none matches. Only load_and_atta
 """
 
 
-import os
+import posix
 import struct
 
 from pyrunc.errors import PyruncError
@@ -99,7 +99,7 @@ def _bpf(lib, ffi, cmd: int, attr: bytes) -> int:
     rc = lib.pyr_bpf(cmd, buf, len(attr))
     if rc < 0:
         err = ffi.errno
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, posix.strerror(err))
     return rc
 
 
@@ -132,14 +132,14 @@ def load_and_attach(cgroup_dir: str, code: bytes) -> None:
         raise PyruncError(f"linux.resources.devices: loading the device program: {e.strerror.lower()}"
                           + (f" ({detail})" if detail else "")) from e
     try:
-        cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        cg_fd = posix.open(cgroup_dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         try:
             _bpf(lib, ffi, BPF_PROG_ATTACH, struct.pack("<IIIII", cg_fd, prog_fd, BPF_CGROUP_DEVICE,
                                                         BPF_F_ALLOW_MULTI, 0))
         finally:
-            os.close(cg_fd)
+            posix.close(cg_fd)
     except OSError as e:
         raise PyruncError(f"linux.resources.devices: attaching the device program to {cgroup_dir}: "
                           f"{(e.strerror or str(e)).lower()}") from e
     finally:
-        os.close(prog_fd)
+        posix.close(prog_fd)
