@@ -64,12 +64,14 @@ def test_kernel_constants_live_in_uapi_only():
 @pytest.mark.parametrize("imports", [
     "from pyrunc import cli, commands, exec, kernel\nfrom pyrunc.cgroups import grace, ops, v1, v2",
     "from pyrunc import cli, commands, config, _config_check, create, exeseal, lifecycle, mountops, mounts, plan, state"
-    "\nfrom pyrunc.cgroups import fs, grace, layout, ops, planner, v1, v2",
+    "\nfrom pyrunc import console, idmap, lsm, seccomp"
+    "\nfrom pyrunc.cgroups import bpf, fs, grace, layout, ops, planner, v1, v2",
 ], ids=["exec", "create and run"])
 def test_commands_do_not_load_os(imports):
     """`import os` costs 1.2-1.8 ms (posixpath, _collections_abc): exec, the modules its process runs
     on (kernel, process, paths, procfs, init, native), create and run, and what their checks and
-    plans load call posix and pyrunc.posixfs instead (a real `run`: tests/conformance/test_init_imports.py)."""
+    plans load, and a terminal, seccomp, LSM labels, idmapped mounts and cgroup2's device filter call
+    posix and pyrunc.posixfs instead (a real `run`: tests/conformance/test_init_imports.py)."""
     import sysconfig
 
     code = f"import sys\nsys.path.insert(0, {sysconfig.get_paths()['purelib']!r})\n"  # the installed package
