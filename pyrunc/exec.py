@@ -71,10 +71,10 @@ class Request:
 
 
 def _abspath(path: str) -> str:
-    """os.path.abspath, for a flag only some callers give (os is not loaded otherwise)."""
-    import os
+    """os.path.abspath, for a flag only some callers give."""
+    from pyrunc.posixfs import abspath
 
-    return os.path.abspath(path)
+    return abspath(path)
 
 
 def parse_sub_cgroups(values: list[str]) -> dict[str, str]:
@@ -103,9 +103,9 @@ def sub_cgroup_dirs(dirs: dict[str, str], subs: dict[str, str]) -> dict[str, str
     """The container's cgroup directories with --cgroup's sub-paths joined (runc's
     newSetnsProcess): a path that leaves the container's cgroup, or an unknown controller, is refused."""
     def join(base: str, sub: str) -> str:
-        import os  # with --cgroup only
+        from pyrunc import posixfs  # with --cgroup only
 
-        joined = os.path.normpath(os.path.join(base, sub.lstrip("/")))
+        joined = posixfs.normpath(posixfs.join(base, sub.lstrip("/")))
         if joined != base and not joined.startswith(base.rstrip("/") + "/"):
             raise PyruncError(f"{sub} is not a sub cgroup path")
         return joined
