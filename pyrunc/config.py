@@ -8,6 +8,7 @@ whole, and "*" in a dict accepts any key.
 """
 
 import os
+import posix
 
 from pyrunc import jsonio
 from pyrunc.errors import PyruncError, unsupported
@@ -128,15 +129,18 @@ def read_text(path: str) -> str:
     except OSError as e:
         raise PyruncError(f"open {path}: {(e.strerror or '').lower()}") from None
     try:
-        mode = os.fstat(fd).st_mode
+        st = os.fstat(fd)
+        mode = st.st_mode
         if stat.S_ISDIR(mode):
             raise PyruncError(f"open {path}: is a directory")
         if not stat.S_ISREG(mode):
             kind = {stat.S_IFIFO: "a fifo", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
                     stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a file")
             raise PyruncError(f"{path}: {kind}, not a regular file")
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read()
+        chunks = []  # no file object: open() adds four calls and a buffer
+        while chunk := posix.read(fd, st.st_size + 1 if not chunks else 65536):
+            chunks.append(chunk)
+        data = b"".join(chunks)
     finally:
         os.close(fd)
     try:

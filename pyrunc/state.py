@@ -10,7 +10,7 @@ import time
 
 from pyrunc import OCI_VERSION, crashpoint, jsonio
 from pyrunc.errors import PyruncError
-from pyrunc.posixfs import exists, isdir, join, read
+from pyrunc.posixfs import exists, getenv, isdir, join, read
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -74,6 +74,21 @@ def validate_id(container_id: str) -> None:
                           "(it names the state directory: NAME_MAX)")
 
 
+def _makedirs(path: str) -> None:
+    """mkdir -p with mode 0700 (os.makedirs, exist_ok), over posix."""
+    try:
+        posix.mkdir(path, 0o700)
+    except FileExistsError:
+        if not isdir(path):
+            raise
+    except FileNotFoundError:
+        parent = path.rpartition("/")[0]
+        if not parent or parent == path:
+            raise
+        _makedirs(parent)
+        _makedirs(path)
+
+
 def proc_start_time(pid: int) -> tuple[int, str] | None:
     """(start time in clock ticks, state letter) of a process, or None when it is gone."""
     try:
@@ -101,17 +116,20 @@ class Container:
 
     # -- existence and locking -------------------------------------------------------------
     def reserve(self) -> None:
-        """Create the directory, refusing an id already in use; the caller then holds its lock."""
-        import os  # create and run only
-
+        """Create the directory, refusing an id already in use; the caller then holds its lock.
+        One mkdir when the state root exists (every create but the first)."""
         try:
-            os.makedirs(os.path.dirname(self.dir), mode=0o700, exist_ok=True)
-        except PermissionError:
-            raise PyruncError(f"cannot create the state root {os.path.dirname(self.dir)}: permission denied"
-                              + ("" if os.environ.get("XDG_RUNTIME_DIR") else
-                                 " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)")) from None
-        try:
-            os.mkdir(self.dir, 0o700)
+            try:
+                posix.mkdir(self.dir, 0o700)
+            except FileNotFoundError:
+                root = self.dir.rpartition("/")[0]
+                try:
+                    _makedirs(root)
+                except PermissionError:
+                    raise PyruncError(f"cannot create the state root {root}: permission denied"
+                                      + ("" if getenv("XDG_RUNTIME_DIR") else
+                                         " (XDG_RUNTIME_DIR is unset: set it, or pass --root, as with runc)")) from None
+                posix.mkdir(self.dir, 0o700)
         except FileExistsError:
             raise PyruncError(f"container with id exists: {self.id}") from None
         self.lock()

@@ -71,7 +71,7 @@ def missing(plan: "CgroupPlan") -> list[str]:
     for key, d in plan.dirs.items():
         stop = plan.mounts[key].rstrip("/")
         chain = []
-        while len(d) > len(stop) and not isdir(d):
+        while len(d) > len(stop) and not posix.access(d, posix.F_OK):  # half a stat's cost on cgroupfs
             chain.append(d)
             d = d.rpartition("/")[0] or "/"
         out += [c for c in reversed(chain) if c not in out]
@@ -83,23 +83,27 @@ def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises.
     `warn(message)` hears what runc only warns about (a cgroup that already has processes);
     `check` False: check_existing was done before a systemd unit made some of them."""
-    from pyrunc.cgroups import v1, v2
-
     created: list[str] = []
     try:
         for key, d in plan.dirs.items():
             first = len(created)
             fs.makedirs(d, plan.mounts[key], created)
             if d == plan.cpuset_dir and len(created) > first:
+                from pyrunc.cgroups import v1  # each module only when a step of it is due
+
                 planned = {(w[0], w[1]) for w in plan.writes if w[0] == d}
                 v1.inherit_cpuset(created[first:], planned)
         reused = {k: d for k, d in plan.dirs.items() if d not in created}
         if reused and check:
             _check_reused(reused, warn)
         if plan.delegate_dir is not None:
+            from pyrunc.cgroups import v2
+
             mount = next(plan.mounts[k] for k, d in plan.dirs.items() if d == plan.delegate_dir)
             v2.delegate(mount, plan.delegate_dir)
         if plan.memory_check is not None:
+            from pyrunc.cgroups import v2
+
             v2.check_memory(*plan.memory_check)
         _apply(plan.writes)
         if plan.device_program is not None:

@@ -62,6 +62,20 @@ def test_valid_ids():
         validate_id(good)
 
 
+def test_reserve_makes_a_missing_state_root(tmp_path):
+    """One mkdir when the root exists; a missing root (and its parents) made 0700 first."""
+    root = tmp_path / "a" / "b"
+    Container(str(root), "c1").reserve()
+    assert (root / "c1" / "lock").is_file()
+    assert os.stat(root).st_mode & 0o777 == 0o700 and os.stat(tmp_path / "a").st_mode & 0o777 == 0o700
+    Container(str(root), "c2").reserve()
+    with pytest.raises(PyruncError, match="container with id exists: c2"):
+        Container(str(root), "c2").reserve()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError):
+        Container(str(tmp_path / "file" / "root"), "c1").reserve()
+
+
 def test_state_store_atomic_and_derived_status(tmp_path):
     c = Container(str(tmp_path), "c1")
     c.reserve()
