@@ -113,6 +113,7 @@ class Container:
         self.dir = join(root, container_id)
         self.record: dict = {}
         self._lock_fd = -1
+        self._fresh = False  # reserved by this process, nothing saved yet: the lock file is empty
 
     # -- existence and locking -------------------------------------------------------------
     def reserve(self) -> None:
@@ -133,6 +134,7 @@ class Container:
         except FileExistsError:
             raise PyruncError(f"container with id exists: {self.id}") from None
         self.lock()
+        self._fresh = True
 
     def exists(self) -> bool:
         return isdir(self.dir)
@@ -173,9 +175,17 @@ class Container:
         return self.read()
 
     def read(self) -> "Container":
-        """Read the record without the lock: it is replaced atomically, never half-written."""
+        """Read the record without the lock: it is replaced atomically, never half-written. A
+        holder of the lock whose state.json is still the lock file (save's first record: the
+        file has two names) reads it through the lock's descriptor, since closing any other
+        descriptor of that file would drop this process's POSIX lock."""
         try:
-            self.record = jsonio.loads(read(f"{self.dir}/{STATE_FILE}").decode())
+            st = posix.fstat(self._lock_fd) if self._lock_fd >= 0 else None
+            if st is not None and st.st_nlink > 1:
+                data = posix.pread(self._lock_fd, st.st_size, 0)
+            else:
+                data = read(f"{self.dir}/{STATE_FILE}")
+            self.record = jsonio.loads(data.decode())
         except FileNotFoundError:
             self.record = {}
         return self
@@ -191,8 +201,25 @@ class Container:
         if staged and staged == text:
             posix.replace(f"{path}.next", path)
             return
+        if self._fresh and self._first_save(path, text):
+            return
         self._write(f"{path}.tmp", text)
         posix.replace(f"{path}.tmp", path)
+
+    def _first_save(self, path: str, text: str) -> bool:
+        """A new container's first record (create's, naming its cgroups before the first mkdir),
+        written into the empty lock file, which is then linked as state.json: the name appears
+        with the whole record, and no file is made (each new inode cost 0.15-1 ms on this host's
+        ext4 /run, 7 us on tmpfs). A later save renames a new file over the name; read() copes
+        with the lock file having it meanwhile. False when the link fails (the usual way then)."""
+        self._fresh = False
+        posix.pwrite(self._lock_fd, text.encode(), 0)
+        try:
+            posix.link(f"{self.dir}/{LOCK_FILE}", path)
+        except OSError:
+            posix.ftruncate(self._lock_fd, 0)
+            return False
+        return True
 
     def stage(self) -> str:
         """save()'s write ahead of time, beside the record, which stays as it is: create
