@@ -78,15 +78,20 @@ def unknown(path: str) -> None:
 
 
 def check_supported(value: object, table: object = SUPPORTED, path: str = "") -> None:
-    """unknown() for every field that SUPPORTED does not list."""
+    """unknown() for every field that SUPPORTED does not list. A field accepted whole (True)
+    costs no call and no path string: most of a config is."""
     if table is True:
         return
     if isinstance(table, list) and isinstance(value, list):
-        for i, item in enumerate(value):
-            check_supported(item, table[0], f"{path}[{i}]")
+        if table[0] is not True:
+            for i, item in enumerate(value):
+                check_supported(item, table[0], f"{path}[{i}]")
     elif isinstance(table, dict) and isinstance(value, dict):
+        wildcard = table.get("*")
         for key, item in value.items():
-            sub = table.get(key, table.get("*"))
+            sub = table.get(key, wildcard)
+            if sub is True:
+                continue
             where = f"{path}.{key}" if path else key
             if sub is None:
                 unknown(where)
