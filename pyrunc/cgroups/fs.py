@@ -22,9 +22,13 @@ def rmdir(path: str) -> None:
     posix.rmdir(path)
 
 
+def open_write(path: str) -> int:
+    return posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
+
+
 def write(path: str, value: str) -> None:
     """One write(2) of `value`; raises OSError."""
-    fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
+    fd = open_write(path)
     try:
         posix.write(fd, value.encode())
     finally:

@@ -21,27 +21,61 @@ if TYPE_CHECKING:
 
 
 def _apply(writes: list[tuple[str, str, str, str]]) -> None:
-    for d, name, value, json_path in writes:
-        try:
-            fs.write(f"{d}/{name}", value)
+    i = 0
+    while i < len(writes):
+        end = i + 1
+        while end < len(writes) and writes[end][:2] == writes[i][:2]:
+            end += 1
+        if end - i > 1 and _apply_run(writes[i:end]):
+            i = end
             continue
-        except FileNotFoundError:
-            from pyrunc.cgroups.resources import on_missing  # a missing file only: most creates never load it
+        _apply_one(*writes[i])
+        i += 1
 
-            alt = on_missing(name, value)
-        except OSError as e:
-            raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
-        if alt is None:
-            raise refuse(json_path, f"{d}/{name} does not exist (the kernel or the cgroup lacks it)")
-        if not alt:
-            continue
-        alt_name, alt_value = alt
-        try:
-            fs.write(f"{d}/{alt_name}", alt_value)
-        except FileNotFoundError:
-            raise refuse(json_path, f"neither {d}/{name} nor {d}/{alt_name} exists") from None
-        except OSError as e:
-            raise os_error(f"{json_path}: write {alt_value!r} to {d}/{alt_name}", e) from e
+
+def _apply_run(run: list[tuple[str, str, str, str]]) -> bool:
+    """Writes to one file in a row (v1's device rules: 12 for runc's default config): one open,
+    then a write(2) per value, which is what the kernel takes a value from (33 us for the 11
+    rules against 125 with an open each). False when the file does not open: each write then
+    goes its own way (_apply_one), to its own error or fallback."""
+    d, name = run[0][:2]
+    try:
+        fd = fs.open_write(f"{d}/{name}")
+    except OSError:
+        return False
+    try:
+        for _, _, value, json_path in run:
+            try:
+                posix.write(fd, value.encode())
+            except OSError as e:
+                raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
+    finally:
+        posix.close(fd)
+    return True
+
+
+def _apply_one(d: str, name: str, value: str, json_path: str) -> None:
+    """One write, or its fallback when the file does not exist (resources.on_missing)."""
+    try:
+        fs.write(f"{d}/{name}", value)
+        return
+    except FileNotFoundError:
+        from pyrunc.cgroups.resources import on_missing  # a missing file only: most creates never load it
+
+        alt = on_missing(name, value)
+    except OSError as e:
+        raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
+    if alt is None:
+        raise refuse(json_path, f"{d}/{name} does not exist (the kernel or the cgroup lacks it)")
+    if not alt:
+        return
+    alt_name, alt_value = alt
+    try:
+        fs.write(f"{d}/{alt_name}", alt_value)
+    except FileNotFoundError:
+        raise refuse(json_path, f"neither {d}/{name} nor {d}/{alt_name} exists") from None
+    except OSError as e:
+        raise os_error(f"{json_path}: write {alt_value!r} to {d}/{alt_name}", e) from e
 
 
 def _check_reused(paths: dict[str, str], warn) -> None:
