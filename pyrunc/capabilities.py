@@ -8,6 +8,7 @@ capset and the ambient set is raised last, as runc does.
 import sys
 
 from pyrunc.errors import PyruncError
+from pyrunc.posixfs import read
 
 NAMES = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
          "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
@@ -24,8 +25,7 @@ SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 def last_cap() -> int:
     """The highest capability this kernel knows."""
     try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
+        return int(read("/proc/sys/kernel/cap_last_cap"))
     except OSError:
         return len(NAMES) - 1
 

@@ -78,15 +78,20 @@ def unknown(path: str) -> None:
 
 
 def check_supported(value: object, table: object = SUPPORTED, path: str = "") -> None:
-    """unknown() for every field that SUPPORTED does not list."""
+    """unknown() for every field that SUPPORTED does not list. A field accepted whole (True)
+    costs no call and no path string: most of a config is."""
     if table is True:
         return
     if isinstance(table, list) and isinstance(value, list):
-        for i, item in enumerate(value):
-            check_supported(item, table[0], f"{path}[{i}]")
+        if table[0] is not True:
+            for i, item in enumerate(value):
+                check_supported(item, table[0], f"{path}[{i}]")
     elif isinstance(table, dict) and isinstance(value, dict):
+        wildcard = table.get("*")
         for key, item in value.items():
-            sub = table.get(key, table.get("*"))
+            sub = table.get(key, wildcard)
+            if sub is True:
+                continue
             where = f"{path}.{key}" if path else key
             if sub is None:
                 unknown(where)
@@ -129,15 +134,18 @@ def read_text(path: str) -> str:
     except OSError as e:
         raise PyruncError(f"open {path}: {(e.strerror or '').lower()}") from None
     try:
-        mode = posix.fstat(fd).st_mode
+        st = posix.fstat(fd)
+        mode = st.st_mode
         if stat.S_ISDIR(mode):
             raise PyruncError(f"open {path}: is a directory")
         if not stat.S_ISREG(mode):
             kind = {stat.S_IFIFO: "a fifo", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
                     stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a file")
             raise PyruncError(f"{path}: {kind}, not a regular file")
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read()
+        chunks = []  # no file object: open() adds four calls and a buffer
+        while chunk := posix.read(fd, st.st_size + 1 if not chunks else 65536):
+            chunks.append(chunk)
+        data = b"".join(chunks)
     finally:
         posix.close(fd)
     try:

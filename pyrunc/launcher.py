@@ -32,6 +32,10 @@ SCRIPT = """#!{python} -IS
 """
 # Not bundled: the test kit (imported by pytest, not by a command) and the build scripts.
 UNBUNDLED = ("testing", "_shim")
+# Bundled too, from where they are installed: the pure-Python modules of other distributions that
+# create and run import (python-prctl, kernel.preload), checked against their sources like the
+# package's own. Its path search, stat calls and .pyc read cost 0.15 ms on every create and run.
+OTHERS = ("prctl",)
 
 
 def write(path: str, python: str = sys.executable, libdir: str = "", compiled: bool = True) -> None:
@@ -75,12 +79,24 @@ def bundled_modules(package: str) -> dict[str, tuple[str, bool]]:
     return out
 
 
+def other_modules() -> dict[str, tuple[str, bool]]:
+    """{module: (source path, False)} for OTHERS found installed as plain .py modules."""
+    from importlib.util import find_spec
+
+    out = {}
+    for name in OTHERS:
+        spec = find_spec(name)
+        if spec is not None and (spec.origin or "").endswith(".py") and spec.submodule_search_locations is None:
+            out[name] = (spec.origin, False)
+    return out
+
+
 def write_bundle(package: str = "") -> str:
     """Compile the package's modules (this one's by default) into pyrunc.BUNDLE inside it, in the
     layout pyrunc._Bundle reads; replaced atomically. Returns its path."""
     package = package or os.path.dirname(os.path.abspath(pyrunc.__file__))
     blobs, index, offset = [], {}, 0
-    for name, (source, is_package) in bundled_modules(package).items():
+    for name, (source, is_package) in {**bundled_modules(package), **other_modules()}.items():
         with open(source, "rb") as f:
             data = marshal.dumps(compile(f.read(), source, "exec", dont_inherit=True))
         st = os.stat(source)

@@ -10,7 +10,7 @@ import errno
 import posix  # not os: delete loads this module (pyrunc/posixfs.py)
 import time
 
-from pyrunc import crashpoint
+from pyrunc import crashpoint, posixfs
 from pyrunc.errors import PyruncError, os_error
 
 
@@ -22,9 +22,13 @@ def rmdir(path: str) -> None:
     posix.rmdir(path)
 
 
+def open_write(path: str) -> int:
+    return posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
+
+
 def write(path: str, value: str) -> None:
     """One write(2) of `value`; raises OSError."""
-    fd = posix.open(path, posix.O_WRONLY | posix.O_TRUNC | posix.O_CLOEXEC)
+    fd = open_write(path)
     try:
         posix.write(fd, value.encode())
     finally:
@@ -32,8 +36,8 @@ def write(path: str, value: str) -> None:
 
 
 def read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
+    """A cgroup file's text, without a file object (pyrunc/posixfs.py)."""
+    return posixfs.read(path).decode()
 
 
 def makedirs(path: str, stop: str, created: list[str]) -> None:

@@ -9,7 +9,7 @@ A hierarchy is named by its mount point relative to the cgroup root ("memory", "
 import posix
 
 from pyrunc.errors import PyruncError
-from pyrunc.posixfs import dirname, exists, isdir, join
+from pyrunc.posixfs import dirname, exists, isdir, join, read
 
 V1 = "v1"
 HYBRID = "hybrid"
@@ -99,6 +99,8 @@ def parse_mountinfo(text: str, root: str) -> list[Hierarchy]:
     found: dict[str, Hierarchy] = {}
     seen_sets: set[tuple[str, ...]] = set()
     for line in text.splitlines():
+        if " - cgroup" not in line:  # most of a host's mounts: not split at all
+            continue
         left, sep, right = line.partition(" - ")
         if not sep:
             continue
@@ -150,8 +152,8 @@ def _scan_tree(root: str) -> list[Hierarchy]:
 
 
 def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
+    """A small kernel file's text, without a file object (pyrunc/posixfs.py)."""
+    return read(path).decode(errors="surrogateescape")
 
 
 def detect(root: str = "/sys/fs/cgroup", mountinfo: str | None = None) -> Layout:

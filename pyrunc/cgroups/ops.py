@@ -21,27 +21,61 @@ if TYPE_CHECKING:
 
 
 def _apply(writes: list[tuple[str, str, str, str]]) -> None:
-    for d, name, value, json_path in writes:
-        try:
-            fs.write(f"{d}/{name}", value)
+    i = 0
+    while i < len(writes):
+        end = i + 1
+        while end < len(writes) and writes[end][:2] == writes[i][:2]:
+            end += 1
+        if end - i > 1 and _apply_run(writes[i:end]):
+            i = end
             continue
-        except FileNotFoundError:
-            from pyrunc.cgroups.resources import on_missing  # a missing file only: most creates never load it
+        _apply_one(*writes[i])
+        i += 1
 
-            alt = on_missing(name, value)
-        except OSError as e:
-            raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
-        if alt is None:
-            raise refuse(json_path, f"{d}/{name} does not exist (the kernel or the cgroup lacks it)")
-        if not alt:
-            continue
-        alt_name, alt_value = alt
-        try:
-            fs.write(f"{d}/{alt_name}", alt_value)
-        except FileNotFoundError:
-            raise refuse(json_path, f"neither {d}/{name} nor {d}/{alt_name} exists") from None
-        except OSError as e:
-            raise os_error(f"{json_path}: write {alt_value!r} to {d}/{alt_name}", e) from e
+
+def _apply_run(run: list[tuple[str, str, str, str]]) -> bool:
+    """Writes to one file in a row (v1's device rules: 12 for runc's default config): one open,
+    then a write(2) per value, which is what the kernel takes a value from (33 us for the 11
+    rules against 125 with an open each). False when the file does not open: each write then
+    goes its own way (_apply_one), to its own error or fallback."""
+    d, name = run[0][:2]
+    try:
+        fd = fs.open_write(f"{d}/{name}")
+    except OSError:
+        return False
+    try:
+        for _, _, value, json_path in run:
+            try:
+                posix.write(fd, value.encode())
+            except OSError as e:
+                raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
+    finally:
+        posix.close(fd)
+    return True
+
+
+def _apply_one(d: str, name: str, value: str, json_path: str) -> None:
+    """One write, or its fallback when the file does not exist (resources.on_missing)."""
+    try:
+        fs.write(f"{d}/{name}", value)
+        return
+    except FileNotFoundError:
+        from pyrunc.cgroups.resources import on_missing  # a missing file only: most creates never load it
+
+        alt = on_missing(name, value)
+    except OSError as e:
+        raise os_error(f"{json_path}: write {value!r} to {d}/{name}", e) from e
+    if alt is None:
+        raise refuse(json_path, f"{d}/{name} does not exist (the kernel or the cgroup lacks it)")
+    if not alt:
+        return
+    alt_name, alt_value = alt
+    try:
+        fs.write(f"{d}/{alt_name}", alt_value)
+    except FileNotFoundError:
+        raise refuse(json_path, f"neither {d}/{name} nor {d}/{alt_name} exists") from None
+    except OSError as e:
+        raise os_error(f"{json_path}: write {alt_value!r} to {d}/{alt_name}", e) from e
 
 
 def _check_reused(paths: dict[str, str], warn) -> None:
@@ -71,7 +105,7 @@ def missing(plan: "CgroupPlan") -> list[str]:
     for key, d in plan.dirs.items():
         stop = plan.mounts[key].rstrip("/")
         chain = []
-        while len(d) > len(stop) and not isdir(d):
+        while len(d) > len(stop) and not posix.access(d, posix.F_OK):  # half a stat's cost on cgroupfs
             chain.append(d)
             d = d.rpartition("/")[0] or "/"
         out += [c for c in reversed(chain) if c not in out]
@@ -83,23 +117,27 @@ def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
     keep them for destroy(), which removes exactly those. On failure, removes them and raises.
     `warn(message)` hears what runc only warns about (a cgroup that already has processes);
     `check` False: check_existing was done before a systemd unit made some of them."""
-    from pyrunc.cgroups import v1, v2
-
     created: list[str] = []
     try:
         for key, d in plan.dirs.items():
             first = len(created)
             fs.makedirs(d, plan.mounts[key], created)
             if d == plan.cpuset_dir and len(created) > first:
+                from pyrunc.cgroups import v1  # each module only when a step of it is due
+
                 planned = {(w[0], w[1]) for w in plan.writes if w[0] == d}
                 v1.inherit_cpuset(created[first:], planned)
         reused = {k: d for k, d in plan.dirs.items() if d not in created}
         if reused and check:
             _check_reused(reused, warn)
         if plan.delegate_dir is not None:
+            from pyrunc.cgroups import v2
+
             mount = next(plan.mounts[k] for k, d in plan.dirs.items() if d == plan.delegate_dir)
             v2.delegate(mount, plan.delegate_dir)
         if plan.memory_check is not None:
+            from pyrunc.cgroups import v2
+
             v2.check_memory(*plan.memory_check)
         _apply(plan.writes)
         if plan.device_program is not None:

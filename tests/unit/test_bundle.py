@@ -81,3 +81,13 @@ def test_tracebacks_name_the_source(lib):
     out = run(lib, "import traceback\nfrom pyrunc import jsonio\ntry:\n    jsonio.loads('[1, 2,')\n"
               "except ValueError:\n    print(traceback.format_exc())")
     assert f'File "{lib}/pyrunc/jsonio.py"' in out
+
+
+def test_python_prctl_comes_from_the_bundle(lib):
+    """kernel.preload's import: python-prctl's module from the bundle, its C part as usual."""
+    import _prctl
+
+    where = os.path.dirname(_prctl.__file__)  # the copy's directory holds pyrunc only
+    out = run(lib, f"sys.path.append({where!r}); import prctl, _prctl; print(type(prctl.__spec__.loader).__name__, "
+                   "type(_prctl.__spec__.loader).__name__, prctl.set_no_new_privs.__name__)")
+    assert out == "_Bundle ExtensionFileLoader call_prctl"

@@ -808,7 +808,9 @@ def test_v1_cpuset_inherited_by_new_directories(tmp_path, monkeypatch):
     assert (root / "cpuset/pyrunc/cpuset.mems").read_text() == "0"
     assert (root / "cpuset/pyrunc/c1/cpuset.cpus").read_text() == "1"
     assert (root / "cpuset/pyrunc/c1/cpuset.mems").read_text() == "0"
-    assert (root / "devices/pyrunc/c1/devices.allow").read_text() == "c 10:200 rwm"  # the last rule written
+    # The allow rules in a row: one open, a write(2) each (appended here, where cgroupfs takes each as a rule)
+    rules = [v for d, f, v, _ in plan.writes if f == "devices.allow"]
+    assert len(rules) > 1 and (root / "devices/pyrunc/c1/devices.allow").read_text() == "".join(rules)
 
     paths = cgroups.paths_for(plan)
     (root / "freezer/pyrunc/c1/freezer.state").write_text("FROZEN\n")
@@ -940,3 +942,32 @@ def test_rootless_systemd_refusals():
         systemd.preflight(None, "c", v1, systemd_running=True, user=True)
     with pytest.raises(PyruncError, match="instance's cgroup is unknown"):
         cgroups.plan({}, "c", v2_layout(), systemd=True, systemd_running=True, rootless=True)
+
+
+def test_writes_to_one_file_in_a_row_share_an_open(tmp_path, monkeypatch):
+    """ops._apply: a run of writes to one file is one open and a write(2) each; a failing write
+    names its own value and json path; a file that does not open sends each write its own way."""
+    from pyrunc.cgroups import ops
+
+    opened = []
+    real_open = fs.open_write
+    monkeypatch.setattr(fs, "open_write", lambda path: opened.append(path) or real_open(path))
+    (tmp_path / "devices.allow").write_text("")
+    writes = [(str(tmp_path), "devices.deny", "a", "j.a"), (str(tmp_path), "devices.allow", "c 1:3 rwm", "j.b"),
+              (str(tmp_path), "devices.allow", "c 1:5 rwm", "j.c")]
+    (tmp_path / "devices.deny").write_text("")
+    ops._apply(writes)
+    assert opened == [f"{tmp_path}/devices.deny", f"{tmp_path}/devices.allow"]
+    assert (tmp_path / "devices.allow").read_text() == "c 1:3 rwmc 1:5 rwm"
+
+    def broken_pipe(path: str) -> int:
+        r, w = os.pipe()
+        os.close(r)
+        return w
+
+    monkeypatch.setattr(fs, "open_write", broken_pipe)
+    with pytest.raises(PyruncError, match=rf"^j.b: write 'c 1:3 rwm' to {tmp_path}/devices.allow: broken pipe"):
+        ops._apply(writes[1:])
+    monkeypatch.setattr(fs, "open_write", real_open)
+    with pytest.raises(PyruncError, match=r"unsupported: j.b: .*/nothing/devices.allow does not exist"):
+        ops._apply([(str(tmp_path / "nothing"), *w[1:]) for w in writes[1:]])

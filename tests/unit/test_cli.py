@@ -62,6 +62,56 @@ def test_valid_ids():
         validate_id(good)
 
 
+def test_reserve_makes_a_missing_state_root(tmp_path):
+    """One mkdir when the root exists; a missing root (and its parents) made 0700 first."""
+    root = tmp_path / "a" / "b"
+    Container(str(root), "c1").reserve()
+    assert (root / "c1" / "lock").is_file()
+    assert os.stat(root).st_mode & 0o777 == 0o700 and os.stat(tmp_path / "a").st_mode & 0o777 == 0o700
+    Container(str(root), "c2").reserve()
+    with pytest.raises(PyruncError, match="container with id exists: c2"):
+        Container(str(root), "c2").reserve()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError):
+        Container(str(tmp_path / "file" / "root"), "c1").reserve()
+
+
+def _locked_by_another(path) -> bool:
+    """lockf(F_TEST) from a child process: POSIX locks never conflict within their own process."""
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.lockf(fd, os.F_TEST, 0)
+            os._exit(0)
+        except OSError:
+            os._exit(1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+
+
+def test_first_record_is_the_lock_file_linked(tmp_path):
+    """create's first save makes no file: the lock file holds the record and is linked as
+    state.json; reading it with the lock held keeps the lock; a later save replaces the name."""
+    c = Container(str(tmp_path), "c1")
+    c.reserve()
+    c.record = {"bundle": "/b", "cgroups_created": ["/x"]}
+    c.save()
+    lock, state = os.path.join(c.dir, "lock"), os.path.join(c.dir, "state.json")
+    assert os.path.samefile(lock, state) and sorted(os.listdir(c.dir)) == ["lock", "state.json"]
+    c.record = {}
+    assert c.read().record == {"bundle": "/b", "cgroups_created": ["/x"]}
+    assert _locked_by_another(lock)
+    c.unlock()
+    other = Container(str(tmp_path), "c1").load()  # another command after a crash: lock, then read
+    assert other.record["bundle"] == "/b" and _locked_by_another(lock)
+    other.record["pid"] = 1
+    other.save()
+    assert not os.path.samefile(lock, state) and os.stat(lock).st_nlink == 1
+    assert Container(str(tmp_path), "c1").read().record["pid"] == 1
+    other.remove()
+    assert not os.path.exists(c.dir)
+
+
 def test_state_store_atomic_and_derived_status(tmp_path):
     c = Container(str(tmp_path), "c1")
     c.reserve()
