@@ -119,14 +119,15 @@ def _joinrealpath(path: str, rest: str, seen: dict) -> tuple[str, bool]:
     return path, True
 
 
-def makedirs(path: str, mode: int = 0o777, exist_ok: bool = False) -> None:
-    """os.makedirs: the missing parents made with the default mode, `path` itself with `mode`."""
+def makedirs(path: str, mode: int = 0o777, exist_ok: bool = False, parents: int = 0o777) -> None:
+    """os.makedirs: the missing parents made with mode `parents` (os's: the default), `path` itself
+    with `mode`. The state root passes 0o700 for both, as runc's MkdirAll does."""
     head, tail = dirname(path), basename(path)
     if not tail:
         head, tail = dirname(head), basename(head)
     if head and tail and not exists(head):
         try:
-            makedirs(head, exist_ok=exist_ok)
+            makedirs(head, parents, exist_ok, parents)
         except FileExistsError:
             pass
         if tail == ".":

@@ -107,7 +107,7 @@ class Container:
             except FileNotFoundError:
                 root = self.dir.rpartition("/")[0]
                 try:
-                    makedirs(root, mode=0o700, exist_ok=True)
+                    makedirs(root, 0o700, exist_ok=True, parents=0o700)
                 except PermissionError:
                     raise PyruncError(f"cannot create the state root {root}: permission denied"
                                       + ("" if getenv("XDG_RUNTIME_DIR") else
