@@ -198,9 +198,11 @@ long long pyr_statfs_type(const char *path);
 
 /* One step of mountops.py for pyr_fs_steps: `op` 1 mask_path, 2 readonly_path, 3 mknod,
  * 4 symlink, 5 mount_at, 6 bind_mount. Every path is resolved with openat2(RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS) from `root`, opened again for each step (a step may have mounted over
- * it), unless `given`: then `fd`, held by the caller, is the destination (mount_at, bind_mount)
- * or the directory of `name` (mknod, symlink) its method resolved and checked. */
+ * RESOLVE_NO_MAGICLINKS) from `root`, opened once per call and again after a step mounted over
+ * it (the same device and inode), unless `given`: then `fd`, held by the caller, is the
+ * destination (mount_at, bind_mount) or the directory of `name` (mknod, symlink) its method
+ * resolved and checked. The `dir` a node or a missing destination is made in stays open for the
+ * next step with the same `dir`, until a step mounts anywhere but on a name just made in it. */
 struct pyr_fs_step {
     int op;
     const char *root;
@@ -232,11 +234,11 @@ struct pyr_fs_step {
  *     ENOTDIR) is left; a /dev/null that is not the null device fails with EINVAL;
  *   readonly_path: "/" gets MOUNT_ATTR_RDONLY; another path a recursive detached copy of its
  *     tree, made read-only throughout, moved onto it; a path that does not resolve is left;
- *   mknod: mknodat, then fchmodat to the mode (mknod applied the umask) and, with a uid or
+ *   mknod: mknodat, then fchmodat2 to the mode (mknod applied the umask) and, with a uid or
  *     gid, fchownat, neither following a symlink;
  *   symlink: symlinkat;
  *   mount_at: mount(2) of `target` onto /proc/self/fd/N of the path (a directory `name` made in
- *     `dir` when missing);
+ *     `dir` when missing, then opened there with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
  *   bind_mount: open_tree(OPEN_TREE_CLONE) of `target`, mount_setattr per triple, move_mount
  *     onto the path (made in `dir` as a directory or an empty file, as the tree's root, when
  *     missing).
