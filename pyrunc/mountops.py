@@ -199,8 +199,10 @@ def _node_form(op: str, args: tuple) -> dict:
 
 def _shim_form(step) -> dict | None:
     """The step as native.fs_steps resolves and performs it alone, or None for what its method
-    decides first (/proc and /sys, a mount over the rootfs's `/`, the procfs files of
-    PROC_FILE_MOUNTS, a path naming no file)."""
+    decides first (a bind mount at /proc or /sys, a mount over the rootfs's `/`, the procfs files
+    of PROC_FILE_MOUNTS, a path naming no file). A procfs or sysfs, or anything at /proc or /sys,
+    is mounted by the shim on a directory reached without a symlink (`plain`); what _plain_dir
+    or _proc_guard would refuse it gives back to the method, which says why."""
     op, args = step.op, step.args
     if op == "mask_path":
         return _mask_form(*args)
@@ -211,12 +213,14 @@ def _shim_form(step) -> dict | None:
         path = clean(dest)
         fstype = args[3] if op == "mount_at" else None
         where = _in_dir(dest)
-        methods_only = path == "/" or path in PROC_FILE_MOUNTS or path in NO_SYMLINK or fstype in ("proc", "sysfs")
+        methods_only = path == "/" or path in PROC_FILE_MOUNTS or (op == "bind_mount" and path in NO_SYMLINK)
         if where is None or methods_only:
             return None
         form = {"root": rootfs, "path": dest, "dir": where[0], "name": where[1]}
         if op == "mount_at":
-            return form | _mount_form(source, fstype, *args[4:]) | (_guard_fields(rootfs) if fstype else {})
+            plain = {"plain": 1} if fstype in ("proc", "sysfs") or path in NO_SYMLINK else {}
+            return (form | _mount_form(source, fstype, *args[4:]) | plain
+                    | (_guard_fields(rootfs) | {"is_proc": int(fstype == "proc")} if fstype else {}))
         return form | _bind_form(source, *args[3:]) | _guard_fields(rootfs)
     rootfs, path = args[0], args[2] if op == "symlink" else args[1]
     parent, _, name = path.rstrip("/").rpartition("/")

@@ -227,25 +227,42 @@ def fstatfs_type(fd: int) -> int:
 
 
 FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK, FS_MOUNT, FS_BIND = 1, 2, 3, 4, 5, 6  # pyr_fs_step's op (shim.h)
-_FS_TEXT = ("root", "path", "dir", "name", "target", "fstype", "data")
+_FS_TEXT = frozenset(("root", "path", "dir", "name", "target", "fstype", "data"))
 
 
 def fs_steps(steps: list[dict]) -> tuple[int, OSError | None, bool, str | None]:
     """Perform steps given as the fields of struct pyr_fs_step (see shim.h; `attrs` a tuple of
     triples) in one call: how many were done and, for the next one, its error (None: its
-    method's to perform), whether it had changed something, and the call that failed."""
-    keep = []
-    array = ffi.new("struct pyr_fs_step[]", len(steps))
-    for item, fields in zip(array, steps, strict=True):
+    method's to perform), whether it had changed something, and the call that failed. The
+    strings of all steps go in one buffer and the attrs in one array, the struct array is made
+    from dicts in one ffi.new: this runs in the init, where every object made costs."""
+    chunks: list[bytes] = []
+    at = 0
+    numbers: list[int] = []
+    pointers = []  # (init, field, offset in the text; -1 - index in numbers for attrs)
+    inits = []
+    for fields in steps:
+        init = {}
         for key, value in fields.items():
             if key in _FS_TEXT:
-                keep.append(ffi.new("char[]", value.encode()) if value is not None else _NULL)
-                value = keep[-1]
+                if value is not None:
+                    data = value.encode()
+                    pointers.append((init, key, at))
+                    chunks.append(data)
+                    at += len(data) + 1
             elif key == "attrs":
-                keep.append(ffi.new("unsigned long long[]", [int(v) for triple in value for v in triple] or [0]))
-                item.nattrs = len(value)
-                value = keep[-1]
-            setattr(item, key, value)
+                pointers.append((init, key, -1 - len(numbers)))
+                init["nattrs"] = len(value)
+                for triple in value:
+                    numbers.extend(triple)
+            else:
+                init[key] = value
+        inits.append(init)
+    text = ffi.from_buffer(b"\0".join(chunks) + b"\0")
+    ints = ffi.new("unsigned long long[]", [int(v) for v in numbers] or [0])
+    for init, key, offset in pointers:
+        init[key] = text + offset if offset >= 0 else ints + (-1 - offset)
+    array = ffi.new("struct pyr_fs_step[]", inits)
     changed = ffi.new("int *")
     failed = ffi.new("const char **")
     done = lib.pyr_fs_steps(array, len(steps), changed, failed)

@@ -922,6 +922,7 @@ static int make_node(struct fs_cache *c, const struct pyr_fs_step *s, int *chang
 
 #define PYR_GIVE_BACK (-2) /* not an error: the step is its method's to perform */
 #define PYR_RESOLVE_NAME (0x08ULL /* RESOLVE_BENEATH */ | 0x04ULL /* RESOLVE_NO_SYMLINKS */)
+#define PYR_RESOLVE_PLAIN (0x10ULL /* RESOLVE_IN_ROOT */ | 0x04ULL /* RESOLVE_NO_SYMLINKS */)
 
 /* An O_PATH fd of the step's path; when missing, `name` is made in `dir` first (a directory,
  * or with `file` an empty file), as paths.open_in_root(create=...) does, and opened there
@@ -931,7 +932,20 @@ static int open_or_make(struct fs_cache *c, const struct pyr_fs_step *s, int fil
     *fresh = 0;
     if (s->given)
         return given_fd(s);
-    int fd = open_in(c, s->root, s->path);
+    int fd;
+    if (s->plain) {
+        struct stat st;
+        int root_fd = root_of(c, s->root);
+        fd = root_fd < 0 ? -1 : pyr_openat2(root_fd, s->path, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE_PLAIN);
+        if (fd < 0 && errno == ELOOP)
+            return PYR_GIVE_BACK; /* a symlink on the way: its method refuses it */
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+            close_keep_errno(fd);
+            return PYR_GIVE_BACK; /* not a directory: its method refuses it */
+        }
+    } else {
+        fd = open_in(c, s->root, s->path);
+    }
     if (fd >= 0 || errno != ENOENT)
         return fd;
     int dir = dir_in(c, s->root, s->dir);
@@ -954,16 +968,17 @@ static int open_or_make(struct fs_cache *c, const struct pyr_fs_step *s, int fil
     return fd;
 }
 
-/* mountops._proc_guard's cases that can fail, left to it: a destination on a procfs, or the
- * rootfs's own /proc directory. `st` is the destination's. */
+/* mountops._proc_guard's cases that fail, left to it to say: a destination on a procfs (but a
+ * procfs's root for a procfs), or the rootfs's own /proc directory for anything but a procfs.
+ * `st` is the destination's. */
 static int guarded(const struct pyr_fs_step *s, int fd, const struct stat *st)
 {
     if (!s->guard)
         return 0;
     if (pyr_fstatfs_type(fd) == 0x9fa0 /* PROC_SUPER_MAGIC */)
-        return PYR_GIVE_BACK;
+        return s->is_proc && st->st_ino == 1 /* PROC_ROOT_INO */ ? 0 : PYR_GIVE_BACK;
     if (S_ISDIR(st->st_mode) && s->has_proc_dir && st->st_dev == s->proc_dev && st->st_ino == s->proc_ino)
-        return PYR_GIVE_BACK;
+        return s->is_proc ? 0 : PYR_GIVE_BACK;
     return 0;
 }
 

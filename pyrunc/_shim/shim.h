@@ -216,7 +216,11 @@ struct pyr_fs_step {
     const unsigned long long *attrs; /* bind_mount: `nattrs` (AT_RECURSIVE or 0, set, clear) triples */
     int nattrs;
     int guard;              /* mount_at, bind_mount: give the step back when the destination is on a
-                             * procfs, or is the directory proc_dev:proc_ino (has_proc_dir) */
+                             * procfs, or is the directory proc_dev:proc_ino (has_proc_dir), unless
+                             * `is_proc` (mount_at of a procfs) and it is that directory or a procfs's root */
+    int is_proc;
+    int plain;              /* mount_at: the destination is resolved without any symlink, and must be a
+                             * directory if it exists (else the step is given back) */
     int has_proc_dir;
     unsigned long long proc_dev, proc_ino;
     unsigned int mode;      /* mknod: S_IFMT type | permission bits */
