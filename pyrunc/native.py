@@ -214,6 +214,17 @@ def write_async(path: str, data: str) -> int:
     return _check(lib.pyr_write_async(path.encode(), data.encode()), f"write {path}")
 
 
+def write_each(paths: list[str], data: str) -> tuple[int, OSError | None]:
+    """Write `data` to each file in order, in one call (see shim.h): how many were written, and
+    the error of the next one."""
+    keep = [ffi.new("char[]", p.encode()) for p in paths]
+    done = lib.pyr_write_each(ffi.new("char *[]", keep), len(paths), data.encode())
+    if done == len(paths):
+        return done, None
+    err = ffi.errno
+    return done, OSError(err, posix.strerror(err), paths[done])
+
+
 def pty_peer(master: int, flags: int) -> int:
     """The slave of the pty `master`, opened from the master itself (uapi.TIOCGPTPEER)."""
     import fcntl  # built into the interpreter

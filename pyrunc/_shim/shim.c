@@ -666,6 +666,26 @@ int pyr_write_async(const char *path, const char *data)
     return clone(write_async_task, write_async_job.stack + WRITE_ASYNC_STACK, CLONE_VM | SIGCHLD, &write_async_job);
 }
 
+int pyr_write_each(const char *const *paths, int n, const char *data)
+{
+    size_t len = strlen(data);
+    for (int i = 0; i < n; i++) {
+        int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return i;
+        ssize_t w = write(fd, data, len);
+        if (w >= 0 && (size_t)w != len)
+            errno = EIO;
+        int saved = errno;
+        close(fd);
+        if (w < 0 || (size_t)w != len) {
+            errno = saved;
+            return i;
+        }
+    }
+    return n;
+}
+
 long long pyr_statfs_type(const char *path)
 {
     struct statfs st;

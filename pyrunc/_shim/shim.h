@@ -192,6 +192,12 @@ int pyr_personality(unsigned long persona);
  * Python runs in the task, so it needs no interpreter state. */
 int pyr_write_async(const char *path, const char *data);
 
+/* The same `data` written to each of the `n` files `paths` in order, one open(O_WRONLY), one
+ * write(2) and one close each: the runtime's echo <pid> > cgroup.procs for every v1 hierarchy
+ * (create.RuntimeOps.perform_steps), while the init waits for them, in one call. Returns how many
+ * were written; below `n`, errno is that of the file at that index. */
+int pyr_write_each(const char *const *paths, int n, const char *data);
+
 /* statfs(2) of `path`: its file system's magic number (f_type), e.g. to tell that /proc/self/exe
  * is on the launcher's read-only overlayfs. */
 long long pyr_statfs_type(const char *path);
