@@ -339,6 +339,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
     socket) and stays this process's child."""
     c = Container(ctx.root, cid)
     opts.wait_for_start = not run_mode
+    opts.start_at_once = run_mode and not detached
     p = Prepared(ctx, cid, bundle, opts)
     terminal = bool((p.cfg.get("process") or {}).get("terminal"))
     check_terminal(terminal, opts.console_socket, detached)
@@ -413,10 +414,9 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
                 _save_final(c, ops.pid, staged[0])
                 parent.send("start")
             else:
-                # The init goes on to execve at once; the record is saved meanwhile, before the
-                # init's reply is read. Until create unlocks, the commands that act on the container
-                # wait for the lock (state.load) and `state` reads it as creating.
-                parent.send("start")
+                # The init went on to execve once ready (opts.start_at_once); the record is saved
+                # meanwhile, before the init's reply is read. Until create unlocks, the commands that
+                # act on the container wait for the lock (state.load) and `state` reads it as creating.
                 _save_final(c, ops.pid, staged[0])
             err = parent.recv()
             while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve
