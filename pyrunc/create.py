@@ -25,7 +25,7 @@ from pyrunc.lifecycle import (
     run_poststop,
     write_pid_file,
 )
-from pyrunc.mountops import MountOps
+from pyrunc.mountops import MountOps, prepare_runs
 from pyrunc.plan import Options, build, wants_network
 from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
@@ -385,6 +385,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())
         preload(p.plan)
+        prepare_runs([p.plan.phases[phase] for phase in init.INIT_PHASES])
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
         if p.plan.has("release_init") and not p.plan.has("await_release"):  # it waits in the shim until then
             ops.child_sync = child.fileno()

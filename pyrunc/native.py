@@ -244,9 +244,15 @@ _FS_TEXT = frozenset(("root", "path", "dir", "name", "target", "fstype", "data")
 def fs_steps(steps: list[dict]) -> tuple[int, OSError | None, bool, str | None]:
     """Perform steps given as the fields of struct pyr_fs_step (see shim.h; `attrs` a tuple of
     triples) in one call: how many were done and, for the next one, its error (None: its
-    method's to perform), whether it had changed something, and the call that failed. The
-    strings of all steps go in one buffer and the attrs in one array, the struct array is made
-    from dicts in one ffi.new: this runs in the init, where every object made costs."""
+    method's to perform), whether it had changed something, and the call that failed."""
+    array, keep = fs_array(steps)
+    return fs_run(array, len(steps))
+
+
+def fs_array(steps: list[dict]) -> tuple:
+    """The struct pyr_fs_step array of `steps` for fs_run, and what it points into (keep both).
+    The strings of all steps go in one buffer and the attrs in one array, the struct array is
+    made from dicts in one ffi.new: this runs in the init, where every object made costs."""
     chunks: list[bytes] = []
     at = 0
     numbers: list[int] = []
@@ -273,11 +279,15 @@ def fs_steps(steps: list[dict]) -> tuple[int, OSError | None, bool, str | None]:
     ints = ffi.new("unsigned long long[]", [int(v) for v in numbers] or [0])
     for init, key, offset in pointers:
         init[key] = text + offset if offset >= 0 else ints + (-1 - offset)
-    array = ffi.new("struct pyr_fs_step[]", inits)
+    return ffi.new("struct pyr_fs_step[]", inits), (text, ints)
+
+
+def fs_run(array, n: int) -> tuple[int, OSError | None, bool, str | None]:
+    """pyr_fs_steps on the first `n` steps of `array` (fs_array's, or a pointer into it): as fs_steps."""
     changed = ffi.new("int *")
     failed = ffi.new("const char **")
-    done = lib.pyr_fs_steps(array, len(steps), changed, failed)
-    err = ffi.errno if done < len(steps) else 0
+    done = lib.pyr_fs_steps(array, n, changed, failed)
+    err = ffi.errno if done < n else 0
     if not err:
         return done, None, bool(changed[0]), None
     what = ffi.string(failed[0]).decode() if failed[0] != _NULL else None
