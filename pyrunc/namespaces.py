@@ -69,8 +69,7 @@ class Namespaces:
         the network's too when the init makes it while it is held (held_steps)."""
         if not self.single_clone:
             return 0
-        later = uapi.CLONE_NEWTIME | uapi.CLONE_NEWCGROUP | (uapi.CLONE_NEWNET if self.net_while_held else 0)
-        return self.new & ~later
+        return self.new & ~(uapi.CLONE_NEWTIME | uapi.CLONE_NEWCGROUP | (uapi.CLONE_NEWNET if self.net_while_held else 0))
 
     def held_steps(self, await_release: list[Step]) -> list[Step]:
         """The init's first steps after closing its fds. A new network namespace costs clone
