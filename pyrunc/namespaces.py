@@ -7,7 +7,7 @@ and a fork afterwards when the pid namespace is involved: it applies to children
 
 from pyrunc import uapi
 from pyrunc.errors import PyruncError
-from pyrunc.steps import Plan, Step
+from pyrunc.steps import Plan
 
 FLAGS = {
     "pid": uapi.CLONE_NEWPID,
@@ -33,7 +33,6 @@ class Namespaces:
 
     def __init__(self, linux: dict) -> None:
         self.new = 0
-        self.net_while_held = False  # set by plan.build: the init unshares the network (held_steps)
         self.time_offsets = linux.get("timeOffsets") or {}
         self.joined: dict[str, str] = {}
         self.index: dict[str, int] = {}
@@ -65,21 +64,10 @@ class Namespaces:
         return not self.joined
 
     def clone_flags(self) -> int:
-        """Namespaces created by clone() itself; time and cgroup come at their own moments, and
-        the network's too when the init makes it while it is held (held_steps)."""
+        """Namespaces created by clone() itself; time and cgroup come at their own moments."""
         if not self.single_clone:
             return 0
-        return self.new & ~(uapi.CLONE_NEWTIME | uapi.CLONE_NEWCGROUP | (uapi.CLONE_NEWNET if self.net_while_held else 0))
-
-    def held_steps(self, await_release: list[Step]) -> list[Step]:
-        """The init's first steps after closing its fds. A new network namespace costs clone
-        0.6 ms here; unshared by the init while the runtime writes its v1 cgroup.procs files, it
-        costs `run` nothing. The namespace is empty and nothing of the container runs in it before
-        release, and it is charged to the same (the runtime's) memory cgroup as from clone."""
-        if not self.net_while_held:
-            return await_release
-        return [Step("namespaces", "unshare", (uapi.CLONE_NEWNET,), "unshare(CLONE_NEWNET) while the runtime "
-                     "places the init in its cgroups", self.source("network")), *await_release]
+        return self.new & ~(uapi.CLONE_NEWTIME | uapi.CLONE_NEWCGROUP)
 
     def plan(self, plan: Plan) -> None:
         """Time before clone, clone, then joins and late unshares in the init."""

@@ -4,7 +4,7 @@ Nothing here touches the kernel; `pyrunc explain` and `--debug` print the same s
 the runtime (phases runtime, clone, parent) and the init (the others) perform.
 """
 
-from pyrunc import devices, mounts, process, uapi
+from pyrunc import devices, mounts, process
 from pyrunc.errors import PyruncError
 from pyrunc.namespaces import Namespaces, id_map_text
 from pyrunc.options import Options, plan_before, plan_procfs_handle
@@ -31,8 +31,6 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         raise PyruncError("config.json: process is required to run a container (config.md: REQUIRED when "
                           "start is called)")
     plan_before(plan, opts)
-    ns.net_while_held = (ns.single_clone and bool(ns.new & uapi.CLONE_NEWNET) and not ns.new & uapi.CLONE_NEWUSER
-                         and any(d != opts.clone_into for d in cgroup_dirs.values()) and not wants_network(cfg, opts))
     if opts.wait_for_start:
         plan.add("runtime", "listen_start", (), "listen on <state dir>/start.sock, for the init to wait on `start`")
     elif opts.subreaper or not ns.single_clone:
@@ -128,7 +126,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     plan.phases["namespaces"][:0] = [Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
                                           f"close every fd from {process.first_cloexec(plan)} on but the "
                                           "init's own (the sync socket, start socket, log, procfs handle)"),
-                                     *ns.held_steps(plan_await_release(plan))]
+                                     *plan_await_release(plan)]
     plan_after_clone(plan)
     plan_procfs_handle(plan)
     return plan, ns

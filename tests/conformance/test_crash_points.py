@@ -21,7 +21,7 @@ from .stress import assert_gone, rounds
 
 # The steps of create for the tests' config, by the process performing them (explain's `process`).
 RUNTIME_STEPS = ("listen_start", "create_cgroups", "protect_exe", "clone", "enter_cgroup", "release_init")
-INIT_STEPS = ("close_inherited_fds", "unshare", "await_release", "link_up", "sethostname", "join_session_keyring", "mount",
+INIT_STEPS = ("close_inherited_fds", "await_release", "link_up", "sethostname", "join_session_keyring", "mount",
               "mount_at", "bind_mount", "mknod", "symlink", "pivot_root", "mask_path", "readonly_path",
               "home_from_passwd", "setrlimit", "drop_bounding", "chdir_before_user", "set_user", "capset",
               "raise_ambient", "chdir", "no_new_privs", "lookup", "clear_pdeathsig", "signal_ready")

@@ -36,40 +36,6 @@ def test_default_config_clones_all_namespaces_at_once():
     assert ops(plan, "namespaces") == ["close_inherited_fds", "link_up", "sethostname", "join_session_keyring"]
 
 
-V1 = {"memory": "/sys/fs/cgroup/memory/c", "unified": "/sys/fs/cgroup/unified/c"}
-
-
-def test_the_init_unshares_the_network_while_the_runtime_enters_its_v1_cgroups():
-    """Cgroups the runtime enters from outside (v1): clone leaves the network namespace to the init,
-    made while it waits for release, before any of its set-up (link_up after release)."""
-    plan = plan_of(default_config(), V1, clone_into=V1["unified"])
-    flags = plan.phases["clone"][0].args[0]
-    assert not flags & uapi.CLONE_NEWNET and flags & uapi.CLONE_NEWPID
-    assert ops(plan, "namespaces")[:4] == ["close_inherited_fds", "unshare", "await_release", "link_up"]
-    assert plan.phases["namespaces"][1].args == (uapi.CLONE_NEWNET,)
-    assert ops(plan, "parent") == ["enter_cgroup", "release_init"]
-
-
-@pytest.mark.parametrize("case", ["cgroup2 only", "user namespace", "bridge network", "no network namespace"])
-def test_clone_makes_the_network_namespace_otherwise(case):
-    """Nothing to overlap (born in its only cgroup), a user namespace (its maps come first), a network
-    the runtime sets up from outside: clone makes it. Without one, nobody does."""
-    cfg, dirs, opts = default_config(), V1, {"clone_into": V1["unified"]}
-    if case == "cgroup2 only":
-        dirs = {"unified": V1["unified"]}
-    elif case == "user namespace":
-        cfg = with_ns({"type": "user"})
-        cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
-    elif case == "bridge network":
-        opts["network"] = "bridge"
-    else:
-        cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "network"]
-    plan = plan_of(cfg, dirs, **opts)
-    in_clone = bool(plan.phases["clone"][0].args[0] & uapi.CLONE_NEWNET)
-    assert in_clone == (case != "no network namespace")
-    assert not any(s.op == "unshare" for s in plan.phases["namespaces"])
-
-
 def test_user_namespace_maps_are_written_gid_first_then_released():
     cfg = with_ns({"type": "user"})
     cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000},
