@@ -25,7 +25,7 @@ from pyrunc.lifecycle import (
     run_poststop,
     write_pid_file,
 )
-from pyrunc.mountops import MountOps
+from pyrunc.mountops import MountOps, prepare_runs
 from pyrunc.plan import Options, build, wants_network
 from pyrunc.posixfs import abspath, basename, join
 from pyrunc.process import exec_record
@@ -225,11 +225,17 @@ class RuntimeOps:
 
     def enter_cgroup(self, path: str) -> None:
         """One write(2), no file object: the init waits for these (await_release)."""
-        fd = posix.open(join(path, "cgroup.procs"), posix.O_WRONLY | posix.O_CLOEXEC)
-        try:
-            posix.write(fd, str(self.pid).encode())
-        finally:
-            posix.close(fd)
+        _, error = native.write_each([f"{path}/cgroup.procs"], str(self.pid))
+        if error is not None:
+            raise error
+
+    # -- runs of steps in one call of the shim (executor.run) --------------------------------
+    BATCHED = frozenset({"enter_cgroup"})
+
+    def perform_steps(self, steps: list) -> tuple[int, OSError | None]:
+        """The cgroup.procs writes of a run of enter_cgroup steps in one shim call: the init waits
+        for them, and Python between them is time of its set-up."""
+        return native.write_each([f"{s.args[0]}/cgroup.procs" for s in steps], str(self.pid))
 
 
 class Prepared:
@@ -334,6 +340,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
     socket) and stays this process's child."""
     c = Container(ctx.root, cid)
     opts.wait_for_start = not run_mode
+    opts.start_at_once = run_mode and not detached
     p = Prepared(ctx, cid, bundle, opts)
     terminal = bool((p.cfg.get("process") or {}).get("terminal"))
     check_terminal(terminal, opts.console_socket, detached)
@@ -379,6 +386,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             for step in p.plan.phases["before"]:
                 ctx.log(step.log_line())
         preload(p.plan)
+        prepare_runs([p.plan.phases[phase] for phase in init.INIT_PHASES])
         executor.run(p.plan.phases["runtime"], ops, ctx.log)
         if p.plan.has("release_init") and not p.plan.has("await_release"):  # it waits in the shim until then
             ops.child_sync = child.fileno()
@@ -408,10 +416,9 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
                 _save_final(c, ops.pid, staged[0])
                 parent.send("start")
             else:
-                # The init goes on to execve at once; the record is saved meanwhile, before the
-                # init's reply is read. Until create unlocks, the commands that act on the container
-                # wait for the lock (state.load) and `state` reads it as creating.
-                parent.send("start")
+                # The init went on to execve once ready (opts.start_at_once); the record is saved
+                # meanwhile, before the init's reply is read. Until create unlocks, the commands that
+                # act on the container wait for the lock (state.load) and `state` reads it as creating.
                 _save_final(c, ops.pid, staged[0])
             err = parent.recv()
             while err[0] == "seccomp":  # no_new_privs: the filter was loaded right before execve

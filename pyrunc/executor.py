@@ -8,7 +8,8 @@ from pyrunc.steps import Step
 def run(steps: list[Step], target: object, log=None) -> None:
     """Perform each step in order; an OSError becomes a one-line error naming the step. A run of
     two or more steps the target performs together (its BATCHED ops, unless a crash point needs
-    each step on its own) goes to target.perform_steps in one call, and is logged once done."""
+    each step on its own) goes to target.perform_steps in one call: its first step is logged as
+    the call begins, the others once done."""
     batched = () if crashpoint.AT else getattr(target, "BATCHED", ())
     i = 0
     while i < len(steps):
@@ -19,9 +20,11 @@ def run(steps: list[Step], target: object, log=None) -> None:
             _run_one(steps[i], target, log)
             i += 1
             continue
+        if log is not None:
+            log(steps[i].log_line())
         done, error = target.perform_steps(steps[i:j])
         if log is not None:
-            for step in steps[i:i + done + (error is not None)]:
+            for step in steps[i + 1:i + done + (error is not None)]:
                 log(step.log_line())
         if error is not None:
             raise _failed(steps[i + done], error)

@@ -257,9 +257,12 @@ class LinuxKernel:
         if self.channel.sock.recv(64) != b"\x01":
             posix._exit(1)
 
-    def signal_ready(self) -> None:
+    def signal_ready(self, wait: bool = True) -> None:
+        """`ready`, then the wait for start; a foreground run (not `wait`) has nothing between the
+        two that the program must wait for: the runtime saves its record meanwhile."""
         self.channel.send("ready")
-        self.channel.expect_start(self.start_listener)
+        if wait:
+            self.channel.expect_start(self.start_listener)
 
     def execve(self, args: list[str], env: list[str], first_cloexec: int, listen_fds: int = 0,
                seccomp: tuple | None = None, marked: bool = False) -> None:

@@ -166,10 +166,10 @@ def _in_dir(path: str) -> tuple[str, str] | None:
     return "/".join(parts[:-1]) or ".", parts[-1]
 
 
-def _guard_fields(rootfs: str) -> dict:
+def _proc_fields(rootfs: str) -> tuple[int, int, int]:
+    """has_proc_dir, proc_dev and proc_ino of a guarded form: looked up when its run is performed."""
     proc = _proc_dir(rootfs)
-    return {"guard": 1, "has_proc_dir": int(proc is not None), "proc_dev": proc[0] if proc else 0,
-            "proc_ino": proc[1] if proc else 0}
+    return (1, *proc) if proc is not None else (0, 0, 0)
 
 
 def _mask_form(path: str, label: str | None = None) -> dict:
@@ -199,8 +199,10 @@ def _node_form(op: str, args: tuple) -> dict:
 
 def _shim_form(step) -> dict | None:
     """The step as native.fs_steps resolves and performs it alone, or None for what its method
-    decides first (/proc and /sys, a mount over the rootfs's `/`, the procfs files of
-    PROC_FILE_MOUNTS, a path naming no file)."""
+    decides first (a bind mount at /proc or /sys, a mount over the rootfs's `/`, the procfs files
+    of PROC_FILE_MOUNTS, a path naming no file). A procfs or sysfs, or anything at /proc or /sys,
+    is mounted by the shim on a directory reached without a symlink (`plain`); what _plain_dir
+    or _proc_guard would refuse it gives back to the method, which says why."""
     op, args = step.op, step.args
     if op == "mask_path":
         return _mask_form(*args)
@@ -211,18 +213,57 @@ def _shim_form(step) -> dict | None:
         path = clean(dest)
         fstype = args[3] if op == "mount_at" else None
         where = _in_dir(dest)
-        methods_only = path == "/" or path in PROC_FILE_MOUNTS or path in NO_SYMLINK or fstype in ("proc", "sysfs")
+        methods_only = path == "/" or path in PROC_FILE_MOUNTS or (op == "bind_mount" and path in NO_SYMLINK)
         if where is None or methods_only:
             return None
         form = {"root": rootfs, "path": dest, "dir": where[0], "name": where[1]}
         if op == "mount_at":
-            return form | _mount_form(source, fstype, *args[4:]) | (_guard_fields(rootfs) if fstype else {})
-        return form | _bind_form(source, *args[3:]) | _guard_fields(rootfs)
+            plain = {"plain": 1} if fstype in ("proc", "sysfs") or path in NO_SYMLINK else {}
+            return (form | _mount_form(source, fstype, *args[4:]) | plain
+                    | ({"guard": 1, "is_proc": int(fstype == "proc")} if fstype else {}))
+        return form | _bind_form(source, *args[3:]) | {"guard": 1}
     rootfs, path = args[0], args[2] if op == "symlink" else args[1]
     parent, _, name = path.rstrip("/").rpartition("/")
     if name in ("", ".", ".."):
         return None
     return _node_form(op, args) | {"root": rootfs, "dir": parent or "/", "name": name}
+
+
+def _runs(steps: list):
+    """(index, forms) of each run of steps the shim performs in one call, as perform_steps makes them."""
+    i = 0
+    while i < len(steps):
+        forms = []
+        while (i + len(forms) < len(steps) and steps[i + len(forms)].op in MountOps.BATCHED
+               and (form := _shim_form(steps[i + len(forms)])) is not None):
+            forms.append(form)
+        if forms:
+            yield i, forms
+        i += len(forms) or 1
+
+
+# id(the first step of a run) -> (its struct array, what that points into, its length, the
+# (index, rootfs) of its guarded steps): made before clone (prepare_runs) for the init to inherit.
+_prepared: dict[int, tuple] = {}
+
+
+def prepare_runs(phases: list[list]) -> None:
+    """In the runtime, before clone: the shim's arrays for the init's runs of steps. The init only
+    fills in the /proc directory of the guarded ones (looked up then, as before) and makes the
+    call: building them there would cost it several times more, as every page the forked
+    interpreter writes is first copied (a fault of 3 us here)."""
+    for steps in phases:
+        for i, forms in _runs(steps):
+            array, keep = native.fs_array(forms)
+            guarded = tuple((k, form["root"]) for k, form in enumerate(forms) if form.get("guard"))
+            _prepared[id(steps[i])] = (array, keep, len(forms), guarded)
+
+
+def _fill_proc(array, guarded: tuple, n: int) -> None:
+    for k, rootfs in guarded:
+        if k < n:
+            item = array[k]
+            item.has_proc_dir, item.proc_dev, item.proc_ino = _proc_fields(rootfs)
 
 
 class MountOps:
@@ -239,12 +280,22 @@ class MountOps:
         that stopped the run."""
         i = 0
         while i < len(steps):
-            forms = []  # made now: a step performed by its method may have changed what they hold
-            while i + len(forms) < len(steps) and (form := _shim_form(steps[i + len(forms)])) is not None:
-                forms.append(form)
-            j = i + len(forms)
-            if forms:
-                done, error, changed, _ = native.fs_steps(forms)
+            prepared = _prepared.get(id(steps[i]))
+            if prepared is not None:  # its guarded steps' /proc directory looked up now
+                array, _, n, guarded = prepared
+                n = min(n, len(steps) - i)
+                _fill_proc(array, guarded, n)
+            else:
+                forms = []  # made now: a step performed by its method may have changed what they hold
+                while i + len(forms) < len(steps) and (form := _shim_form(steps[i + len(forms)])) is not None:
+                    forms.append(form)
+                n = len(forms)
+                if n:
+                    array, keep = native.fs_array(forms)
+                    _fill_proc(array, tuple((k, f["root"]) for k, f in enumerate(forms) if f.get("guard")), n)
+            j = i + n
+            if n:
+                done, error, changed, _ = native.fs_run(array, n)
                 i += done
                 if i == j:
                     continue

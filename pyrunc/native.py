@@ -214,6 +214,17 @@ def write_async(path: str, data: str) -> int:
     return _check(lib.pyr_write_async(path.encode(), data.encode()), f"write {path}")
 
 
+def write_each(paths: list[str], data: str) -> tuple[int, OSError | None]:
+    """Write `data` to each file in order, in one call (see shim.h): how many were written, and
+    the error of the next one."""
+    keep = [ffi.new("char[]", p.encode()) for p in paths]
+    done = lib.pyr_write_each(ffi.new("char *[]", keep), len(paths), data.encode())
+    if done == len(paths):
+        return done, None
+    err = ffi.errno
+    return done, OSError(err, posix.strerror(err), paths[done])
+
+
 def pty_peer(master: int, flags: int) -> int:
     """The slave of the pty `master`, opened from the master itself (uapi.TIOCGPTPEER)."""
     import fcntl  # built into the interpreter
@@ -227,29 +238,56 @@ def fstatfs_type(fd: int) -> int:
 
 
 FS_MASK, FS_READONLY, FS_MKNOD, FS_SYMLINK, FS_MOUNT, FS_BIND = 1, 2, 3, 4, 5, 6  # pyr_fs_step's op (shim.h)
-_FS_TEXT = ("root", "path", "dir", "name", "target", "fstype", "data")
+_FS_TEXT = frozenset(("root", "path", "dir", "name", "target", "fstype", "data"))
 
 
 def fs_steps(steps: list[dict]) -> tuple[int, OSError | None, bool, str | None]:
     """Perform steps given as the fields of struct pyr_fs_step (see shim.h; `attrs` a tuple of
     triples) in one call: how many were done and, for the next one, its error (None: its
     method's to perform), whether it had changed something, and the call that failed."""
-    keep = []
-    array = ffi.new("struct pyr_fs_step[]", len(steps))
-    for item, fields in zip(array, steps, strict=True):
+    array, keep = fs_array(steps)
+    return fs_run(array, len(steps))
+
+
+def fs_array(steps: list[dict]) -> tuple:
+    """The struct pyr_fs_step array of `steps` for fs_run, and what it points into (keep both).
+    The strings of all steps go in one buffer and the attrs in one array, the struct array is
+    made from dicts in one ffi.new: this runs in the init, where every object made costs."""
+    chunks: list[bytes] = []
+    at = 0
+    numbers: list[int] = []
+    pointers = []  # (init, field, offset in the text; -1 - index in numbers for attrs)
+    inits = []
+    for fields in steps:
+        init = {}
         for key, value in fields.items():
             if key in _FS_TEXT:
-                keep.append(ffi.new("char[]", value.encode()) if value is not None else _NULL)
-                value = keep[-1]
+                if value is not None:
+                    data = value.encode()
+                    pointers.append((init, key, at))
+                    chunks.append(data)
+                    at += len(data) + 1
             elif key == "attrs":
-                keep.append(ffi.new("unsigned long long[]", [int(v) for triple in value for v in triple] or [0]))
-                item.nattrs = len(value)
-                value = keep[-1]
-            setattr(item, key, value)
+                pointers.append((init, key, -1 - len(numbers)))
+                init["nattrs"] = len(value)
+                for triple in value:
+                    numbers.extend(triple)
+            else:
+                init[key] = value
+        inits.append(init)
+    text = ffi.from_buffer(b"\0".join(chunks) + b"\0")
+    ints = ffi.new("unsigned long long[]", [int(v) for v in numbers] or [0])
+    for init, key, offset in pointers:
+        init[key] = text + offset if offset >= 0 else ints + (-1 - offset)
+    return ffi.new("struct pyr_fs_step[]", inits), (text, ints)
+
+
+def fs_run(array, n: int) -> tuple[int, OSError | None, bool, str | None]:
+    """pyr_fs_steps on the first `n` steps of `array` (fs_array's, or a pointer into it): as fs_steps."""
     changed = ffi.new("int *")
     failed = ffi.new("const char **")
-    done = lib.pyr_fs_steps(array, len(steps), changed, failed)
-    err = ffi.errno if done < len(steps) else 0
+    done = lib.pyr_fs_steps(array, n, changed, failed)
+    err = ffi.errno if done < n else 0
     if not err:
         return done, None, bool(changed[0]), None
     what = ffi.string(failed[0]).decode() if failed[0] != _NULL else None

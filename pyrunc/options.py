@@ -18,7 +18,7 @@ class Options:
                  grace: str = "", subreaper: bool = True, clone_into: str = "", rootless: bool = False,
                  caller: tuple[int, int] = (0, 0), network: str = "", publish: tuple[str, ...] = (),
                  state_dir: str = "<state dir>", etc_missing: tuple[str, ...] = (), systemd_unit=None,
-                 cgroups_skipped: tuple[str, ...] = ()) -> None:
+                 cgroups_skipped: tuple[str, ...] = (), start_at_once: bool = False) -> None:
         self.state_dir = state_dir  # the container's: the bridge network's /etc files are there
         self.etc_missing = etc_missing  # a host fact: network.ETC_FILES the image lacks (or has empty)
         self.network = network  # --network: pyrunc's own network for the container (network.py)
@@ -38,6 +38,7 @@ class Options:
         self.listen_fds = listen_fds  # LISTEN_FDS handed on to the container (socket activation)
         self.preserve_fds = preserve_fds
         self.wait_for_start = wait_for_start
+        self.start_at_once = start_at_once  # a foreground `run`: no `start` to wait for once ready
         self.console_socket = console_socket
 
 

@@ -118,7 +118,11 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
     plan.add("process", "clear_pdeathsig", (), "prctl(PR_SET_PDEATHSIG, 0): the init outlives `create`")
-    plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
+    if opts.start_at_once:
+        plan.add("process", "signal_ready", (False,), "tell the runtime the container is created, and go on: a "
+                 "foreground run starts it at once")
+    else:
+        plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
     plan.phases["namespaces"][:0] = [Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
                                           f"close every fd from {process.first_cloexec(plan)} on but the "
                                           "init's own (the sync socket, start socket, log, procfs handle)"),

@@ -666,6 +666,26 @@ int pyr_write_async(const char *path, const char *data)
     return clone(write_async_task, write_async_job.stack + WRITE_ASYNC_STACK, CLONE_VM | SIGCHLD, &write_async_job);
 }
 
+int pyr_write_each(const char *const *paths, int n, const char *data)
+{
+    size_t len = strlen(data);
+    for (int i = 0; i < n; i++) {
+        int fd = open(paths[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return i;
+        ssize_t w = write(fd, data, len);
+        if (w >= 0 && (size_t)w != len)
+            errno = EIO;
+        int saved = errno;
+        close(fd);
+        if (w < 0 || (size_t)w != len) {
+            errno = saved;
+            return i;
+        }
+    }
+    return n;
+}
+
 long long pyr_statfs_type(const char *path)
 {
     struct statfs st;
@@ -702,15 +722,87 @@ static void close_keep_errno(int fd)
     errno = saved;
 }
 
-/* An O_PATH fd of `path` resolved inside `root` (opened for the purpose). */
-static int open_in(const char *root, const char *path)
+/* What one call of pyr_fs_steps keeps open between its steps: the fd of the last `root` (its
+ * device and inode, to tell a mount over it) and of the last `dir` a node or a missing
+ * destination was made in. A step that mounts over the root drops both; one that mounts
+ * anywhere but on a name just made in the kept `dir` drops the `dir` (the mount may cover it
+ * or one of its parents, through a symlink). */
+struct fs_cache {
+    const char *root;
+    int root_fd;
+    dev_t root_dev;
+    ino_t root_ino;
+    const char *dir;
+    int dir_fd;
+};
+
+static void drop_dir(struct fs_cache *c)
 {
-    int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close_keep_errno(c->dir_fd);
+    c->dir_fd = -1;
+    c->dir = NULL;
+}
+
+static void drop_root(struct fs_cache *c)
+{
+    drop_dir(c);
+    close_keep_errno(c->root_fd);
+    c->root_fd = -1;
+    c->root = NULL;
+}
+
+/* The kept fd of `root` (O_PATH), opened when it is another root or was dropped. */
+static int root_of(struct fs_cache *c, const char *root)
+{
+    struct stat st;
+    if (c->root && strcmp(c->root, root) == 0)
+        return c->root_fd;
+    drop_root(c);
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
+    c->root = root;
+    c->root_fd = fd;
+    c->root_dev = st.st_dev;
+    c->root_ino = st.st_ino;
+    return fd;
+}
+
+/* An O_PATH fd of `path` resolved inside `root`, the caller's to close. */
+static int open_in(struct fs_cache *c, const char *root, const char *path)
+{
+    int root_fd = root_of(c, root);
     if (root_fd < 0)
         return -1;
-    int fd = pyr_openat2(root_fd, path, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE);
-    close_keep_errno(root_fd);
+    return pyr_openat2(root_fd, path, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE);
+}
+
+/* The kept fd of `dir` resolved inside `root` (the cache's to close). */
+static int dir_in(struct fs_cache *c, const char *root, const char *dir)
+{
+    if (c->dir && c->root && strcmp(c->dir, dir) == 0 && strcmp(c->root, root) == 0)
+        return c->dir_fd;
+    drop_dir(c);
+    int fd = open_in(c, root, dir);
+    if (fd < 0)
+        return -1;
+    c->dir = dir;
+    c->dir_fd = fd;
     return fd;
+}
+
+/* After a mount onto the file `st`: made just now as a name in the kept `dir` (`fresh`), it
+ * covers neither that directory nor the root; anything else may. */
+static void mounted_on(struct fs_cache *c, const struct stat *st, int fresh)
+{
+    if (c->root && st->st_dev == c->root_dev && st->st_ino == c->root_ino)
+        drop_root(c);
+    else if (!fresh)
+        drop_dir(c);
 }
 
 /* The fd the step's method resolved and checked (`given`): a copy, closed as one opened here. */
@@ -745,10 +837,10 @@ static int empty_tmpfs(const char *label)
 }
 
 /* A detached copy of the root's /dev/null; EINVAL when it is not the null device. */
-static int null_copy(const char *root)
+static int null_copy(struct fs_cache *c, const char *root)
 {
     struct stat st;
-    int null = open_in(root, "/dev/null");
+    int null = open_in(c, root, "/dev/null");
     if (null < 0)
         return -1;
     if (fstat(null, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
@@ -762,21 +854,25 @@ static int null_copy(const char *root)
     return tree;
 }
 
-static int mask_path(const struct pyr_fs_step *s)
+static int mask_path(struct fs_cache *c, const struct pyr_fs_step *s)
 {
     struct stat st;
-    int fd = open_in(s->root, s->path);
+    int fd = open_in(c, s->root, s->path);
     if (fd < 0)
         return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
     if (fstat(fd, &st) < 0) {
         close_keep_errno(fd);
         return -1;
     }
-    return attach(S_ISDIR(st.st_mode) ? empty_tmpfs(s->data) : null_copy(s->root), fd);
+    int rc = attach(S_ISDIR(st.st_mode) ? empty_tmpfs(s->data) : null_copy(c, s->root), fd);
+    if (rc == 0)
+        mounted_on(c, &st, 0);
+    return rc;
 }
 
-static int readonly_path(const struct pyr_fs_step *s)
+static int readonly_path(struct fs_cache *c, const struct pyr_fs_step *s)
 {
+    struct stat st;
     if (strcmp(s->path, "/") == 0) {
         int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -785,22 +881,44 @@ static int readonly_path(const struct pyr_fs_step *s)
         close_keep_errno(fd);
         return rc;
     }
-    int fd = open_in(s->root, s->path);
+    int fd = open_in(c, s->root, s->path);
     if (fd < 0)
         return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+    if (fstat(fd, &st) < 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
     int tree = pyr_open_tree(fd, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE);
     if (tree >= 0 && named(pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE, PYR_ATTR_RDONLY, 0, 0, -1),
                            "mount_setattr") < 0) {
         close_keep_errno(tree);
         tree = -1;
     }
-    return attach(tree, fd);
+    int rc = attach(tree, fd);
+    if (rc == 0)
+        mounted_on(c, &st, 0);
+    return rc;
+}
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+/* fchmodat without following a symlink: fchmodat2 (Linux 6.6) in one call, else glibc's
+ * emulation (an O_PATH open and a chmod of its /proc/self/fd link). */
+static int chmod_nofollow(int dir, const char *name, unsigned int mode)
+{
+    if (syscall(SYS_fchmodat2, dir, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    return fchmodat(dir, name, mode, AT_SYMLINK_NOFOLLOW);
 }
 
 /* mknod and symlink; *changed once the node exists but its mode or owner is not yet set. */
-static int make_node(const struct pyr_fs_step *s, int *changed)
+static int make_node(struct fs_cache *c, const struct pyr_fs_step *s, int *changed)
 {
-    int dir = s->given ? given_fd(s) : open_in(s->root, s->dir);
+    int dir = s->given ? given_fd(s) : dir_in(c, s->root, s->dir);
     if (dir < 0)
         return -1;
     int rc;
@@ -810,29 +928,47 @@ static int make_node(const struct pyr_fs_step *s, int *changed)
         rc = mknodat(dir, s->name, s->mode, (dev_t)s->dev);
         if (rc == 0) {
             *changed = 1;
-            rc = fchmodat(dir, s->name, s->mode & 07777, AT_SYMLINK_NOFOLLOW);
+            rc = chmod_nofollow(dir, s->name, s->mode & 07777);
             if (rc == 0 && (s->uid || s->gid))
                 rc = fchownat(dir, s->name, (uid_t)s->uid, (gid_t)s->gid, AT_SYMLINK_NOFOLLOW);
             if (rc == 0)
                 *changed = 0;
         }
     }
-    close_keep_errno(dir);
+    if (s->given)
+        close_keep_errno(dir);
     return rc;
 }
 
 #define PYR_GIVE_BACK (-2) /* not an error: the step is its method's to perform */
+#define PYR_RESOLVE_NAME (0x08ULL /* RESOLVE_BENEATH */ | 0x04ULL /* RESOLVE_NO_SYMLINKS */)
+#define PYR_RESOLVE_PLAIN (0x10ULL /* RESOLVE_IN_ROOT */ | 0x04ULL /* RESOLVE_NO_SYMLINKS */)
 
 /* An O_PATH fd of the step's path; when missing, `name` is made in `dir` first (a directory,
- * or with `file` an empty file), as paths.open_in_root(create=...) does. */
-static int open_or_make(const struct pyr_fs_step *s, int file)
+ * or with `file` an empty file), as paths.open_in_root(create=...) does, and opened there
+ * without following a symlink (*fresh then 1). */
+static int open_or_make(struct fs_cache *c, const struct pyr_fs_step *s, int file, int *fresh)
 {
+    *fresh = 0;
     if (s->given)
         return given_fd(s);
-    int fd = open_in(s->root, s->path);
+    int fd;
+    if (s->plain) {
+        struct stat st;
+        int root_fd = root_of(c, s->root);
+        fd = root_fd < 0 ? -1 : pyr_openat2(root_fd, s->path, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE_PLAIN);
+        if (fd < 0 && errno == ELOOP)
+            return PYR_GIVE_BACK; /* a symlink on the way: its method refuses it */
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+            close_keep_errno(fd);
+            return PYR_GIVE_BACK; /* not a directory: its method refuses it */
+        }
+    } else {
+        fd = open_in(c, s->root, s->path);
+    }
     if (fd >= 0 || errno != ENOENT)
         return fd;
-    int dir = open_in(s->root, s->dir);
+    int dir = dir_in(c, s->root, s->dir);
     if (dir < 0)
         return errno == ENOENT ? PYR_GIVE_BACK : -1;
     int rc;
@@ -843,46 +979,54 @@ static int open_or_make(const struct pyr_fs_step *s, int file)
     } else {
         rc = mkdirat(dir, s->name, 0755);
     }
-    close_keep_errno(dir);
     if (rc < 0)
         return errno == EEXIST ? PYR_GIVE_BACK : -1; /* a dangling symlink: followed by the method */
-    return open_in(s->root, s->path);
+    fd = pyr_openat2(dir, s->name, O_PATH | O_CLOEXEC, 0, PYR_RESOLVE_NAME);
+    if (fd < 0)
+        return errno == ELOOP ? PYR_GIVE_BACK : -1; /* replaced meanwhile: its method's again */
+    *fresh = 1;
+    return fd;
 }
 
-/* mountops._proc_guard's cases that can fail, left to it: a destination on a procfs, or the
- * rootfs's own /proc directory. */
-static int guarded(const struct pyr_fs_step *s, int fd)
+/* mountops._proc_guard's cases that fail, left to it to say: a destination on a procfs (but a
+ * procfs's root for a procfs), or the rootfs's own /proc directory for anything but a procfs.
+ * `st` is the destination's. */
+static int guarded(const struct pyr_fs_step *s, int fd, const struct stat *st)
 {
-    struct stat st;
     if (!s->guard)
         return 0;
-    if (fstat(fd, &st) < 0)
-        return -1;
     if (pyr_fstatfs_type(fd) == 0x9fa0 /* PROC_SUPER_MAGIC */)
-        return PYR_GIVE_BACK;
-    if (S_ISDIR(st.st_mode) && s->has_proc_dir && st.st_dev == s->proc_dev && st.st_ino == s->proc_ino)
-        return PYR_GIVE_BACK;
+        return s->is_proc && st->st_ino == 1 /* PROC_ROOT_INO */ ? 0 : PYR_GIVE_BACK;
+    if (S_ISDIR(st->st_mode) && s->has_proc_dir && st->st_dev == s->proc_dev && st->st_ino == s->proc_ino)
+        return s->is_proc ? 0 : PYR_GIVE_BACK;
     return 0;
 }
 
-static int mount_at(const struct pyr_fs_step *s)
+static int mount_at(struct fs_cache *c, const struct pyr_fs_step *s)
 {
     char proc[64];
-    int fd = open_or_make(s, 0);
+    struct stat st;
+    int fresh;
+    int fd = open_or_make(c, s, 0, &fresh);
     if (fd < 0)
         return fd;
-    int rc = guarded(s, fd);
+    int rc = fstat(fd, &st);
+    if (rc == 0)
+        rc = guarded(s, fd, &st);
     if (rc == 0) {
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
         rc = mount(s->target, proc, s->fstype, s->flags, s->data);
+        if (rc == 0)
+            mounted_on(c, &st, fresh);
     }
     close_keep_errno(fd);
     return rc;
 }
 
-static int bind_mount(const struct pyr_fs_step *s)
+static int bind_mount(struct fs_cache *c, const struct pyr_fs_step *s)
 {
     struct stat st;
+    int fresh;
     int tree = pyr_open_tree(AT_FDCWD, s->target, PYR_CLONE_TREE | (unsigned int)s->flags);
     if (tree < 0)
         return -1;
@@ -892,43 +1036,50 @@ static int bind_mount(const struct pyr_fs_step *s)
                                      s->attrs[3 * i + 2], 0, -1), "mount_setattr");
     if (rc == 0)
         rc = fstat(tree, &st);
-    int fd = rc < 0 ? -1 : open_or_make(s, !S_ISDIR(st.st_mode));
+    int fd = rc < 0 ? -1 : open_or_make(c, s, !S_ISDIR(st.st_mode), &fresh);
     if (fd < 0) {
         close_keep_errno(tree);
         return rc < 0 ? rc : fd;
     }
-    rc = guarded(s, fd);
+    rc = fstat(fd, &st);
+    if (rc == 0)
+        rc = guarded(s, fd, &st);
     if (rc != 0) {
         close_keep_errno(tree);
         close_keep_errno(fd);
         return rc;
     }
-    return attach(tree, fd);
+    rc = attach(tree, fd);
+    if (rc == 0)
+        mounted_on(c, &st, fresh);
+    return rc;
 }
 
 int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed, const char **failed)
 {
+    struct fs_cache cache = {.root = NULL, .root_fd = -1, .dir = NULL, .dir_fd = -1};
+    int i;
     *changed = 0;
     fs_failed = NULL;
-    for (int i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         const struct pyr_fs_step *s = &steps[i];
         int rc;
         switch (s->op) {
         case 1:
-            rc = mask_path(s);
+            rc = mask_path(&cache, s);
             break;
         case 2:
-            rc = readonly_path(s);
+            rc = readonly_path(&cache, s);
             break;
         case 3:
         case 4:
-            rc = make_node(s, changed);
+            rc = make_node(&cache, s, changed);
             break;
         case 5:
-            rc = mount_at(s);
+            rc = mount_at(&cache, s);
             break;
         case 6:
-            rc = bind_mount(s);
+            rc = bind_mount(&cache, s);
             break;
         default:
             errno = EINVAL;
@@ -940,9 +1091,9 @@ int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed, const cha
         }
         if (rc < 0) {
             *failed = fs_failed;
-            return i;
+            break;
         }
     }
-    return n;
+    drop_root(&cache);
+    return i;
 }
-

@@ -192,15 +192,23 @@ int pyr_personality(unsigned long persona);
  * Python runs in the task, so it needs no interpreter state. */
 int pyr_write_async(const char *path, const char *data);
 
+/* The same `data` written to each of the `n` files `paths` in order, one open(O_WRONLY), one
+ * write(2) and one close each: the runtime's echo <pid> > cgroup.procs for every v1 hierarchy
+ * (create.RuntimeOps.perform_steps), while the init waits for them, in one call. Returns how many
+ * were written; below `n`, errno is that of the file at that index. */
+int pyr_write_each(const char *const *paths, int n, const char *data);
+
 /* statfs(2) of `path`: its file system's magic number (f_type), e.g. to tell that /proc/self/exe
  * is on the launcher's read-only overlayfs. */
 long long pyr_statfs_type(const char *path);
 
 /* One step of mountops.py for pyr_fs_steps: `op` 1 mask_path, 2 readonly_path, 3 mknod,
  * 4 symlink, 5 mount_at, 6 bind_mount. Every path is resolved with openat2(RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS) from `root`, opened again for each step (a step may have mounted over
- * it), unless `given`: then `fd`, held by the caller, is the destination (mount_at, bind_mount)
- * or the directory of `name` (mknod, symlink) its method resolved and checked. */
+ * RESOLVE_NO_MAGICLINKS) from `root`, opened once per call and again after a step mounted over
+ * it (the same device and inode), unless `given`: then `fd`, held by the caller, is the
+ * destination (mount_at, bind_mount) or the directory of `name` (mknod, symlink) its method
+ * resolved and checked. The `dir` a node or a missing destination is made in stays open for the
+ * next step with the same `dir`, until a step mounts anywhere but on a name just made in it. */
 struct pyr_fs_step {
     int op;
     const char *root;
@@ -214,7 +222,11 @@ struct pyr_fs_step {
     const unsigned long long *attrs; /* bind_mount: `nattrs` (AT_RECURSIVE or 0, set, clear) triples */
     int nattrs;
     int guard;              /* mount_at, bind_mount: give the step back when the destination is on a
-                             * procfs, or is the directory proc_dev:proc_ino (has_proc_dir) */
+                             * procfs, or is the directory proc_dev:proc_ino (has_proc_dir), unless
+                             * `is_proc` (mount_at of a procfs) and it is that directory or a procfs's root */
+    int is_proc;
+    int plain;              /* mount_at: the destination is resolved without any symlink, and must be a
+                             * directory if it exists (else the step is given back) */
     int has_proc_dir;
     unsigned long long proc_dev, proc_ino;
     unsigned int mode;      /* mknod: S_IFMT type | permission bits */
@@ -232,11 +244,11 @@ struct pyr_fs_step {
  *     ENOTDIR) is left; a /dev/null that is not the null device fails with EINVAL;
  *   readonly_path: "/" gets MOUNT_ATTR_RDONLY; another path a recursive detached copy of its
  *     tree, made read-only throughout, moved onto it; a path that does not resolve is left;
- *   mknod: mknodat, then fchmodat to the mode (mknod applied the umask) and, with a uid or
+ *   mknod: mknodat, then fchmodat2 to the mode (mknod applied the umask) and, with a uid or
  *     gid, fchownat, neither following a symlink;
  *   symlink: symlinkat;
  *   mount_at: mount(2) of `target` onto /proc/self/fd/N of the path (a directory `name` made in
- *     `dir` when missing);
+ *     `dir` when missing, then opened there with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
  *   bind_mount: open_tree(OPEN_TREE_CLONE) of `target`, mount_setattr per triple, move_mount
  *     onto the path (made in `dir` as a directory or an empty file, as the tree's root, when
  *     missing).

@@ -76,3 +76,35 @@ def test_link_as_mount_destination_to_host_file(container, host_dir):
                                "options": ["bind"]})
     assert run_ok(c) == "bound\n"
     assert host_file.read_text() == "host\n"
+
+
+def test_mounts_after_one_over_a_linked_directory(container):
+    """/y -> x: a tmpfs over /y covers /x, so /x/two, mounted after it, is made in the new tmpfs
+    (the runtime keeps a directory open between steps only while nothing mounts over it)."""
+    c = container("sh", "-c", "ls /x; cat /proc/self/mountinfo")
+    (c.rootfs / "x").mkdir()
+    (c.rootfs / "y").symlink_to("x")
+    for dest in ("/x/one", "/y", "/x/two"):
+        c.config["mounts"].append({"destination": dest, "type": "tmpfs", "source": "tmpfs"})
+    out = run_ok(c)
+    assert out.splitlines()[0] == "two", out
+    assert "/x/two" in mount_table(out)
+
+
+def test_mounts_after_a_bind_over_the_root(rt, container):
+    """/z -> /: a bind mount over the rootfs's own root, then a tmpfs at /mark: the tmpfs goes on
+    the new root, the one the container gets (the root is opened again after a mount over it)."""
+    import shutil
+
+    rt.lacks("a mount destination that links to the root (runc 1.1.5: open rootfs/z: no such file or directory)")
+    c = container("sh", "-c", "test -d /mark && cat /which")  # the new root has no /proc mounted
+    new_root = c.dir / "new-root"
+    shutil.copytree(c.rootfs, new_root, symlinks=True)
+    (new_root / "which").write_text("new\n")
+    (c.rootfs / "z").symlink_to("/")
+    m = c.config["mounts"]
+    m.append({"destination": "/z", "type": "bind", "source": str(new_root), "options": ["rbind"]})
+    m.append({"destination": "/mark", "type": "tmpfs", "source": "tmpfs"})
+    out = run_ok(c)
+    assert out == "new\n", out
+    assert (new_root / "mark").is_dir() and not (c.rootfs / "mark").exists()

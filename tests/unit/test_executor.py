@@ -58,3 +58,21 @@ def test_with_a_crash_point_every_step_goes_alone(monkeypatch):
     target = Target()
     executor.run(steps("b1", "b2", "a1"), target)
     assert target.calls == ["b1", "b2", "a1"]
+
+
+def test_the_runtime_enters_its_cgroups_in_one_shim_call(tmp_path):
+    """create's enter_cgroup steps: one write of the pid per cgroup.procs, in one call; a missing
+    cgroup stops the run with the error of its step, the ones before it written."""
+    from pyrunc.create import RuntimeOps
+
+    ops = RuntimeOps.__new__(RuntimeOps)
+    ops.pid = 4242
+    dirs = [tmp_path / name for name in ("cpu", "memory", "pids")]
+    for d in dirs[:2]:
+        d.mkdir()
+        (d / "cgroup.procs").write_text("")
+    run = [Step("parent", "enter_cgroup", (str(d),), f"echo <pid> > {d}/cgroup.procs") for d in dirs]
+    with pytest.raises(PyruncError, match=f"echo <pid> > {dirs[2]}/cgroup.procs: no such file or directory"):
+        executor.run(run, ops)
+    assert [(d / "cgroup.procs").read_text() for d in dirs[:2]] == ["4242", "4242"]
+    assert ops.perform_steps(run[:2]) == (2, None)

@@ -16,13 +16,13 @@ from pyrunc.steps import Step
 @pytest.fixture
 def spy(monkeypatch):
     calls = []
-    real = native.fs_steps
+    real = native.fs_array
 
-    def fs_steps(forms):
+    def fs_array(forms):
         calls.append([f["op"] for f in forms])
         return real(forms)
 
-    monkeypatch.setattr(native, "fs_steps", fs_steps)
+    monkeypatch.setattr(native, "fs_array", fs_array)
     return calls
 
 
@@ -59,3 +59,20 @@ def test_the_kernel_work_is_not_written_again_in_python():
     for call in ("os.mknod", "posix.mknod", "os.symlink", "posix.symlink", "native.fs_mount", "native.open_tree"):
         assert call not in source, call
 
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_run_prepared_before_clone_is_performed_as_made_then(rootfs, spy):
+    """prepare_runs (the runtime, before clone) builds the shim's arrays; perform_steps (the init)
+    makes none and performs the same steps."""
+    run = [Step("rootfs", "mknod", (rootfs, "/dev/zero", stat.S_IFCHR, 1, 5, 0o640, 0, 0), ""),
+           Step("rootfs", "symlink", (rootfs, "/proc/self/fd/0", "/dev/stdin"), ""),
+           Step("rootfs", "mknod", (rootfs, "/dev/new/full", stat.S_IFCHR, 1, 7, 0o666, 0, 0), "")]
+    mountops.prepare_runs([run])
+    assert spy == [[native.FS_MKNOD, native.FS_SYMLINK, native.FS_MKNOD]]
+    assert MountOps().perform_steps(run) == (3, None)
+    st = os.lstat(f"{rootfs}/dev/zero")
+    assert st.st_rdev == os.makedev(1, 5) and stat.S_IMODE(st.st_mode) == 0o640
+    assert os.readlink(f"{rootfs}/dev/stdin") == "/proc/self/fd/0"
+    assert os.lstat(f"{rootfs}/dev/new/full").st_rdev == os.makedev(1, 7)  # given back: its parent made first
+    assert spy[1:] == [[native.FS_MKNOD]], "the init built only what its method does alone"
