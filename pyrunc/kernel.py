@@ -261,6 +261,11 @@ class LinuxKernel:
         self.channel.send("ready")
         self.channel.expect_start(self.start_listener)
 
+    def watch_exec(self) -> None:
+        """Released by `start`: a thread it watches, which execve's point of no return ends (sync.py)."""
+        if self.start_listener is not None:
+            sys.modules["pyrunc.sync"].watch_exec(self.channel)
+
     def execve(self, args: list[str], env: list[str], first_cloexec: int, listen_fds: int = 0,
                seccomp: tuple | None = None, marked: bool = False) -> None:
         """Close-on-exec from `first_cloexec` (unless already `marked`, before a filter) and exec;

@@ -114,6 +114,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
         process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"),
                          rootless=opts.rootless)
+        if opts.wait_for_start and not hooks.get("poststart"):  # right before the execve step
+            plan.phases["start"].insert(-1, Step("start", "watch_exec", (), "start a thread that idles until "
+                                                 "execve passes its point of no return, which ends it: `start` "
+                                                 "returns then, not once the kernel has freed the init's memory"))
     if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")

@@ -16,6 +16,9 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
+# pidfd_open(2): a pidfd of one thread, readable once it has exited (Linux 6.9; O_EXCL's value)
+PIDFD_THREAD = 0o200
+
 # openat2(2) how.resolve
 RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02

@@ -93,6 +93,7 @@ CAUSES = {
     "no_new_privs": {PRCTL},
     "clear_pdeathsig": {PRCTL},
     "seccomp_load": {PRCTL},
+    "watch_exec": {CLONE},  # the thread `start` watches
     "execve": {EXECVE},
     "run_poststart": {CLONE},
     "kill_all": {PROCWRITE},

@@ -133,7 +133,17 @@ def test_process_order_bounding_user_caps_nnp_then_exec():
     assert names.index("drop_bounding") < names.index("set_user") < names.index("capset")
     assert names.index("capset") < names.index("no_new_privs") < names.index("signal_ready")
     assert names[-1] == "signal_ready"
-    assert ops(plan_of(default_config()), "start") == ["execve"]
+    assert ops(plan_of(default_config()), "start") == ["watch_exec", "execve"]
+
+
+def test_start_watches_exec_unless_poststart_hooks_wait_for_it():
+    """The thread `start` watches (sync.watch_exec) is made for `start` only, and not when poststart
+    hooks must run after the program has started (runtime.md, lifecycle step 9)."""
+    cfg = default_config()
+    assert ops(plan_of(cfg), "start")[-2:] == ["watch_exec", "execve"]
+    assert ops(plan_of(cfg, wait_for_start=False), "start") == ["execve"]  # run: no `start` to watch
+    cfg["hooks"] = {"poststart": [{"path": "/bin/true"}]}
+    assert ops(plan_of(cfg), "start") == ["execve"]
 
 
 def test_hooks_have_their_moments():
@@ -143,7 +153,7 @@ def test_hooks_have_their_moments():
     plan = plan_of(cfg)
     rootfs = ops(plan, "rootfs")
     assert rootfs[-2:] == ["request_hooks", "run_hooks"]
-    assert ops(plan, "start") == ["run_hooks", "execve"]
+    assert ops(plan, "start") == ["run_hooks", "watch_exec", "execve"]
 
 
 def test_rlimit_soft_above_hard_is_refused():
