@@ -114,7 +114,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
     if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
         process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"),
                          rootless=opts.rootless)
-        if opts.wait_for_start and not hooks.get("poststart"):  # right before the execve step
+        # Right before the execve step; not for poststart hooks, which wait for the program, nor under a
+        # filter loaded before start (without noNewPrivileges), which may not let a thread be made.
+        if opts.wait_for_start and not hooks.get("poststart") and not (
+                linux.get("seccomp") is not None and not proc.get("noNewPrivileges")):
             plan.phases["start"].insert(-1, Step("start", "watch_exec", (), "start a thread that idles until "
                                                  "execve passes its point of no return, which ends it: `start` "
                                                  "returns then, not once the kernel has freed the init's memory"))

@@ -137,12 +137,18 @@ def test_process_order_bounding_user_caps_nnp_then_exec():
 
 
 def test_start_watches_exec_unless_poststart_hooks_wait_for_it():
-    """The thread `start` watches (sync.watch_exec) is made for `start` only, and not when poststart
-    hooks must run after the program has started (runtime.md, lifecycle step 9)."""
+    """The thread `start` watches (sync.watch_exec) is made for `start` only, not when poststart
+    hooks must run after the program has started (runtime.md, lifecycle step 9), nor under a
+    seccomp filter already loaded."""
     cfg = default_config()
     assert ops(plan_of(cfg), "start")[-2:] == ["watch_exec", "execve"]
     assert ops(plan_of(cfg, wait_for_start=False), "start") == ["execve"]  # run: no `start` to watch
     cfg["hooks"] = {"poststart": [{"path": "/bin/true"}]}
+    assert ops(plan_of(cfg), "start") == ["execve"]
+    cfg = default_config()  # a filter loaded before start (no noNewPrivileges) may refuse or kill clone
+    cfg["process"]["noNewPrivileges"] = False
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_KILL", "syscalls": [
+        {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
     assert ops(plan_of(cfg), "start") == ["execve"]
 
 
