@@ -257,14 +257,10 @@ class LinuxKernel:
         if self.channel.sock.recv(64) != b"\x01":
             posix._exit(1)
 
-    def signal_ready(self) -> None:
+    def signal_ready(self, watch: bool = False) -> None:
+        """`watch`: a thread for `start` to watch, while the init waits for it (sync.watch_exec)."""
         self.channel.send("ready")
-        self.channel.expect_start(self.start_listener)
-
-    def watch_exec(self) -> None:
-        """Released by `start`: a thread it watches, which execve's point of no return ends (sync.py)."""
-        if self.start_listener is not None:
-            sys.modules["pyrunc.sync"].watch_exec(self.channel)
+        self.channel.expect_start(self.start_listener, native.unshare if watch else None)
 
     def execve(self, args: list[str], env: list[str], first_cloexec: int, listen_fds: int = 0,
                seccomp: tuple | None = None, marked: bool = False) -> None:

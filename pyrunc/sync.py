@@ -21,8 +21,8 @@ The protocol, in order (runtime -> init unless marked <-):
   <- error MSG      any time: the init failed at MSG and exits
 `start` connects to <state dir>/start.sock and sends `start`; the init answers `error MSG`
 or nothing: the socket closes on exec (close-on-exec), which tells `start` the program runs.
-Before that it may send `exec` (watch_exec): a thread of the init that execve's point of no
-return ends, whose end (a pidfd) `start` takes for the socket's close, some 1-1.5 ms sooner.
+Before that it may send `exec` and a socket (watch_exec), whose peer only a thread of the init
+holds, which execve's point of no return ends: its close tells `start` some 1-1.5 ms sooner.
 """
 
 import _socket
@@ -120,19 +120,27 @@ class Channel:
         sock.listen(1)
         return sock
 
-    def expect_start(self, listener) -> None:
-        """Block until the container may exec: `start` from run, or a `start` connection."""
+    def expect_start(self, listener, unshare=None) -> None:
+        """Block until the container may exec: `start` from run, or a `start` connection. With
+        `unshare` (native.unshare), a thread for `start` to watch is made meanwhile (watch_exec)."""
         if listener is None:
             self.expect("start")
             return
         self.expect("created")
         self.sock.close()
+        watched = watch_exec(unshare) if unshare is not None else -1
         while True:
             conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, listener._accept()[0])
             if conn.recv(64) == b"start":
                 break
             conn.close()
         listener.close()
+        if watched >= 0:
+            try:
+                conn.sendmsg([b"exec"], fds_message([watched]))
+            except OSError:
+                pass  # `start` is gone: the program starts all the same
+            posix.close(watched)
         self.reply = conn
 
 
@@ -154,58 +162,48 @@ class _in_dir:
             posix.close(self.fd)
 
 
-def watch_exec(channel: Channel) -> None:
-    """The init, released by `start`, right before execve: a thread that idles until execve's
-    point of no return ends it (de_thread), and `exec` to tell `start`, which then returns as
-    that thread dies instead of when the socket closes, after the kernel has freed the init's old
-    memory (1-1.5 ms here). An error execve returns still reaches `start`: the thread lives until
-    the init exits, after sending it. No thread (a pids limit): no message, `start` waits as before."""
+def watch_exec(unshare) -> int:
+    """For `start`, while the created init waits for it: a thread with a file table of its own
+    (`unshare`: native.unshare(CLONE_FILES)) that holds one end of a new socket pair and idles
+    until execve's point of no return ends it (de_thread). Returns the other end, for `start`
+    (expect_start sends it with `exec`), which reads it until it closes, instead of the start
+    socket, which closes only after the kernel has freed the init's old memory (1-1.5 ms here).
+    An error execve returns still reaches `start`: the thread lives until the init exits, after
+    sending it. -1 without the thread (a pids limit): `start` then waits as before."""
     import _thread  # built in
 
+    held, sent = (sock.detach() for sock in _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET))
     hold, ready = _thread.allocate_lock(), _thread.allocate_lock()
     hold.acquire()
     ready.acquire()
+    own_table: list[bool] = []
 
     def idle() -> None:
+        try:
+            unshare(uapi.CLONE_FILES)
+            own_table.append(True)
+        except OSError:
+            pass
         ready.release()
         hold.acquire()
 
     try:
         _thread.start_new_thread(idle, ())
+        ready.acquire()
     except RuntimeError:
-        return
-    ready.acquire()
-    channel.send("exec")
-
-
-def _exec_watch(pid: int) -> int | None:
-    """A pidfd of the init's watch_exec thread; None when it has ended already (the init has
-    exec'd or exited), -1 when it cannot be watched (no PIDFD_THREAD before Linux 6.9)."""
-    try:
-        tids = [t for t in posix.listdir(f"/proc/{pid}/task") if t != str(pid)]
-        return posix.pidfd_open(int(tids[0]), uapi.PIDFD_THREAD) if tids else None
-    except ProcessLookupError:
-        return None
-    except OSError:
+        pass
+    posix.close(held)  # the thread's copy, if it has its own table, is then the last
+    if not own_table:
+        posix.close(sent)
         return -1
+    return sent
 
 
-def _thread_gone(sock, watch: int) -> bool:
-    """Wait until the socket has something to read (False) or only the watched thread is gone (True)."""
-    import select
-
-    p = select.poll()
-    p.register(sock.fileno(), select.POLLIN)
-    p.register(watch, select.POLLIN)
-    return all(fd == watch for fd, _ in p.poll())
-
-
-def start(state_dir: str, on_seccomp=None, pid: int = 0) -> str | None:
+def start(state_dir: str, on_seccomp=None, early: bool = True) -> str | None:
     """Release a created container's init; None once it has exec'd, else its error.
-    `on_seccomp(fd)` takes the listener fd of a filter loaded right before execve. With the
-    init's `pid`, return once its execve is past the point of no return (watch_exec)."""
+    `on_seccomp(fd)` takes the listener fd of a filter loaded right before execve. `early`:
+    return once its execve is past the point of no return (watch_exec), not once it is done."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    watch: int | None = -1
     try:
         with _in_dir(state_dir) as prefix:
             sock.connect(prefix + START_SOCKET)
@@ -218,17 +216,20 @@ def start(state_dir: str, on_seccomp=None, pid: int = 0) -> str | None:
         if crashpoint.AT:
             crashpoint.reached("at:start_sent")
         while True:
-            if watch is None or (watch >= 0 and _thread_gone(sock, watch)):
+            data, ancdata, _, _ = sock.recvmsg(65536, 64)
+            fds = fds_received(ancdata)
+            if data == b"exec" and fds:
+                if early:
+                    posix.read(fds[0], 1)  # b"": the thread's end has closed (execve, or the init's exit)
+                for fd in fds:
+                    posix.close(fd)
+                if not early:
+                    continue
                 try:  # an error sent before the init exited is read; an execve past its point of no return sent none
                     data, ancdata, _, _ = sock.recvmsg(65536, 64, _socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     return None
-            else:
-                data, ancdata, _, _ = sock.recvmsg(65536, 64)
-            fds = fds_received(ancdata)
-            if data == b"exec" and not fds:
-                watch = _exec_watch(pid) if pid else -1
-                continue
+                fds = fds_received(ancdata)
             if data != b"seccomp" or not fds or on_seccomp is None:
                 for fd in fds:
                     posix.close(fd)
@@ -237,8 +238,6 @@ def start(state_dir: str, on_seccomp=None, pid: int = 0) -> str | None:
             sock.send(b"seccomp-done")
     finally:
         sock.close()
-        if watch is not None and watch >= 0:
-            posix.close(watch)
     if not data:
         return None
     return data.decode(errors="replace").partition(" ")[2]

@@ -7,6 +7,7 @@ pyrunc builds for (none of these differ between them).
 """
 
 # clone(2), unshare(2), setns(2)
+CLONE_FILES = 0x00000400
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -15,9 +16,6 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-
-# pidfd_open(2): a pidfd of one thread, readable once it has exited (Linux 6.9; O_EXCL's value)
-PIDFD_THREAD = 0o200
 
 # openat2(2) how.resolve
 RESOLVE_NO_XDEV = 0x01

@@ -92,8 +92,8 @@ CAUSES = {
     "raise_ambient": {PRCTL},
     "no_new_privs": {PRCTL},
     "clear_pdeathsig": {PRCTL},
+    "signal_ready": {CLONE, NS},  # the thread `start` watches and its own file table (sync.watch_exec)
     "seccomp_load": {PRCTL},
-    "watch_exec": {CLONE},  # the thread `start` watches
     "execve": {EXECVE},
     "run_poststart": {CLONE},
     "kill_all": {PROCWRITE},
