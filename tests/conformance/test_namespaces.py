@@ -50,6 +50,32 @@ def test_new_namespace(container, rt, ns_type):
     check_namespace(c, ns_type, None)
 
 
+def test_new_namespaces_are_each_containers_own(container, rt):
+    """A namespace without a path is new for the container (config-linux.md): not the host's, nor
+    that of another container created the same way, however the runtime makes it (by clone, or
+    by another task before clone, which a runtime might do to take it off clone's path). Control:
+    the two inits are distinct processes."""
+    inits = [created_pid(container()) for _ in range(2)]
+    assert inits[0] != inits[1]
+    for name in ("net", "ipc", "uts", "pid", "mnt"):
+        inodes = {ns_inode(pid, name) for pid in inits} | {ns_inode("self", name)}
+        assert len(inodes) == 3, f"{name}: {inodes}"
+
+
+def test_no_namespace_fd_reaches_the_container(container, rt):
+    """Neither the created init (before start) nor the program holds an fd of a namespace: one
+    would let the container reach the runtime's namespaces (or outlive the container's). Control:
+    the program's own listing shows its stdio."""
+    c = container("ls", "-l", "/proc/self/fd")
+    init = created_pid(c)
+    held = [os.readlink(f"/proc/{init}/fd/{fd}") for fd in os.listdir(f"/proc/{init}/fd")]
+    assert not [t for t in held if t.split(":")[0] in NS_FILE.values()], held
+    assert c.start().rc == 0
+    out = c.finish()
+    assert " 0 -> " in out and " 2 -> " in out, out  # the control
+    assert not any(f"{name}:[" in out for name in NS_FILE.values()), out
+
+
 @pytest.mark.parametrize("ns_type", ["pid", "network", "ipc", "uts", "cgroup", "user", "time"])
 def test_unlisted_namespace_is_inherited(container, ns_type):
     c = container()
