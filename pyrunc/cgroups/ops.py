@@ -11,8 +11,11 @@ import time
 
 from pyrunc import uapi
 from pyrunc.cgroups import fs
+from pyrunc.cgroups.paused import freezer_dir as _freezer_dir
+from pyrunc.cgroups.paused import frozen, v1_frozen
+from pyrunc.cgroups.paused import v2_dir as _v2_dir
 from pyrunc.errors import PyruncError, os_error, refuse
-from pyrunc.posixfs import exists, isdir
+from pyrunc.posixfs import isdir
 
 TYPE_CHECKING = False  # typing itself is not imported on the hot path
 if TYPE_CHECKING:
@@ -165,23 +168,6 @@ def enter(target: "CgroupPlan | dict[str, str]", pid: int) -> None:
             raise os_error(f"join cgroup {d}", e) from e
 
 
-def _v2_dir(paths: dict[str, str]) -> str | None:
-    for key in ("", "unified"):
-        if key in paths:
-            return paths[key]
-    for d in paths.values():
-        if exists(f"{d}/cgroup.controllers"):
-            return d
-    return None
-
-
-def _freezer_dir(paths: dict[str, str]) -> str | None:
-    for key, d in paths.items():
-        if "freezer" in key.split(","):
-            return d
-    return None
-
-
 def pids(paths: dict[str, str]) -> list[int]:
     """Every process of the container, in its cgroup and any cgroup it made below (kill --all, ps)."""
     d = _v2_dir(paths) or _freezer_dir(paths) or next(iter(paths.values()), None)
@@ -203,20 +189,6 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
     if d is None:
         raise PyruncError("cannot pause or resume: no freezer cgroup controller is mounted")
     v2.freeze(d, frozen)
-
-
-def frozen(paths: dict[str, str]) -> bool:
-    d = _freezer_dir(paths)
-    if d is not None:
-        from pyrunc.cgroups import v1  # one of the two: state and exec ask on every call
-
-        return v1.is_frozen(d)
-    d = _v2_dir(paths)
-    if d is None:
-        return False
-    from pyrunc.cgroups import v2
-
-    return v2.is_frozen(d)
 
 
 def _removed_if_empty(d: str) -> bool:
@@ -245,7 +217,7 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
     freezer = _freezer_dir(leaves)
     deadline = time.monotonic() + timeout
     while everyone:
-        thaw = freezer is not None and v1.is_frozen(freezer)
+        thaw = freezer is not None and v1_frozen(freezer)
         for pid in everyone:
             try:
                 posix.kill(pid, uapi.SIGKILL)
