@@ -257,12 +257,13 @@ class LinuxKernel:
         if self.channel.sock.recv(64) != b"\x01":
             posix._exit(1)
 
-    def signal_ready(self, wait: bool = True) -> None:
+    def signal_ready(self, wait: bool = True, watch: bool = False) -> None:
         """`ready`, then the wait for start; a foreground run (not `wait`) has nothing between the
-        two that the program must wait for: the runtime saves its record meanwhile."""
+        two that the program must wait for: the runtime saves its record meanwhile. `watch`: a
+        thread for `start` to watch, while the init waits for it (sync.watch_exec)."""
         self.channel.send("ready")
         if wait:
-            self.channel.expect_start(self.start_listener)
+            self.channel.expect_start(self.start_listener, native.unshare if watch else None)
 
     def execve(self, args: list[str], env: list[str], first_cloexec: int, listen_fds: int = 0,
                seccomp: tuple | None = None, marked: bool = False) -> None:

@@ -72,7 +72,7 @@ def start(ctx: Context, cid: str) -> None:
         seccomp.handover((r.get("exec") or {}).get("seccomp") or {}, fd, r["pid"], state)
 
     try:
-        err = sync.start(c.dir, on_seccomp)
+        err = sync.start(c.dir, on_seccomp, early=not (c.record.get("hooks") or {}).get("poststart"))
     except OSError as e:
         raise PyruncError(f"cannot start container {cid}: {(e.strerror or '').lower()}") from None
     if err:

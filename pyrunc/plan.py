@@ -111,9 +111,16 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("start", "run_hooks", ("startContainer", filtered),
                  "run the startContainer hooks" + (" (fork+exec, under the seccomp filter)" if filtered else ""),
                  "hooks.startContainer")
+    watch = False
     if has_process:  # else `create` makes the container and `start` refuses it (lifecycle.start)
         process.plan_process(plan, cfg, opts.preserve_fds, opts.listen_fds, in_userns=ns.has("user"),
                          rootless=opts.rootless)
+        # The thread `start` watches (sync.watch_exec): not for poststart hooks, which wait for the program,
+        # nor under a filter loaded before start (without noNewPrivileges), which may not let a thread be
+        # made, nor with a seccomp listener, which `start` takes over the start socket after it.
+        seccomp = linux.get("seccomp")
+        watch = opts.wait_for_start and not hooks.get("poststart") and not (
+            seccomp is not None and (not proc.get("noNewPrivileges") or seccomp.get("listenerPath")))
     if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
@@ -122,7 +129,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         plan.add("process", "signal_ready", (False,), "tell the runtime the container is created, and go on: a "
                  "foreground run starts it at once")
     else:
-        plan.add("process", "signal_ready", (), "tell the runtime the container is created; wait for start")
+        plan.add("process", "signal_ready", (True, watch), "tell the runtime the container is created; wait for "
+                 "start" + ("; meanwhile a thread with a file table of its own (unshare(CLONE_FILES)) that execve's "
+                            "point of no return ends: `start` watches it and returns then, not once the kernel has "
+                            "freed the init's memory" if watch else ""))
     plan.phases["namespaces"][:0] = [Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
                                           f"close every fd from {process.first_cloexec(plan)} on but the "
                                           "init's own (the sync socket, start socket, log, procfs handle)"),

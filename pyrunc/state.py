@@ -8,7 +8,7 @@ mistaken for the container) and from whether the start socket still exists.
 import posix
 import time
 
-from pyrunc import OCI_VERSION, crashpoint, jsonio
+from pyrunc import OCI_VERSION, crashpoint, jsonio, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.posixfs import exists, getenv, isdir, join, makedirs, read
 
@@ -236,9 +236,7 @@ class Container:
         try:
             posix.rmdir(self.dir)
         except OSError as e:
-            import errno  # built in; only when the directory holds more
-
-            if e.errno != errno.ENOTEMPTY:
+            if e.errno != uapi.ENOTEMPTY:
                 raise
             self._unlink_listed()
             posix.rmdir(self.dir)

@@ -6,11 +6,10 @@ mkdir fills a directory with files and whose rmdir removes a directory that stil
 """
 
 
-import errno
 import posix  # not os: delete loads this module (pyrunc/posixfs.py)
 import time
 
-from pyrunc import crashpoint, posixfs
+from pyrunc import crashpoint, posixfs, uapi
 from pyrunc.errors import PyruncError, os_error
 
 
@@ -98,7 +97,7 @@ def rmdir_retry(path: str, timeout: float = 2.0) -> None:
         except FileNotFoundError:
             return
         except OSError as e:
-            if e.errno != errno.EBUSY or time.monotonic() > deadline:
+            if e.errno != uapi.EBUSY or time.monotonic() > deadline:
                 raise os_error(f"remove cgroup {path}", e) from e
         time.sleep(delay)
         delay = min(delay * 2, 0.05)

@@ -5,7 +5,6 @@ delete, kill --all, ps and pause recreate nothing and need no config.
 """
 
 
-import errno
 import posix
 import time
 
@@ -254,7 +253,7 @@ def destroy(paths: dict[str, str], created: list[str]) -> None:
         try:
             fs.rmdir(d)
         except OSError as e:
-            if e.errno not in (errno.EBUSY, errno.ENOTEMPTY, errno.ENOENT):
+            if e.errno not in (uapi.EBUSY, uapi.ENOTEMPTY, uapi.ENOENT):
                 failure = failure or os_error(f"remove cgroup {d}", e)
     if failure is not None:
         raise failure

@@ -92,6 +92,7 @@ CAUSES = {
     "raise_ambient": {PRCTL},
     "no_new_privs": {PRCTL},
     "clear_pdeathsig": {PRCTL},
+    "signal_ready": {CLONE, NS},  # the thread `start` watches and its own file table (sync.watch_exec)
     "seccomp_load": {PRCTL},
     "execve": {EXECVE},
     "run_poststart": {CLONE},

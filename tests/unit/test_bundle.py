@@ -61,7 +61,7 @@ def test_without_a_usable_bundle_everything_imports_as_usual(lib, damage):
 def test_a_bundle_replaced_while_in_use_gives_the_source(lib):
     """An install during a command: the file is no longer the one indexed, so the module is compiled
     from its source rather than read at an offset of another file (here: one of zeros)."""
-    code = ("import os; p = pyrunc.__path__[0] + '/' + pyrunc.BUNDLE; data = open(p, 'rb').read(); "
+    code = ("import os, pyrunc; p = pyrunc.__path__[0] + '/' + pyrunc.BUNDLE; data = open(p, 'rb').read(); "
             "open(p + '.new', 'wb').write(data[:1000] + bytes(len(data) - 1000)); os.replace(p + '.new', p); "
             + LOADER.format("errors") + "; print(pyrunc.errors.PyruncError('x'))")
     assert run(lib, code).splitlines() == [f"_Bundle {lib}/pyrunc/errors.py", "x"]

@@ -136,6 +136,29 @@ def test_process_order_bounding_user_caps_nnp_then_exec():
     assert ops(plan_of(default_config()), "start") == ["execve"]
 
 
+def test_start_watches_exec_unless_poststart_hooks_wait_for_it():
+    """The thread `start` watches (sync.watch_exec) is made for `start` only, not when poststart
+    hooks must run after the program has started (runtime.md, lifecycle step 9), nor under a
+    seccomp filter already loaded, nor with a seccomp listener `start` receives after it."""
+    def watched(cfg, **opts):
+        return next(s for s in plan_of(cfg, **opts).phases["process"] if s.op == "signal_ready").args == (True, True)
+
+    cfg = default_config()
+    assert watched(cfg)
+    assert not watched(cfg, wait_for_start=False)  # run: no `start` to watch
+    cfg["hooks"] = {"poststart": [{"path": "/bin/true"}]}
+    assert not watched(cfg)
+    cfg = default_config()  # a filter loaded before start (no noNewPrivileges) may refuse or kill clone
+    cfg["process"]["noNewPrivileges"] = False
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_KILL", "syscalls": [
+        {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
+    assert not watched(cfg)
+    cfg["process"]["noNewPrivileges"] = True
+    assert watched(cfg)
+    cfg["linux"]["seccomp"]["listenerPath"] = "/run/agent.sock"
+    assert not watched(cfg)
+
+
 def test_hooks_have_their_moments():
     cfg = default_config()
     hook = [{"path": "/bin/true"}]
