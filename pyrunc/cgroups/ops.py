@@ -10,9 +10,6 @@ import time
 
 from pyrunc import uapi
 from pyrunc.cgroups import fs
-from pyrunc.cgroups.paused import freezer_dir as _freezer_dir
-from pyrunc.cgroups.paused import frozen, v1_frozen
-from pyrunc.cgroups.paused import v2_dir as _v2_dir
 from pyrunc.errors import PyruncError, os_error, refuse
 from pyrunc.posixfs import isdir
 
@@ -83,11 +80,13 @@ def _apply_one(d: str, name: str, value: str, json_path: str) -> None:
 def _check_reused(paths: dict[str, str], warn) -> None:
     """A container's cgroup that already existed, as runc 1.1 checks it (factory_linux.go Create):
     processes in it only warn (runc 1.2 refuses), a frozen one is refused. The wording is runc's."""
-    d = _v2_dir(paths) or next(iter(paths.values()))
+    from pyrunc.cgroups import paused  # not on delete's usual path: see paused.py
+
+    d = paused.v2_dir(paths) or next(iter(paths.values()))
     found = fs.procs(d)
     if found and warn is not None:
         warn(f"container's cgroup is not empty: {len(found)} process(es) found")
-    if frozen(paths):
+    if paused.frozen(paths):
         raise PyruncError("container's cgroup unexpectedly frozen")
 
 
@@ -169,7 +168,9 @@ def enter(target: "CgroupPlan | dict[str, str]", pid: int) -> None:
 
 def pids(paths: dict[str, str]) -> list[int]:
     """Every process of the container, in its cgroup and any cgroup it made below (kill --all, ps)."""
-    d = _v2_dir(paths) or _freezer_dir(paths) or next(iter(paths.values()), None)
+    from pyrunc.cgroups import paused
+
+    d = paused.v2_dir(paths) or paused.freezer_dir(paths) or next(iter(paths.values()), None)
     return sorted(set(fs.procs(d))) if d else []
 
 
@@ -178,13 +179,13 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
     if not paths:
         raise PyruncError("cannot pause or resume: the container has no cgroup of its own (an unprivileged "
                           "runtime makes none where the caller cannot write, as runc does)")
-    from pyrunc.cgroups import v1, v2
+    from pyrunc.cgroups import paused, v1, v2
 
-    d = _freezer_dir(paths)
+    d = paused.freezer_dir(paths)
     if d is not None:
         v1.freeze(d, frozen)
         return
-    d = _v2_dir(paths)
+    d = paused.v2_dir(paths)
     if d is None:
         raise PyruncError("cannot pause or resume: no freezer cgroup controller is mounted")
     v2.freeze(d, frozen)
@@ -208,15 +209,15 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
     if not everyone:
         return
-    from pyrunc.cgroups import v1, v2  # only with something to kill: delete mostly finds the cgroups empty
+    from pyrunc.cgroups import paused, v1, v2  # only with something to kill: delete mostly finds the cgroups empty
 
-    v2d = _v2_dir(leaves)
+    v2d = paused.v2_dir(leaves)
     if v2d is not None:
         v2.kill(v2d)  # one write; the loop below also catches what sits only in v1 hierarchies
-    freezer = _freezer_dir(leaves)
+    freezer = paused.freezer_dir(leaves)
     deadline = time.monotonic() + timeout
     while everyone:
-        thaw = freezer is not None and v1_frozen(freezer)
+        thaw = freezer is not None and paused.v1_frozen(freezer)
         for pid in everyone:
             try:
                 posix.kill(pid, uapi.SIGKILL)

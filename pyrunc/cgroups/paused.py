@@ -1,14 +1,16 @@
 """Whether a container's cgroups are frozen: `state`, `list` and `exec` ask it on every call
 (a paused container is reported, or refused), so it is here, apart from ops.py, v1.py and
-v2.py, whose imports cost exec 0.45 ms for one read of one file.
+v2.py, whose imports cost exec 0.45 ms for one read of one file. ops.py imports it only where it
+asks (create's reuse check, ps, pause, a delete that finds processes left), and without errno:
+delete's usual path loads neither (uapi holds the numbers).
 
 Keys of `paths` as in cgroups/__init__.py: the v1 freezer if mounted (a hybrid host freezes
 there), else the cgroup2 directory.
 """
 
-import errno
 import time
 
+from pyrunc import uapi
 from pyrunc.cgroups import fs
 from pyrunc.posixfs import exists
 
@@ -60,7 +62,7 @@ def v1_frozen(d: str) -> bool:
                 return state == "FROZEN"
             time.sleep(0.001)
     except OSError as e:  # removed by a concurrent delete: ENOENT, or ENODEV from an open v1 directory
-        if e.errno in (errno.ENOENT, errno.ENODEV):
+        if e.errno in (uapi.ENOENT, uapi.ENODEV):
             return False
         raise
     return False
@@ -72,6 +74,6 @@ def v2_frozen(d: str) -> bool:
             return False
         return events(d).get("frozen", "1") == "1"
     except OSError as e:  # removed by a concurrent delete: ENOENT, or ENODEV from an open v1 directory
-        if e.errno in (errno.ENOENT, errno.ENODEV):
+        if e.errno in (uapi.ENOENT, uapi.ENODEV):
             return False
         raise
