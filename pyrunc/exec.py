@@ -235,17 +235,12 @@ class ExecKernel(LinuxKernel):
         self.join_fds = ns_fds
 
     def enter_cgroups(self, dirs: tuple[str, ...]) -> None:
-        """A cgroup that a concurrent `delete` removes answers ENODEV (v1) or ENOENT: one line, not
-        a traceback. One open and one write(2) each, no file object."""
-        for d in dirs:
-            try:
-                fd = posix.open(f"{d}/cgroup.procs", posix.O_WRONLY | posix.O_CLOEXEC)
-                try:
-                    posix.write(fd, b"0")
-                finally:
-                    posix.close(fd)
-            except OSError as e:
-                raise os_error(f"join cgroup {d}", e) from None
+        """Every hierarchy's write in one call of the shim (native.write_each), in order: Python
+        between them is time before the process goes on. A cgroup that a concurrent `delete`
+        removes answers ENODEV (v1) or ENOENT: one line naming it, not a traceback."""
+        done, error = native.write_each([f"{d}/cgroup.procs" for d in dirs], "0")
+        if error is not None:
+            raise os_error(f"join cgroup {dirs[done]}", error) from None
 
     def set_affinity(self, cpus: frozenset) -> None:
         posix.sched_setaffinity(0, cpus)
@@ -271,11 +266,12 @@ class ExecKernel(LinuxKernel):
 
 
 def _same_ns(pid: int, name: str) -> bool:
+    """The links name the namespace by kind and inode ("mnt:[4026531841]"), all on the one nsfs:
+    equal text, the same namespace. Half the cost of two stat calls and their results."""
     try:
-        a, b = posix.stat(f"/proc/{pid}/ns/{name}"), posix.stat(f"/proc/self/ns/{name}")
+        return posix.readlink(f"/proc/{pid}/ns/{name}") == posix.readlink(f"/proc/self/ns/{name}")
     except FileNotFoundError:
         return True  # the kernel lacks this kind
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], preserve_fds: int,

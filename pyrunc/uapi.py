@@ -8,6 +8,7 @@ pyrunc builds for (none of these differ between them).
 
 # errno values the short commands test for (the errno module's import costs them 0.08 ms)
 ENOENT = 2
+ENODEV = 19  # a removed v1 cgroup's files, still open
 EBUSY = 16
 ENOTEMPTY = 39
 

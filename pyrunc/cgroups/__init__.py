@@ -19,7 +19,7 @@ _HOME = {
     "HYBRID": "layout", "V1": "layout", "V2": "layout", "Hierarchy": "layout", "Layout": "layout",
     "detect": "layout", "read_self_cgroup": "layout", "usable_by_caller": "layout",
     "check_existing": "ops", "create": "ops", "missing": "ops", "destroy": "ops", "enter": "ops",
-    "freeze": "ops", "frozen": "ops", "pids": "ops",
+    "freeze": "ops", "frozen": "paused", "pids": "ops",
     "CgroupPlan": "planner", "paths_for": "planner", "plan": "planner", "restrict": "planner",
 }
 __all__ = sorted(_HOME)

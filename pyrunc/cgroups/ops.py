@@ -11,7 +11,7 @@ import time
 from pyrunc import uapi
 from pyrunc.cgroups import fs
 from pyrunc.errors import PyruncError, os_error, refuse
-from pyrunc.posixfs import exists, isdir
+from pyrunc.posixfs import isdir
 
 TYPE_CHECKING = False  # typing itself is not imported on the hot path
 if TYPE_CHECKING:
@@ -80,11 +80,13 @@ def _apply_one(d: str, name: str, value: str, json_path: str) -> None:
 def _check_reused(paths: dict[str, str], warn) -> None:
     """A container's cgroup that already existed, as runc 1.1 checks it (factory_linux.go Create):
     processes in it only warn (runc 1.2 refuses), a frozen one is refused. The wording is runc's."""
-    d = _v2_dir(paths) or next(iter(paths.values()))
+    from pyrunc.cgroups import paused  # not on delete's usual path: see paused.py
+
+    d = paused.v2_dir(paths) or next(iter(paths.values()))
     found = fs.procs(d)
     if found and warn is not None:
         warn(f"container's cgroup is not empty: {len(found)} process(es) found")
-    if frozen(paths):
+    if paused.frozen(paths):
         raise PyruncError("container's cgroup unexpectedly frozen")
 
 
@@ -164,26 +166,11 @@ def enter(target: "CgroupPlan | dict[str, str]", pid: int) -> None:
             raise os_error(f"join cgroup {d}", e) from e
 
 
-def _v2_dir(paths: dict[str, str]) -> str | None:
-    for key in ("", "unified"):
-        if key in paths:
-            return paths[key]
-    for d in paths.values():
-        if exists(f"{d}/cgroup.controllers"):
-            return d
-    return None
-
-
-def _freezer_dir(paths: dict[str, str]) -> str | None:
-    for key, d in paths.items():
-        if "freezer" in key.split(","):
-            return d
-    return None
-
-
 def pids(paths: dict[str, str]) -> list[int]:
     """Every process of the container, in its cgroup and any cgroup it made below (kill --all, ps)."""
-    d = _v2_dir(paths) or _freezer_dir(paths) or next(iter(paths.values()), None)
+    from pyrunc.cgroups import paused
+
+    d = paused.v2_dir(paths) or paused.freezer_dir(paths) or next(iter(paths.values()), None)
     return sorted(set(fs.procs(d))) if d else []
 
 
@@ -192,30 +179,16 @@ def freeze(paths: dict[str, str], frozen: bool) -> None:
     if not paths:
         raise PyruncError("cannot pause or resume: the container has no cgroup of its own (an unprivileged "
                           "runtime makes none where the caller cannot write, as runc does)")
-    from pyrunc.cgroups import v1, v2
+    from pyrunc.cgroups import paused, v1, v2
 
-    d = _freezer_dir(paths)
+    d = paused.freezer_dir(paths)
     if d is not None:
         v1.freeze(d, frozen)
         return
-    d = _v2_dir(paths)
+    d = paused.v2_dir(paths)
     if d is None:
         raise PyruncError("cannot pause or resume: no freezer cgroup controller is mounted")
     v2.freeze(d, frozen)
-
-
-def frozen(paths: dict[str, str]) -> bool:
-    d = _freezer_dir(paths)
-    if d is not None:
-        from pyrunc.cgroups import v1  # one of the two: state and exec ask on every call
-
-        return v1.is_frozen(d)
-    d = _v2_dir(paths)
-    if d is None:
-        return False
-    from pyrunc.cgroups import v2
-
-    return v2.is_frozen(d)
 
 
 def _removed_if_empty(d: str) -> bool:
@@ -236,15 +209,15 @@ def _kill_all(leaves: dict[str, str], timeout: float = 2.0) -> None:
     everyone = [p for d in leaves.values() for p in fs.procs(d)]
     if not everyone:
         return
-    from pyrunc.cgroups import v1, v2  # only with something to kill: delete mostly finds the cgroups empty
+    from pyrunc.cgroups import paused, v1, v2  # only with something to kill: delete mostly finds the cgroups empty
 
-    v2d = _v2_dir(leaves)
+    v2d = paused.v2_dir(leaves)
     if v2d is not None:
         v2.kill(v2d)  # one write; the loop below also catches what sits only in v1 hierarchies
-    freezer = _freezer_dir(leaves)
+    freezer = paused.freezer_dir(leaves)
     deadline = time.monotonic() + timeout
     while everyone:
-        thaw = freezer is not None and v1.is_frozen(freezer)
+        thaw = freezer is not None and paused.v1_frozen(freezer)
         for pid in everyone:
             try:
                 posix.kill(pid, uapi.SIGKILL)

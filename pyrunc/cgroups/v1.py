@@ -1,9 +1,9 @@
 """What only cgroup v1 needs: cpuset directories filled in before use, and the freezer controller."""
 
-import errno
 import time
 
 from pyrunc.cgroups import fs
+from pyrunc.cgroups.paused import freezer_state
 from pyrunc.errors import PyruncError, os_error
 
 CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")
@@ -26,10 +26,6 @@ def inherit_cpuset(new_dirs: list[str], planned: set[tuple[str, str]]) -> None:
                 raise os_error(f"copy {parent}/{name} to {d}", e) from e
 
 
-def _state(d: str) -> str:
-    return fs.read(f"{d}/freezer.state").strip()
-
-
 def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:
     """FROZEN or THAWED, waiting out FREEZING; a freeze that does not settle is undone and reported."""
     want = "FROZEN" if frozen else "THAWED"
@@ -37,7 +33,7 @@ def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:
     try:
         fs.write(f"{d}/freezer.state", want)
         while True:
-            if _state(d) == want:
+            if freezer_state(d) == want:
                 return
             if time.monotonic() > deadline:
                 break
@@ -52,17 +48,3 @@ def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:
         except OSError:
             pass
     raise PyruncError(f"cgroup {d} did not reach {want} within {timeout:g}s")
-
-
-def is_frozen(d: str) -> bool:
-    try:
-        for _ in range(100):
-            state = _state(d)
-            if state != "FREEZING":
-                return state == "FROZEN"
-            time.sleep(0.001)
-    except OSError as e:  # removed by a concurrent delete: ENOENT, or ENODEV from an open v1 directory
-        if e.errno in (errno.ENOENT, errno.ENODEV):
-            return False
-        raise
-    return False

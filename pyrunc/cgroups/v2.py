@@ -1,9 +1,9 @@
 """What only cgroup2 needs: controller delegation down the tree, cgroup.freeze, cgroup.kill."""
 
-import errno
 import time
 
 from pyrunc.cgroups import fs
+from pyrunc.cgroups.paused import events
 from pyrunc.errors import PyruncError, os_error
 
 
@@ -48,14 +48,6 @@ def check_memory(d: str, limit: int) -> None:
                           "and checkBeforeUpdate is set")
 
 
-def _events(d: str) -> dict[str, str]:
-    out = {}
-    for line in fs.read(f"{d}/cgroup.events").splitlines():
-        key, _, value = line.partition(" ")
-        out[key] = value
-    return out
-
-
 def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:
     """cgroup.freeze, then wait for cgroup.events to report the state reached."""
     want = "1" if frozen else "0"
@@ -66,7 +58,7 @@ def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if _events(d).get("frozen", want) == want:
+            if events(d).get("frozen", want) == want:
                 return
         except FileNotFoundError:
             return
@@ -79,17 +71,6 @@ def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:
         except OSError:
             pass
     raise PyruncError(f"cgroup {d} did not {'freeze' if frozen else 'thaw'} within {timeout:g}s")
-
-
-def is_frozen(d: str) -> bool:
-    try:
-        if fs.read(f"{d}/cgroup.freeze").strip() != "1":
-            return False
-        return _events(d).get("frozen", "1") == "1"
-    except OSError as e:  # removed by a concurrent delete: ENOENT, or ENODEV from an open v1 directory
-        if e.errno in (errno.ENOENT, errno.ENODEV):
-            return False
-        raise
 
 
 def kill(d: str) -> bool:
