@@ -15,8 +15,11 @@ import posixpath
 import string
 import sys
 
-# Public function name in the generated module -> root schema file.
+# Public function name in the generated modules -> root schema file.
 ROOTS = {"config": "config-schema.json", "state": "state-schema.json", "features": "features-schema.json"}
+# The generated modules and their roots: config.json's check, which every `create` and `run` loads, apart
+# from the checks of the documents pyrunc writes itself (state, features), which they never use.
+MODULES = {"_config_check": ("config",), "_output_check": ("state", "features")}
 
 # E501 is waived in case a future schema yields a condition too long to wrap at an operator.
 HEADER = (
@@ -737,8 +740,10 @@ def load_documents(schema_dir: str) -> dict[str, dict]:
     return documents
 
 
-def render(documents: dict[str, dict], roots: dict[str, str] | None = None) -> str:
-    """The source of the generated module: one public function per root, `name(document) -> bool`."""
+def render(documents: dict[str, dict], roots: dict[str, str] | None = None,
+           elsewhere: dict[str, str] | None = None) -> str:
+    """The source of the generated module: one public function per root, `name(document) -> bool`, and
+    a module __getattr__ answering for the roots `elsewhere` maps to the sibling module holding them."""
     roots = ROOTS if roots is None else roots
     compiler = _Compiler(documents)
     for public, file in roots.items():
@@ -754,6 +759,7 @@ def render(documents: dict[str, dict], roots: dict[str, str] | None = None) -> s
         "message only when one returns False):",
         "",
         *[f"- {public}(): schema/{file}" for public, file in roots.items()],
+        *([""] + [f"- {public}(): pyrunc.{module}" for public, module in elsewhere.items()] if elsewhere else []),
         '"""',
         "",
     ]
@@ -764,7 +770,19 @@ def render(documents: dict[str, dict], roots: dict[str, str] | None = None) -> s
         out += ["", _HELPERS[h].rstrip("\n")]
     for body in compiler.bodies:
         out += ["", "", *body]
+    if elsewhere:
+        out += ["", "", *_forwarder(elsewhere)]
     return "\n".join(out) + "\n"
+
+
+def _forwarder(elsewhere: dict[str, str]) -> list[str]:
+    """Module __getattr__ (PEP 562) importing the sibling that holds a root only when it is asked for."""
+    lines = ["def __getattr__(name):", '    """The roots generated into a sibling module, imported on first use."""']
+    for module in sorted(set(elsewhere.values())):
+        names = tuple(public for public, m in elsewhere.items() if m == module)
+        lines += [f"    if name in {_py(names)}:", f"        from pyrunc import {module}", "",
+                  f"        return getattr({module}, name)"]
+    return [*lines, "    raise AttributeError(f\"module {__name__!r} has no attribute {name!r}\")"]
 
 
 def default_paths() -> tuple[str, str]:
@@ -778,16 +796,25 @@ def default_paths() -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`[OUTPUT [SCHEMA_DIR]]`: write the generated module, by default over pyrunc/_config_check.py."""
+    """`[OUTPUT [SCHEMA_DIR]]`: write the generated modules, by default over pyrunc/_config_check.py; each
+    other module of MODULES goes next to OUTPUT, under its own name."""
     args = sys.argv[1:] if argv is None else argv
     schema_dir, output = default_paths()
     if args:
         output = args[0]
     if len(args) > 1:
         schema_dir = args[1]
-    source = render(load_documents(schema_dir))
-    with open(output, "w", encoding="utf-8") as f:
-        f.write(source)
+    documents = load_documents(schema_dir)
+    first = next(iter(MODULES))
+    for module, publics in MODULES.items():
+        roots = {public: ROOTS[public] for public in publics}
+        if module == first:
+            elsewhere = {public: m for m, ps in MODULES.items() if m != first for public in ps}
+            path = output
+        else:
+            elsewhere, path = None, os.path.join(os.path.dirname(output), module + ".py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(render(documents, roots, elsewhere))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Why two stages: `pyrunc run` checks every config, and importing jsonschema costs ~59 ms (`json`'s `re`
 another ~5 ms), more than a whole `runc run`. pyrunc._config_check, generated from schema/ by
-pyrunc.schemagen, says valid or not in plain Python and imports nothing. Only when it says no does
+pyrunc.schemagen, says valid or not in plain Python and imports nothing (pyrunc._output_check does the
+same for state and features, documents `run` never checks). Only when it says no does
 jsonschema run over the real schema/ files, to find the error and word it; should jsonschema find
 nothing wrong after all, the document is accepted, so the fast check can never be the stricter one.
 """
@@ -29,13 +30,17 @@ def check_config(cfg: dict) -> None:
 
 def check_state(obj: dict) -> None:
     """Raise PyruncError(`state.json: <json path>: <rule>`) unless obj is a valid state document."""
-    if not _config_check.state(obj):
+    from pyrunc import _output_check
+
+    if not _output_check.state(obj):
         _raise_schema_error("state", obj)
 
 
 def check_features(obj: dict) -> None:
     """Raise PyruncError(`features.json: <json path>: <rule>`) unless obj is a valid features document."""
-    if not _config_check.features(obj):
+    from pyrunc import _output_check
+
+    if not _output_check.features(obj):
         _raise_schema_error("features", obj)
 
 
