@@ -12,6 +12,7 @@ Run `python -m pyrunc.schemagen` after editing schema/ (arguments: [OUTPUT [SCHE
 import json
 import os
 import posixpath
+import re
 import string
 import sys
 
@@ -20,6 +21,10 @@ ROOTS = {"config": "config-schema.json", "state": "state-schema.json", "features
 # The generated modules and their roots: config.json's check, which every `create` and `run` loads, apart
 # from the checks of the documents pyrunc writes itself (state, features), which they never use.
 MODULES = {"_config_check": ("config",), "_output_check": ("state", "features")}
+# Where the config check's functions go that checking pyrunc's own default configs (`pyrunc spec`, rootful
+# and rootless) never calls: the sections those lack (resource limits, seccomp, hooks, scheduling, other
+# platforms...). _config_check imports it the first time a config has one.
+RARE = "_config_check_rare"
 
 # E501 is waived in case a future schema yields a condition too long to wrap at an operator.
 HEADER = (
@@ -740,18 +745,17 @@ def load_documents(schema_dir: str) -> dict[str, dict]:
     return documents
 
 
-def render(documents: dict[str, dict], roots: dict[str, str] | None = None,
-           elsewhere: dict[str, str] | None = None) -> str:
-    """The source of the generated module: one public function per root, `name(document) -> bool`, and
-    a module __getattr__ answering for the roots `elsewhere` maps to the sibling module holding them."""
-    roots = ROOTS if roots is None else roots
+def _compile(documents: dict[str, dict], roots: dict[str, str]) -> "_Compiler":
     compiler = _Compiler(documents)
     for public, file in roots.items():
         if file not in documents:
             raise GenerationError(f"no {file} in schema/")
         compiler.function(file, "", documents[file], name=public)
-    out = [
-        HEADER,
+    return compiler
+
+
+def _head(roots: dict[str, str], elsewhere: dict[str, str] | None) -> list[str]:
+    return [
         '"""schema/*.json compiled ahead of time into plain Python checks, for the hot path.',
         "",
         "Each public function returns whether a document is valid under its root schema, agreeing with",
@@ -763,16 +767,117 @@ def render(documents: dict[str, dict], roots: dict[str, str] | None = None,
         '"""',
         "",
     ]
-    if compiler.constants:
+
+
+def _assemble(head: list[str], constants: list[str], helpers: list[str], bodies: list[list[str]],
+              tail: list[str]) -> str:
+    out = [HEADER, *head]
+    if constants:
         out.append("")
-        out += [source for _, source in compiler.constants.values()]
-    for h in sorted({_HELPER_BLOCKS.get(h, h) for h in compiler.helpers}):
+        out += constants
+    for h in helpers:
         out += ["", _HELPERS[h].rstrip("\n")]
-    for body in compiler.bodies:
+    for body in bodies:
         out += ["", "", *body]
-    if elsewhere:
-        out += ["", "", *_forwarder(elsewhere)]
+    if tail:
+        out += ["", "", *tail]
     return "\n".join(out) + "\n"
+
+
+def _helper_blocks(compiler: "_Compiler") -> list[str]:
+    return sorted({_HELPER_BLOCKS.get(h, h) for h in compiler.helpers})
+
+
+def render(documents: dict[str, dict], roots: dict[str, str] | None = None,
+           elsewhere: dict[str, str] | None = None) -> str:
+    """The source of the generated module: one public function per root, `name(document) -> bool`, and
+    a module __getattr__ answering for the roots `elsewhere` maps to the sibling module holding them."""
+    roots = ROOTS if roots is None else roots
+    compiler = _compile(documents, roots)
+    return _assemble(_head(roots, elsewhere), [source for _, source in compiler.constants.values()],
+                     _helper_blocks(compiler), compiler.bodies, _forwarder(elsewhere) if elsewhere else [])
+
+
+def _called(source: str, samples: list[tuple[str, dict]]) -> set[str]:
+    """The names of the generated functions that checking the sample documents calls."""
+    namespace: dict = {}
+    code = compile(source, "<schemagen>", "exec")
+    exec(code, namespace)  # noqa: S102 - the module just generated, to see which of its functions run
+    called: set[str] = set()
+
+    def profile(frame, event, arg) -> None:
+        if event == "call" and frame.f_code.co_filename == "<schemagen>":
+            called.add(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        for public, document in samples:
+            if namespace[public](document) is not True:
+                raise GenerationError(f"a sample document is invalid under {public}()")
+    finally:
+        sys.setprofile(None)
+    return called
+
+
+def _names(lines: list[str] | str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(lines) if isinstance(lines, list) else lines))
+
+
+def render_split(documents: dict[str, dict], roots: dict[str, str], elsewhere: dict[str, str] | None,
+                 samples: list[tuple[str, dict]], rare: str) -> tuple[str, str]:
+    """render(), as two modules: the functions checking the samples calls, and the rest in module `rare`,
+    which the first imports (through _rare()) the first time a document needs one of them."""
+    compiler = _compile(documents, roots)
+    helpers = _helper_blocks(compiler)
+    constants = [source for _, source in compiler.constants.values()]
+    used = _called(_assemble([], constants, helpers, compiler.bodies, []), samples)
+    common = [b for b in compiler.bodies if _def_name(b) in used]
+    others = [b for b in compiler.bodies if _def_name(b) not in used]
+    if others:
+        call = re.compile(r"\b(" + "|".join(sorted((_def_name(b) for b in others), key=len, reverse=True)) + r")\(")
+        common = [[call.sub(lambda m: f'_rare("{m.group(1)}")(', line) for line in b] for b in common]
+    common_names = _names([line for b in common for line in b])
+    other_names = _names([line for b in others for line in b])
+    const_of = {name: source for name, source in compiler.constants.values()}
+    common_consts = [n for n in const_of if n in common_names]
+    other_consts = [n for n in const_of if n not in common_names]
+    common_helpers = [h for h in helpers if _helper_defs(h) & common_names]
+    other_helpers = [h for h in helpers if h not in common_helpers]
+    tail = _rare_loader(rare) if others else []
+    first = _assemble(_head(roots, elsewhere), [const_of[n] for n in common_consts], common_helpers, common,
+                      tail + ([""] * 2 if tail and elsewhere else []) + (_forwarder(elsewhere) if elsewhere else []))
+    shared = sorted(other_names & (set(common_consts) | {_def_name(b) for b in common}
+                                   | {d for h in common_helpers for d in _helper_defs(h)}))
+    module = next(iter(MODULES))
+    head = [
+        f'"""The functions of pyrunc.{module} that checking pyrunc\'s own default configs (`pyrunc spec`) never',
+        "calls: the sections those lack. Generated with it; imported by it the first time a config has one.",
+        '"""',
+        "",
+        f"from pyrunc.{module} import (",
+        *[f"    {name}," for name in shared],
+        ")",
+    ] if shared else [f'"""The functions of pyrunc.{module} that its default configs never call."""']
+    second = _assemble(head, [const_of[n] for n in other_consts], other_helpers, others, [])
+    return first, second
+
+
+def _def_name(body: list[str]) -> str:
+    return body[0][len("def "):body[0].index("(")]
+
+
+def _helper_defs(block: str) -> set[str]:
+    return set(re.findall(r"^def (\w+)", _HELPERS[block], re.M))
+
+
+def _rare_loader(rare: str) -> list[str]:
+    return [
+        "def _rare(name):",
+        f'    """A check of a section the default configs lack: pyrunc.{rare}, imported on first use."""',
+        f"    from pyrunc import {rare}",
+        "",
+        f"    return getattr({rare}, name)",
+    ]
 
 
 def _forwarder(elsewhere: dict[str, str]) -> list[str]:
@@ -805,16 +910,18 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) > 1:
         schema_dir = args[1]
     documents = load_documents(schema_dir)
-    first = next(iter(MODULES))
-    for module, publics in MODULES.items():
-        roots = {public: ROOTS[public] for public in publics}
-        if module == first:
-            elsewhere = {public: m for m, ps in MODULES.items() if m != first for public in ps}
-            path = output
-        else:
-            elsewhere, path = None, os.path.join(os.path.dirname(output), module + ".py")
+    from pyrunc import specgen
+
+    samples = [("config", specgen.default_config()), ("config", specgen.default_config(rootless=True))]
+    (first, *others) = MODULES
+    elsewhere = {public: m for m in others for public in MODULES[m]}
+    sources = dict(zip((first, RARE), render_split(documents, {p: ROOTS[p] for p in MODULES[first]}, elsewhere,
+                                                   samples, RARE), strict=True))
+    sources.update((m, render(documents, {p: ROOTS[p] for p in MODULES[m]})) for m in others)
+    for module, source in sources.items():
+        path = output if module == first else os.path.join(os.path.dirname(output), module + ".py")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(render(documents, roots, elsewhere))
+            f.write(source)
     return 0
 
 
