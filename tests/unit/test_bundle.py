@@ -91,3 +91,14 @@ def test_python_prctl_comes_from_the_bundle(lib):
     out = run(lib, f"sys.path.append({where!r}); import prctl, _prctl; print(type(prctl.__spec__.loader).__name__, "
                    "type(_prctl.__spec__.loader).__name__, prctl.set_no_new_privs.__name__)")
     assert out == "_Bundle ExtensionFileLoader call_prctl"
+
+
+def test_one_descriptor_for_the_command_and_none_after_it_is_dropped(lib):
+    """use_bundle keeps the bundle open (O_CLOEXEC) for every import; drop_bundle_fd (the init's fd
+    closing) closes it, and later imports open the file each time, still from the bundle."""
+    code = ("import posix, fcntl; b = sys.meta_path[0]; fd = b.fd; "
+            "print(posix.readlink(f'/proc/self/fd/{fd}'), fcntl.fcntl(fd, fcntl.F_GETFD) == fcntl.FD_CLOEXEC); "
+            "m.drop_bundle_fd()\ntry:\n    fcntl.fcntl(fd, fcntl.F_GETFD)\nexcept OSError as e:\n    print(b.fd, e.errno)\n"
+            + LOADER.format("errors"))
+    out = run(lib, code)
+    assert out.splitlines() == [f"{lib}/pyrunc/{pyrunc.BUNDLE} True", "-1 9", f"_Bundle {lib}/pyrunc/errors.py"]
