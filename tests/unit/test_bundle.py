@@ -59,8 +59,8 @@ def test_without_a_usable_bundle_everything_imports_as_usual(lib, damage):
 
 
 def test_a_bundle_replaced_while_in_use_gives_the_source(lib):
-    """An install during a command: the file is no longer the one indexed, so the module is compiled
-    from its source rather than read at an offset of another file (here: one of zeros)."""
+    """An install during a command: the module still comes from the file the index was read from
+    (the command's descriptor holds it), never from the index's offsets in the new one (here: zeros)."""
     code = ("import os, pyrunc; p = pyrunc.__path__[0] + '/' + pyrunc.BUNDLE; data = open(p, 'rb').read(); "
             "open(p + '.new', 'wb').write(data[:1000] + bytes(len(data) - 1000)); os.replace(p + '.new', p); "
             + LOADER.format("errors") + "; print(pyrunc.errors.PyruncError('x'))")
