@@ -98,7 +98,8 @@ def test_one_descriptor_for_the_command_and_none_after_it_is_dropped(lib):
     closing) closes it, and later imports open the file each time, still from the bundle."""
     code = ("import posix, fcntl; b = sys.meta_path[0]; fd = b.fd; "
             "print(posix.readlink(f'/proc/self/fd/{fd}'), fcntl.fcntl(fd, fcntl.F_GETFD) == fcntl.FD_CLOEXEC); "
-            "m.drop_bundle_fd()\ntry:\n    fcntl.fcntl(fd, fcntl.F_GETFD)\nexcept OSError as e:\n    print(b.fd, e.errno)\n"
+            "m.drop_bundle_fd()\ntry:\n    fcntl.fcntl(fd, fcntl.F_GETFD)\n"
+            "except OSError as e:\n    print(b.fd, e.errno)\n"
             + LOADER.format("errors"))
     out = run(lib, code)
     assert out.splitlines() == [f"{lib}/pyrunc/{pyrunc.BUNDLE} True", "-1 9", f"_Bundle {lib}/pyrunc/errors.py"]
