@@ -13,7 +13,7 @@ import errno
 import posix  # not os, whose import costs 1.2 ms of exec (posixfs.py)
 import sys
 
-from pyrunc import native, paths, process, procfs, uapi
+from pyrunc import drop_bundle_fd, native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.posixfs import isdir, isfile, join
 
@@ -244,7 +244,9 @@ class LinuxKernel:
         own (`keep_fds`). Whatever the caller left open (containerd's shim socket, a directory)
         would otherwise sit in a process of the container until execve, reachable through
         /proc/<pid>/fd by a container process with CAP_SYS_PTRACE (CVE-2024-21626 class). One
-        close_range per gap between the kept fds: no listing of /proc/self/fd."""
+        close_range per gap between the kept fds: no listing of /proc/self/fd. The bundle's
+        descriptor goes too, below `first` as well (it is O_CLOEXEC, but execve is later)."""
+        drop_bundle_fd()
         low = first
         for fd in sorted(k for k in self.keep_fds if k >= first):
             if fd > low:

@@ -249,3 +249,30 @@ def test_cwd_check_when_the_filter_denies_getcwd(container, rt):
     deny_getcwd(control)
     out = control.run()
     assert out.rc == 0 and out.out == "inside\n", out
+
+
+def test_the_runtimes_own_descriptors_do_not_reach_the_container(container, rt):
+    """pyrunc keeps its module bundle open for the whole command (pyrunc.use_bundle). The caller passes
+    `--preserve-fds 2` with only fd 3 open, so the runtime's first own descriptor lands in the preserved
+    range, where the init's fd closing keeps what it finds: neither the waiting init (after create)
+    nor the program (after run) may hold anything of the runtime's. Control: fd 3, the caller's, is there."""
+    target = host_dir(container)
+    waiting = container("sleep", "1000")
+    waiting.write()
+    script = 'exec 3<"$1"; shift; exec "$@"'  # the waiting init keeps stdio: no pipes to wait on
+    cmd = ["sh", "-c", script, "sh", str(target), rt.exe, "--root", str(rt.root), "create", "--bundle",
+           str(waiting.bundle), "--preserve-fds", "2", waiting.id]
+    assert subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60).returncode == 0
+    proc = Path(f"/proc/{waiting.state()['pid']}/fd")
+    held = {fd.name: str(fd.readlink()) for fd in proc.iterdir()}
+    assert held.get("3") == str(target), held
+    assert not [t for t in held.values() if t.endswith("/_bundle.bin") or "site-packages" in t], held
+
+    c = container("sh", "-c", "ls -l /proc/self/fd")
+    c.write()
+    r = with_fd3(rt, target, "run", "--bundle", c.bundle, "--preserve-fds", "2", c.id)
+    fds = {line.split()[-3]: line.split()[-1] for line in r.stdout.splitlines() if "->" in line}
+    assert r.returncode == 0 and fds.get("3") == str(target), r
+    if fds.get("4") == "/sys/fs/cgroup":
+        rt.lacks("the close of its /sys/fs/cgroup descriptor in the --preserve-fds range (CVE-2024-21626, 1.1.12)")
+    assert set(fds) <= {"0", "1", "2", "3", "4"} and fds.get("4", "/proc").startswith("/proc"), r.stdout

@@ -59,8 +59,8 @@ def test_without_a_usable_bundle_everything_imports_as_usual(lib, damage):
 
 
 def test_a_bundle_replaced_while_in_use_gives_the_source(lib):
-    """An install during a command: the file is no longer the one indexed, so the module is compiled
-    from its source rather than read at an offset of another file (here: one of zeros)."""
+    """An install during a command: the module still comes from the file the index was read from
+    (the command's descriptor holds it), never from the index's offsets in the new one (here: zeros)."""
     code = ("import os, pyrunc; p = pyrunc.__path__[0] + '/' + pyrunc.BUNDLE; data = open(p, 'rb').read(); "
             "open(p + '.new', 'wb').write(data[:1000] + bytes(len(data) - 1000)); os.replace(p + '.new', p); "
             + LOADER.format("errors") + "; print(pyrunc.errors.PyruncError('x'))")
@@ -91,3 +91,15 @@ def test_python_prctl_comes_from_the_bundle(lib):
     out = run(lib, f"sys.path.append({where!r}); import prctl, _prctl; print(type(prctl.__spec__.loader).__name__, "
                    "type(_prctl.__spec__.loader).__name__, prctl.set_no_new_privs.__name__)")
     assert out == "_Bundle ExtensionFileLoader call_prctl"
+
+
+def test_one_descriptor_for_the_command_and_none_after_it_is_dropped(lib):
+    """use_bundle keeps the bundle open (O_CLOEXEC) for every import; drop_bundle_fd (the init's fd
+    closing) closes it, and later imports open the file each time, still from the bundle."""
+    code = ("import posix, fcntl; b = sys.meta_path[0]; fd = b.fd; "
+            "print(posix.readlink(f'/proc/self/fd/{fd}'), fcntl.fcntl(fd, fcntl.F_GETFD) == fcntl.FD_CLOEXEC); "
+            "m.drop_bundle_fd()\ntry:\n    fcntl.fcntl(fd, fcntl.F_GETFD)\n"
+            "except OSError as e:\n    print(b.fd, e.errno)\n"
+            + LOADER.format("errors"))
+    out = run(lib, code)
+    assert out.splitlines() == [f"{lib}/pyrunc/{pyrunc.BUNDLE} True", "-1 9", f"_Bundle {lib}/pyrunc/errors.py"]
