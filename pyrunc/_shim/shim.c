@@ -811,13 +811,29 @@ static int given_fd(const struct pyr_fs_step *s)
     return fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
 }
 
-/* move_mount the detached `tree` onto `fd`; both closed. */
-static int attach(int tree, int fd)
+/* move_mount the detached `tree` onto `fd`, the file `st` (`fresh`: see mounted_on); both closed. */
+static int attach(struct fs_cache *c, int tree, int fd, const struct stat *st, int fresh)
 {
     int rc = tree < 0 ? -1 : named(pyr_move_mount(tree, "", fd, "", PYR_MOVE_EMPTY), "move_mount");
     close_keep_errno(tree);
     close_keep_errno(fd);
+    if (rc == 0)
+        mounted_on(c, st, fresh);
     return rc;
+}
+
+/* 1 with `*fd` and `*st` for the step's path in its root; 0 when it is absent (nothing to mask or
+ * make read-only there); -1 on an error. */
+static int open_present(struct fs_cache *c, const struct pyr_fs_step *s, int *fd, struct stat *st)
+{
+    *fd = open_in(c, s->root, s->path);
+    if (*fd < 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+    if (fstat(*fd, st) < 0) {
+        close_keep_errno(*fd);
+        return -1;
+    }
+    return 1;
 }
 
 /* An empty read-only tmpfs, labelled `label` (its SELinux context) unless NULL. */
@@ -857,17 +873,10 @@ static int null_copy(struct fs_cache *c, const char *root)
 static int mask_path(struct fs_cache *c, const struct pyr_fs_step *s)
 {
     struct stat st;
-    int fd = open_in(c, s->root, s->path);
-    if (fd < 0)
-        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
-    if (fstat(fd, &st) < 0) {
-        close_keep_errno(fd);
-        return -1;
-    }
-    int rc = attach(S_ISDIR(st.st_mode) ? empty_tmpfs(s->data) : null_copy(c, s->root), fd);
-    if (rc == 0)
-        mounted_on(c, &st, 0);
-    return rc;
+    int fd, found = open_present(c, s, &fd, &st);
+    if (found <= 0)
+        return found;
+    return attach(c, S_ISDIR(st.st_mode) ? empty_tmpfs(s->data) : null_copy(c, s->root), fd, &st, 0);
 }
 
 static int readonly_path(struct fs_cache *c, const struct pyr_fs_step *s)
@@ -881,23 +890,16 @@ static int readonly_path(struct fs_cache *c, const struct pyr_fs_step *s)
         close_keep_errno(fd);
         return rc;
     }
-    int fd = open_in(c, s->root, s->path);
-    if (fd < 0)
-        return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
-    if (fstat(fd, &st) < 0) {
-        close_keep_errno(fd);
-        return -1;
-    }
+    int fd, found = open_present(c, s, &fd, &st);
+    if (found <= 0)
+        return found;
     int tree = pyr_open_tree(fd, "", PYR_CLONE_TREE | PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE);
     if (tree >= 0 && named(pyr_mount_setattr(tree, "", PYR_AT_EMPTY_PATH | PYR_AT_RECURSIVE, PYR_ATTR_RDONLY, 0, 0, -1),
                            "mount_setattr") < 0) {
         close_keep_errno(tree);
         tree = -1;
     }
-    int rc = attach(tree, fd);
-    if (rc == 0)
-        mounted_on(c, &st, 0);
-    return rc;
+    return attach(c, tree, fd, &st, 0);
 }
 
 #ifndef SYS_fchmodat2
@@ -1049,10 +1051,7 @@ static int bind_mount(struct fs_cache *c, const struct pyr_fs_step *s)
         close_keep_errno(fd);
         return rc;
     }
-    rc = attach(tree, fd);
-    if (rc == 0)
-        mounted_on(c, &st, fresh);
-    return rc;
+    return attach(c, tree, fd, &st, fresh);
 }
 
 int pyr_fs_steps(const struct pyr_fs_step *steps, int n, int *changed, const char **failed)
