@@ -12,6 +12,7 @@ It also writes the package's modules into one file of code objects (write_bundle
 launcher's first statement puts in front of the import system (pyrunc.use_bundle).
 """
 
+import ast
 import marshal
 import os
 import subprocess
@@ -97,14 +98,37 @@ def other_modules() -> dict[str, tuple[str, bool]]:
     return out
 
 
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    """`tree` without the docstrings of its module, classes and functions (a body of only a
+    docstring becomes `pass`): nothing reads them at run time, and they were 5% of the code
+    a `run` unmarshals and keeps. Unlike -OO, assert statements and `if __debug__` stay."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body[0:1] = [] if len(node.body) > 1 else [ast.copy_location(ast.Pass(), first)]
+    return tree
+
+
 def write_bundle(package: str = "") -> str:
     """Compile the package's modules (this one's by default) into pyrunc.BUNDLE inside it, in the
-    layout pyrunc._Bundle reads; replaced atomically. Returns its path."""
+    layout pyrunc._Bundle reads; replaced atomically. Returns its path. The code has line numbers
+    but no column ranges (-X no_debug_ranges: tracebacks lose their ^^^ marks) and no docstrings
+    (without_docstrings): 10% less code for `run` to read, unmarshal and keep (0.13 MB of its
+    peak RSS). Compiling without column ranges needs an interpreter started with that option:
+    without it, this runs itself in one."""
     package = package or os.path.dirname(os.path.abspath(pyrunc.__file__))
+    if not sys._xoptions.get("no_debug_ranges"):
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        subprocess.run([sys.executable, "-I", "-X", "no_debug_ranges", "-c",
+                        "import sys; sys.path.insert(0, sys.argv[2]); from pyrunc.launcher import write_bundle; "
+                        "write_bundle(sys.argv[1])", package, here], check=True)
+        return os.path.join(package, pyrunc.BUNDLE)
     blobs, index, offset = [], {}, 0
     for name, (source, is_package) in {**bundled_modules(package), **other_modules()}.items():
         with open(source, "rb") as f:
-            data = marshal.dumps(compile(f.read(), source, "exec", dont_inherit=True))
+            tree = without_docstrings(ast.parse(f.read(), source))
+        data = marshal.dumps(compile(tree, source, "exec", dont_inherit=True))
         st = os.stat(source)
         index[name] = (offset, len(data), is_package, os.path.relpath(source, package), st.st_mtime_ns, st.st_size)
         blobs.append(data)
