@@ -103,3 +103,18 @@ def test_one_descriptor_for_the_command_and_none_after_it_is_dropped(lib):
             + LOADER.format("errors"))
     out = run(lib, code)
     assert out.splitlines() == [f"{lib}/pyrunc/{pyrunc.BUNDLE} True", "-1 9", f"_Bundle {lib}/pyrunc/errors.py"]
+
+
+def test_bundled_code_has_lines_but_no_docstrings_or_column_ranges(lib):
+    """write_bundle drops what no command reads (docstrings, the column ranges of -X
+    no_debug_ranges); line numbers stay for tracebacks, and so does the source's behaviour."""
+    code = ("from pyrunc import jsonio, errors; f = jsonio.loads; print(f.__doc__, jsonio.__doc__, "
+            "errors.PyruncError.__doc__); print({p[2:] for p in f.__code__.co_positions()}); "
+            "print(f.__code__.co_firstlineno, max({p[0] or 0 for p in f.__code__.co_positions()}))")
+    doc, columns, lines = run(lib, code).splitlines()
+    assert doc == "None None None" and columns == "{(None, None)}"
+    first, last = map(int, lines.split())
+    assert first < last
+    from pyrunc import jsonio
+
+    assert jsonio.loads.__doc__ and jsonio.loads.__code__.co_firstlineno == first  # the source has them
