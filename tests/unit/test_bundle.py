@@ -118,3 +118,31 @@ def test_bundled_code_has_lines_but_no_docstrings_or_column_ranges(lib):
     from pyrunc import jsonio
 
     assert jsonio.loads.__doc__ and jsonio.loads.__code__.co_firstlineno == first  # the source has them
+
+
+def _units(code) -> list:
+    """The line of each code unit of `code` and of the code it holds, in order."""
+    out = [line for start, end, line in code.co_lines() for _ in range(start, end, 2)]
+    for k in code.co_consts:
+        if isinstance(k, type(code)):
+            out += _units(k)
+    return out
+
+
+def test_every_code_unit_keeps_its_line(lib):
+    """with_lines_only's table gives each instruction the line the compiler gave it, in every module."""
+    import ast
+    import marshal
+
+    data = (lib / "pyrunc" / pyrunc.BUNDLE).read_bytes()
+    size = int.from_bytes(data[12:16], "little")
+    index = marshal.loads(data[16:16 + size])
+    compared = 0
+    for name, (offset, length, _, source, *_) in index.items():
+        bundled = marshal.loads(data[16 + size + offset:16 + size + offset + length])
+        path = lib / "pyrunc" / source
+        if path.exists():  # prctl's source is outside the copy
+            tree = launcher.without_docstrings(ast.parse(path.read_bytes(), str(path)))
+            assert _units(bundled) == _units(compile(tree, str(path), "exec", dont_inherit=True)), name
+            compared += 1
+    assert compared > 50
