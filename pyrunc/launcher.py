@@ -101,7 +101,7 @@ def other_modules() -> dict[str, tuple[str, bool]]:
 
 def without_docstrings(tree: ast.Module) -> ast.Module:
     """`tree` without the docstrings of its module, classes and functions (a body of only a
-    docstring becomes `pass`): nothing reads them at run time, and they were 5% of the code
+    docstring becomes `pass`): nothing reads them at run time, and they were 6% of the code
     a `run` unmarshals and keeps. Unlike -OO, assert statements and `if __debug__` stay."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
@@ -150,7 +150,7 @@ def write_bundle(package: str = "") -> str:
     """Compile the package's modules (this one's by default) into pyrunc.BUNDLE inside it, in the
     layout pyrunc._Bundle reads; replaced atomically. Returns its path. The code keeps its line
     numbers but not their column ranges (with_lines_only) nor its docstrings (without_docstrings):
-    a `run` reads, unmarshals and keeps 0.19 MB less code (0.6 MB is left)."""
+    a `run` reads 0.17 MB less code and keeps 0.14 MB less (0.91 MB is left)."""
     package = package or os.path.dirname(os.path.abspath(pyrunc.__file__))
     blobs, index, offset = [], {}, 0
     for name, (source, is_package) in {**bundled_modules(package), **other_modules()}.items():
