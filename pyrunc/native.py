@@ -225,11 +225,6 @@ def write_each(paths: list[str], data: str) -> tuple[int, OSError | None]:
     return done, OSError(err, posix.strerror(err), paths[done])
 
 
-def rename_exchange(a: str, b: str) -> None:
-    """Swap what the names `a` and `b` refer to, atomically (renameat2 RENAME_EXCHANGE)."""
-    _check(lib.pyr_rename_exchange(a.encode(), b.encode()), path=b)
-
-
 def pty_peer(master: int, flags: int) -> int:
     """The slave of the pty `master`, opened from the master itself (uapi.TIOCGPTPEER)."""
     import fcntl  # built into the interpreter

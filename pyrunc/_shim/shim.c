@@ -686,11 +686,6 @@ int pyr_write_each(const char *const *paths, int n, const char *data)
     return n;
 }
 
-int pyr_rename_exchange(const char *a, const char *b)
-{
-    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 1U << 1 /* RENAME_EXCHANGE */);
-}
-
 long long pyr_statfs_type(const char *path)
 {
     struct statfs st;

@@ -198,12 +198,6 @@ int pyr_write_async(const char *path, const char *data);
  * were written; below `n`, errno is that of the file at that index. */
 int pyr_write_each(const char *const *paths, int n, const char *data);
 
-/* renameat2(RENAME_EXCHANGE) of two names in the current root: each then names the other's
- * file, at once. state.py swaps the final record in with it, because rename over an existing
- * name makes ext4 (auto_da_alloc) allocate the new file's blocks, which unlinking it then
- * has to free again (0.15-0.2 ms of each delete on this host's ext4 /run). */
-int pyr_rename_exchange(const char *a, const char *b);
-
 /* statfs(2) of `path`: its file system's magic number (f_type), e.g. to tell that /proc/self/exe
  * is on the launcher's read-only overlayfs. */
 long long pyr_statfs_type(const char *path);
