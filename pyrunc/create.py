@@ -176,9 +176,7 @@ class RuntimeOps:
         """Record first, then make: the record names every directory about to be made before the
         first mkdir, so a runtime killed among them leaves `delete` the list (runc issue 4534's
         class of leak). A directory someone else made meanwhile is dropped from it afterwards."""
-        # The grace-period task's repeated migrations would contend with these writes (one suffices
-        # now): told to end, not waited for (0.1 ms); alone() reaps it once the init is ready.
-        grace.stop(self.ctx.grace_pidfd)
+        self.alone()  # its repeated migrations would contend with these writes; one suffices now
         if self.unit_started:  # runc's Destroy removes every path of a systemd container, whoever made it
             made = cgroups.create(self.cgroup_plan, self.ctx.warn, check=False)
             self.cgroups_created[:] = [*made, *(d for d in self.cgroup_plan.dirs.values() if d not in made)]
