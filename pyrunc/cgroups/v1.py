@@ -1,29 +1,11 @@
-"""What only cgroup v1 needs: cpuset directories filled in before use, and the freezer controller."""
+"""The v1 freezer controller: pause, resume, and the thaw a frozen task needs to die. (The cpuset
+copy every new v1 cpuset directory needs is create's: ops.inherit_cpuset.)"""
 
 import time
 
 from pyrunc.cgroups import fs
 from pyrunc.cgroups.paused import freezer_state
 from pyrunc.errors import PyruncError, os_error
-
-CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")
-
-
-def inherit_cpuset(new_dirs: list[str], planned: set[tuple[str, str]]) -> None:
-    """A new v1 cpuset cgroup starts with no cpus and no mems, and no process can join it (ENOSPC):
-    copy the parent's into each new directory, outermost first (runc's cpuset ensureParent).
-    A (dir, file) in `planned` gets the config's value later instead."""
-    for d in new_dirs:
-        parent = d.rsplit("/", 1)[0]
-        for name in CPUSET_FILES:
-            if (d, name) in planned:
-                continue
-            try:
-                value = fs.read(f"{parent}/{name}").strip()
-                if value:
-                    fs.write(f"{d}/{name}", value)
-            except OSError as e:
-                raise os_error(f"copy {parent}/{name} to {d}", e) from e
 
 
 def freeze(d: str, frozen: bool, timeout: float = 2.0) -> None:

@@ -167,3 +167,15 @@ def test_run_does_not_import_os(rt, container, tmp_path, userns):
     modules = imports_of_run(rt, c, tmp_path)
     assert "pyrunc.create" in modules and not OS & modules, sorted(OS & modules)
     assert OS <= imports_of_run(rt, c, tmp_path, prelude="import os; ")
+
+
+def test_run_does_not_import_the_freezer(rt, container, tmp_path):
+    """create's copy of a new v1 cpuset directory's cpus and mems is in cgroups/ops.py: `run` loads
+    neither cgroups/v1.py nor the paused.py its freezer needs (0.18 ms). The control: the same check
+    names the cgroup module run does load."""
+    rt.only_pyrunc("a Python runtime's imports")
+    c = container("true")
+    c.write()
+    modules = imports_of_run(rt, c, tmp_path)
+    assert "pyrunc.cgroups.ops" in modules
+    assert not {"pyrunc.cgroups.v1", "pyrunc.cgroups.paused"} & modules
