@@ -10,6 +10,7 @@ import time
 
 from pyrunc import uapi
 from pyrunc.cgroups import fs
+from pyrunc.cgroups.planner import DEFAULT_PARENT
 from pyrunc.errors import PyruncError, os_error, refuse
 from pyrunc.posixfs import isdir
 
@@ -98,18 +99,29 @@ def check_existing(paths: dict[str, str], warn=None) -> None:
         _check_reused(existing, warn)
 
 
+def runtime_parents(plan: "CgroupPlan") -> frozenset[str]:
+    """Each hierarchy's DEFAULT_PARENT: the runtime's own directory, which outlives the containers
+    in it as /run/pyrunc does (runc leaves the parents of a cgroupsPath too). Made by the first
+    container without a cgroupsPath, it is not recorded as the container's, so delete leaves it:
+    otherwise every such run on a host without it makes and removes it in every hierarchy (0.8 ms
+    of a run on this hybrid host), and one container's delete races another's mkdir below it."""
+    return frozenset(m.rstrip("/") + DEFAULT_PARENT for m in plan.mounts.values())
+
+
 def missing(plan: "CgroupPlan") -> list[str]:
-    """The directories create() is about to make, outermost first: those absent now. The caller
-    records them before create() runs (record first, then make), so that a runtime killed while
-    making them leaves a record `delete` removes them from."""
+    """The directories create() is about to make and keep for destroy(), outermost first: those
+    absent now, but the runtime's own parents. The caller records them before create() runs
+    (record first, then make), so that a runtime killed while making them leaves a record
+    `delete` removes them from."""
     out: list[str] = []
+    kept = runtime_parents(plan)
     for key, d in plan.dirs.items():
         stop = plan.mounts[key].rstrip("/")
         chain = []
         while len(d) > len(stop) and not posix.access(d, posix.F_OK):  # half a stat's cost on cgroupfs
             chain.append(d)
             d = d.rpartition("/")[0] or "/"
-        out += [c for c in reversed(chain) if c not in out]
+        out += [c for c in reversed(chain) if c not in out and c not in kept]
     return out
 
 
@@ -135,8 +147,9 @@ def inherit_cpuset(new_dirs: list[str], planned: set[tuple[str, str]]) -> None:
 
 
 def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
-    """Make the cgroups and configure them. Returns the directories it made, outermost first:
-    keep them for destroy(), which removes exactly those. On failure, removes them and raises.
+    """Make the cgroups and configure them. Returns the directories it made, outermost first, but
+    the runtime's own parents (runtime_parents): keep them for destroy(), which removes exactly
+    those. On failure, removes all it made and raises.
     `warn(message)` hears what runc only warns about (a cgroup that already has processes);
     `check` False: check_existing was done before a systemd unit made some of them."""
     created: list[str] = []
@@ -171,7 +184,8 @@ def create(plan: "CgroupPlan", warn=None, check: bool = True) -> list[str]:
             except OSError:
                 pass
         raise
-    return created
+    kept = runtime_parents(plan)
+    return [d for d in created if d not in kept]
 
 
 def enter(target: "CgroupPlan | dict[str, str]", pid: int) -> None:

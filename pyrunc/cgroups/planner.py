@@ -86,9 +86,10 @@ def _components(path: str, what: str) -> list[str]:
 def resolve_path(value: str | None, container_id: str) -> tuple[bool, str]:
     """linux.cgroupsPath -> (absolute, "/a/b"), the container's cgroup inside each hierarchy.
     Absolute values are taken from the hierarchy root, relative ones (absolute=False) from the
-    runtime's own cgroup, and an absent one is /pyrunc/<id>. With --systemd-cgroup the value is
-    runc's "slice:prefix:name": systemd.py. (Here, not in a module of its own: each module
-    imported costs create and run some 0.04 ms.)"""
+    runtime's own cgroup, and an absent one is /pyrunc/<id>, whose parent is the runtime's own and
+    stays (ops.runtime_parents). With --systemd-cgroup the value is runc's "slice:prefix:name":
+    systemd.py. (Here, not in a module of its own: each module imported costs create and run some
+    0.04 ms.)"""
     if value is None or value == "":
         if "/" in container_id or container_id in (".", "..") or not container_id:
             raise PyruncError(f"invalid container id {container_id!r}")

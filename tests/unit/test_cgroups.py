@@ -659,7 +659,8 @@ def test_v2_create_enter_freeze_destroy(fake_v2):
     plan = cgroups.plan({"resources": res}, "c1", layout)
     created = cgroups.create(plan)
     leaf = f"{fake_v2.root}/pyrunc/c1"
-    assert created == [f"{fake_v2.root}/pyrunc", leaf]
+    assert created == [leaf]  # and the runtime's parent, which stays (runtime_parents)
+    assert os.path.isdir(f"{fake_v2.root}/pyrunc")
     # controllers delegated at each level above the leaf
     assert fake_v2.read("cgroup.subtree_control") == "+cpuset +cpu +io +memory +hugetlb +pids"
     assert fake_v2.read("pyrunc/cgroup.subtree_control") == "+cpuset +cpu +io +memory +hugetlb +pids"
@@ -694,7 +695,7 @@ def test_v2_create_enter_freeze_destroy(fake_v2):
     assert not cgroups.frozen(paths)
 
     cgroups.destroy(paths, created)
-    assert not os.path.exists(f"{fake_v2.root}/pyrunc")
+    assert not os.path.exists(leaf) and os.path.isdir(f"{fake_v2.root}/pyrunc")
 
 
 def test_destroy_keeps_what_it_did_not_create(fake_v2):
@@ -730,14 +731,26 @@ def test_existing_cgroup_warns_when_not_empty_and_must_be_thawed(fake_v2):
     assert os.path.isdir(f"{fake_v2.root}/pyrunc/c1")  # not ours to remove
 
 
-def test_parent_still_in_use_is_left(fake_v2):
+def test_the_runtimes_parent_is_made_once_and_stays(fake_v2):
     layout = detect(fake_v2.root, mountinfo="")
-    a = cgroups.create(cgroups.plan({}, "a", layout))
+    plan_a = cgroups.plan({}, "a", layout)
+    assert cgroups.missing(plan_a) == [f"{fake_v2.root}/pyrunc/a"]  # the record names the container's own only
+    a = cgroups.create(plan_a)
     b = cgroups.create(cgroups.plan({}, "b", layout))
-    assert a == [f"{fake_v2.root}/pyrunc", f"{fake_v2.root}/pyrunc/a"] and b == [f"{fake_v2.root}/pyrunc/b"]
+    assert a == [f"{fake_v2.root}/pyrunc/a"] and b == [f"{fake_v2.root}/pyrunc/b"]
     cgroups.destroy({"": f"{fake_v2.root}/pyrunc/a"}, a)
     assert os.path.isdir(f"{fake_v2.root}/pyrunc/b")
     cgroups.destroy({"": f"{fake_v2.root}/pyrunc/b"}, b)
+    assert os.path.isdir(f"{fake_v2.root}/pyrunc") and not os.path.exists(f"{fake_v2.root}/pyrunc/b")
+
+
+def test_a_parent_of_a_cgroups_path_made_for_it_is_removed(fake_v2):
+    layout = detect(fake_v2.root, mountinfo="")
+    plan = cgroups.plan({"cgroupsPath": "/outer/c1"}, "c1", layout)
+    created = cgroups.create(plan)
+    assert created == [f"{fake_v2.root}/outer", f"{fake_v2.root}/outer/c1"]
+    cgroups.destroy(cgroups.paths_for(plan), created)
+    assert not os.path.exists(f"{fake_v2.root}/outer")
 
 
 def test_create_failure_removes_what_it_made(fake_v2):
@@ -803,7 +816,7 @@ def test_v1_cpuset_inherited_by_new_directories(tmp_path, monkeypatch):
                                                                               "memory"]
     plan = cgroups.plan({"resources": {"cpu": {"cpus": "1"}}}, "c1", layout)
     created = cgroups.create(plan)
-    assert len(created) == 8
+    assert len(created) == 4  # the leaves; the runtime's parents stay (runtime_parents)
     assert (root / "cpuset/pyrunc/cpuset.cpus").read_text() == "0-3"
     assert (root / "cpuset/pyrunc/cpuset.mems").read_text() == "0"
     assert (root / "cpuset/pyrunc/c1/cpuset.cpus").read_text() == "1"
