@@ -184,7 +184,6 @@ def features(g, args, logger) -> int:
 
 
 def explain(g, args, logger) -> int:
-    from pyrunc import create as creating
     from pyrunc import explain as ex
     from pyrunc.plan import Options
 
@@ -200,7 +199,7 @@ def explain(g, args, logger) -> int:
         titles = ex.EXEC_TITLES
     else:
         bundle = args.bundle or (args.positional[0] if args.positional else ".")
-        plan = creating.plan_only(_ctx(g, logger), bundle, Options())
+        plan = ex.plan_only(_ctx(g, logger), bundle, Options())
     sys.stdout.write(ex.as_json(plan, titles) if args.format == "json" else ex.as_text(plan, titles))
     return 0
 

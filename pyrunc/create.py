@@ -19,18 +19,15 @@ from pyrunc.lifecycle import (
     destroy,
     hook_state,
     kill_and_reap,
-    plan_poststart,
-    plan_teardown,
     run_poststart,
     run_poststop,
     write_pid_file,
 )
 from pyrunc.mountops import MountOps, prepare_runs
 from pyrunc.plan import Options, build, wants_network
-from pyrunc.posixfs import abspath, basename, join
+from pyrunc.posixfs import abspath, join
 from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
-from pyrunc.steps import Plan
 
 
 class InitKernel(LinuxKernel, MountOps):
@@ -309,22 +306,6 @@ def etc_missing(rootfs: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
-    """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
-    cid = basename(abspath(bundle))
-    opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
-    p = Prepared(ctx, cid, bundle, opts)
-    record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
-    if p.unit:  # what create records for delete
-        record.update(systemd_unit=p.unit.name, systemd_user=p.unit.user)
-    allocate = [s for s in p.plan.phases["runtime"] if s.op == "net_allocate"]
-    if allocate:  # what net_allocate records for delete
-        record["network"] = {"bridge": allocate[0].args[0], "veth": allocate[0].args[2]}
-    p.plan.phases["started"] = plan_poststart(record["hooks"]).phases["started"]
-    p.plan.phases["delete"] = plan_teardown(record).phases["delete"]
-    return p.plan
-
-
 def check_terminal(terminal: bool, console_socket: str | None, detached: bool) -> None:
     """runc's rules for who holds the pty master, with runc's wording."""
     if terminal and detached and not console_socket:
@@ -377,7 +358,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             staged[0] = _stage_final(c, ops.pid)
 
         ops.while_init_sets_up = stage_final
-        if any(s.op.startswith("net_") for _, s in p.plan.steps()):
+        if any(op.startswith("net_") for op in p.plan.ops()):
             from pyrunc import netops
 
             ops.net = netops.NetOps(ctx.root, cid, c.record, c.save, lambda: ops.pid)

@@ -31,8 +31,8 @@ STEP_MODULES = {
 
 def preload(plan) -> None:
     """Import what the plan's steps need (STEP_MODULES), so that the init finds it loaded."""
-    for _, step in plan.steps():
-        name = STEP_MODULES.get(step.op)
+    for op in plan.ops():
+        name = STEP_MODULES.get(op)
         if name is not None and name not in sys.modules:
             __import__(name)
 
