@@ -11,12 +11,20 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
            "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31}
 
 
-def _ctx(g, logger):
-    """lifecycle.Context; lifecycle is imported by the commands that act on a container, not by state or list."""
-    from pyrunc import lifecycle
+class Context:
+    """Global options of the command line, for the lifecycle's operations. Here, not in lifecycle:
+    create and run load pyrunc.lifecycle only once the init is cloned (create.create)."""
 
-    return lifecycle.Context(state_root(g.root), logger.step if logger.debug else None,
-                             bool(g.systemd_cgroup), logger.warn)
+    def __init__(self, root: str, log=None, systemd_cgroup: bool = False, warn=None) -> None:
+        self.root = root
+        self.log = log
+        self.warn = warn  # runc's level=warning lines (Logger.warn), to stderr or --log
+        self.systemd_cgroup = systemd_cgroup
+        self.grace_pidfd = -1  # the task started by cgroups.grace (a child), reaped before the cgroups are made
+
+
+def _ctx(g, logger) -> Context:
+    return Context(state_root(g.root), logger.step if logger.debug else None, bool(g.systemd_cgroup), logger.warn)
 
 
 def _one_id(args, what: str = "container id") -> str:
