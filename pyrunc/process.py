@@ -337,11 +337,14 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     caps = proc.get("capabilities")
     top = capabilities.last_cap()
     sets = capabilities.masks(caps, top) if caps is not None else None
+    cap_names: dict[int, str] = {}  # each set's names, once per distinct mask (the default's four are two)
     if sets is not None:
+        for bits in sets.values():
+            if bits not in cap_names:
+                cap_names[bits] = capabilities.names(bits)
         drop = ((1 << (top + 1)) - 1) & ~sets["bounding"]
         plan.add("process", "drop_bounding", (drop, top),
-                 f"drop from the bounding set all but: {capabilities.names(sets['bounding'])}",
-                 "process.capabilities.bounding")
+                 f"drop from the bounding set all but: {cap_names[sets['bounding']]}", "process.capabilities.bounding")
     cwd = proc.get("cwd") or "/"
     if not cwd.startswith("/"):
         raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
@@ -362,9 +365,8 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
              f"{text}setresgid({gid}), setresuid({uid})", "process.user")
     if sets is not None:
         plan.add("process", "capset", (sets["effective"], sets["permitted"], sets["inheritable"]),
-                 f"capset(effective={capabilities.names(sets['effective'])}, "
-                 f"permitted={capabilities.names(sets['permitted'])}, "
-                 f"inheritable={capabilities.names(sets['inheritable'])})", "process.capabilities")
+                 f"capset(effective={cap_names[sets['effective']]}, permitted={cap_names[sets['permitted']]}, "
+                 f"inheritable={cap_names[sets['inheritable']]})", "process.capabilities")
         # The kernel keeps an ambient capability only while it is permitted and inheritable;
         # runc skips the others silently, and so does pyrunc (explain shows them).
         ambient = sets["ambient"] & sets["permitted"] & sets["inheritable"]
