@@ -3,7 +3,7 @@
 import sys
 
 from pyrunc.errors import PyruncError
-from pyrunc.state import Container, list_ids, state_root
+from pyrunc.state import Container, state_root
 
 SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
            "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
@@ -155,25 +155,9 @@ def delete(g, args, logger) -> int:
 
 
 def list(g, args, logger) -> int:  # noqa: A001 - the command's name
-    root = state_root(g.root)
-    states = []
-    for cid in list_ids(root):
-        states.append(Container(root, cid).read().oci_state())
-    if args.quiet:
-        sys.stdout.write("".join(s["id"] + "\n" for s in states))
-    elif args.format == "json":
-        from pyrunc import jsonio
+    from pyrunc import listing
 
-        sys.stdout.write(jsonio.dumps(states) + "\n")
-    elif args.format in (None, "table"):
-        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        for r in rows:
-            sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
-    else:
-        raise PyruncError(f"invalid format option: {args.format}")
-    return 0
+    return listing.run(state_root(g.root), args.format, bool(args.quiet))
 
 
 def spec(g, args, logger) -> int:
