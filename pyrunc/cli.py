@@ -24,7 +24,7 @@ _CREATE = {
     "--no-new-keyring": ("no_new_keyring", False), "--preserve-fds": ("preserve_fds", True),
     "--network": ("network", True), "--publish": ("publish", "list"),
 }
-COMMANDS: dict[str, tuple[str, dict, str]] = {
+COMMANDS = {  # name -> (usage, flags, help)
     "create": ("<container-id>", _CREATE, "create a container; its init waits for `start`"),
     "start": ("<container-id>", {}, "run the user program of a created container"),
     "run": ("[<container-id>] | <bundle-dir>", {**_CREATE, "--detach": ("detach", False), "-d": ("detach", False),
@@ -69,12 +69,12 @@ COMMANDS: dict[str, tuple[str, dict, str]] = {
 _LAZY_FLAGS = {"update": "pyrunc.update", "events": "pyrunc.events"}
 # Commands whose arguments after the container id belong to the program they run.
 PASS_THROUGH = ("exec", "ps")
-USAGE = f"""usage: pyrunc [global flags] <command> [flags] [arguments]
+USAGE = """usage: pyrunc [global flags] <command> [flags] [arguments]
 
-pyrunc {__version__}: an OCI runtime (spec {OCI_VERSION}), command-line compatible with runc.
+pyrunc {version}: an OCI runtime (spec {spec}), command-line compatible with runc.
 
 commands:
-""" + "".join(f"  {name:<9} {help_}\n" for name, (_, _, help_) in COMMANDS.items()) + """
+{commands}
 global flags:
   --root DIR            state directory (default /run/pyrunc)
   --log FILE            write errors (and --debug steps) to FILE
@@ -85,6 +85,12 @@ global flags:
   -v, --version         print the version
   -h, --help            print this (`pyrunc help COMMAND` or `pyrunc COMMAND -h`: a command's flags)
 """
+
+
+def usage() -> str:
+    """USAGE filled in: only `help` and a missing command print it, so no other command formats it."""
+    commands = "".join(f"  {name:<9} {help_}\n" for name, (_, _, help_) in COMMANDS.items())
+    return USAGE.format(version=__version__, spec=OCI_VERSION, commands=commands)
 
 
 class Args:
@@ -210,14 +216,14 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(version_text())
             return 0
         if not rest or g.help:
-            sys.stdout.write(USAGE)
+            sys.stdout.write(usage())
             return 0 if g.help else 1
         command = rest[0]
         if command in ("help", "h"):  # runc's `help [COMMAND]`
             if len(rest) > 1:
                 sys.stdout.write(command_usage(rest[1]))
             else:
-                sys.stdout.write(USAGE)
+                sys.stdout.write(usage())
             return 0
         table = command_flags(command)
         args = Args()

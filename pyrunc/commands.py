@@ -3,7 +3,7 @@
 import sys
 
 from pyrunc.errors import PyruncError
-from pyrunc.state import Container, list_ids, state_root
+from pyrunc.state import Container, state_root
 
 SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
            "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
@@ -11,12 +11,20 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
            "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31}
 
 
-def _ctx(g, logger):
-    """lifecycle.Context; lifecycle is imported by the commands that act on a container, not by state or list."""
-    from pyrunc import lifecycle
+class Context:
+    """Global options of the command line, for the lifecycle's operations. Here, not in lifecycle:
+    create and run load pyrunc.lifecycle only once the init is cloned (create.create)."""
 
-    return lifecycle.Context(state_root(g.root), logger.step if logger.debug else None,
-                             bool(g.systemd_cgroup), logger.warn)
+    def __init__(self, root: str, log=None, systemd_cgroup: bool = False, warn=None) -> None:
+        self.root = root
+        self.log = log
+        self.warn = warn  # runc's level=warning lines (Logger.warn), to stderr or --log
+        self.systemd_cgroup = systemd_cgroup
+        self.grace_pidfd = -1  # the task started by cgroups.grace (a child), reaped before the cgroups are made
+
+
+def _ctx(g, logger) -> Context:
+    return Context(state_root(g.root), logger.step if logger.debug else None, bool(g.systemd_cgroup), logger.warn)
 
 
 def _one_id(args, what: str = "container id") -> str:
@@ -147,25 +155,9 @@ def delete(g, args, logger) -> int:
 
 
 def list(g, args, logger) -> int:  # noqa: A001 - the command's name
-    root = state_root(g.root)
-    states = []
-    for cid in list_ids(root):
-        states.append(Container(root, cid).read().oci_state())
-    if args.quiet:
-        sys.stdout.write("".join(s["id"] + "\n" for s in states))
-    elif args.format == "json":
-        from pyrunc import jsonio
+    from pyrunc import listing
 
-        sys.stdout.write(jsonio.dumps(states) + "\n")
-    elif args.format in (None, "table"):
-        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        for r in rows:
-            sys.stdout.write("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
-    else:
-        raise PyruncError(f"invalid format option: {args.format}")
-    return 0
+    return listing.run(state_root(g.root), args.format, bool(args.quiet))
 
 
 def spec(g, args, logger) -> int:
@@ -184,7 +176,6 @@ def features(g, args, logger) -> int:
 
 
 def explain(g, args, logger) -> int:
-    from pyrunc import create as creating
     from pyrunc import explain as ex
     from pyrunc.plan import Options
 
@@ -200,7 +191,7 @@ def explain(g, args, logger) -> int:
         titles = ex.EXEC_TITLES
     else:
         bundle = args.bundle or (args.positional[0] if args.positional else ".")
-        plan = creating.plan_only(_ctx(g, logger), bundle, Options())
+        plan = ex.plan_only(_ctx(g, logger), bundle, Options())
     sys.stdout.write(ex.as_json(plan, titles) if args.format == "json" else ex.as_text(plan, titles))
     return 0
 

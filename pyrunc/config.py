@@ -125,7 +125,7 @@ def read_text(path: str) -> str:
     """A JSON file's text. Opened without blocking and refused unless a regular file (a fifo or
     /dev/zero would hang or never end); a symlink is followed, as runc does: the caller could read
     its target anyway. JSON is UTF-8 (RFC 8259 8.1): anything else is named, not decoded."""
-    import stat
+    from _stat import S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFSOCK, S_ISDIR, S_ISREG  # stat.py's C half
 
     try:
         fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | posix.O_NONBLOCK)
@@ -136,11 +136,11 @@ def read_text(path: str) -> str:
     try:
         st = posix.fstat(fd)
         mode = st.st_mode
-        if stat.S_ISDIR(mode):
+        if S_ISDIR(mode):
             raise PyruncError(f"open {path}: is a directory")
-        if not stat.S_ISREG(mode):
-            kind = {stat.S_IFIFO: "a fifo", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-                    stat.S_IFSOCK: "a socket"}.get(stat.S_IFMT(mode), "not a file")
+        if not S_ISREG(mode):
+            kind = {S_IFIFO: "a fifo", S_IFCHR: "a character device", S_IFBLK: "a block device",
+                    S_IFSOCK: "a socket"}.get(S_IFMT(mode), "not a file")
             raise PyruncError(f"{path}: {kind}, not a regular file")
         chunks = []  # no file object: open() adds four calls and a buffer
         while chunk := posix.read(fd, st.st_size + 1 if not chunks else 65536):

@@ -12,25 +12,14 @@ import sys
 
 from pyrunc import cgroups, config, crashpoint, executor, exeseal, init, native, procfs, sync, uapi
 from pyrunc.cgroups import grace
+from pyrunc.commands import Context
 from pyrunc.errors import PyruncError
 from pyrunc.kernel import LinuxKernel, preload
-from pyrunc.lifecycle import (
-    Context,
-    destroy,
-    hook_state,
-    kill_and_reap,
-    plan_poststart,
-    plan_teardown,
-    run_poststart,
-    run_poststop,
-    write_pid_file,
-)
 from pyrunc.mountops import MountOps, prepare_runs
 from pyrunc.plan import Options, build, wants_network
-from pyrunc.posixfs import abspath, basename, join
+from pyrunc.posixfs import abspath, join
 from pyrunc.process import exec_record
 from pyrunc.state import Container, proc_start_time, rfc3339_now
-from pyrunc.steps import Plan
 
 
 class InitKernel(LinuxKernel, MountOps):
@@ -309,22 +298,6 @@ def etc_missing(rootfs: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def plan_only(ctx: Context, bundle: str, opts: Options) -> Plan:
-    """The plan `create` would follow for this bundle, for `explain`; nothing is done."""
-    cid = basename(abspath(bundle))
-    opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
-    p = Prepared(ctx, cid, bundle, opts)
-    record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
-    if p.unit:  # what create records for delete
-        record.update(systemd_unit=p.unit.name, systemd_user=p.unit.user)
-    allocate = [s for s in p.plan.phases["runtime"] if s.op == "net_allocate"]
-    if allocate:  # what net_allocate records for delete
-        record["network"] = {"bridge": allocate[0].args[0], "veth": allocate[0].args[2]}
-    p.plan.phases["started"] = plan_poststart(record["hooks"]).phases["started"]
-    p.plan.phases["delete"] = plan_teardown(record).phases["delete"]
-    return p.plan
-
-
 def check_terminal(terminal: bool, console_socket: str | None, detached: bool) -> None:
     """runc's rules for who holds the pty master, with runc's wording."""
     if terminal and detached and not console_socket:
@@ -349,6 +322,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
     undo: list = [c.remove]
     try:
         def state_for_hooks(status: str, pid: int) -> bytes:
+            from pyrunc.lifecycle import hook_state  # for the init, loaded before clone (kernel.STEP_MODULES)
+
             return hook_state(cid, p.bundle, p.annotations, status, pid)
 
         parent, child = sync.socketpair()
@@ -373,11 +348,14 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
         def stage_final() -> None:
             """The final record, written while the init sets up: once it is ready,
-            a rename is left (_save_final), unless the record changed meanwhile."""
+            a rename is left (_save_final), unless the record changed meanwhile. What the
+            runtime needs only from then on (pyrunc.lifecycle: the pid file, poststart, the
+            deletion) is loaded meanwhile too, not before clone."""
             staged[0] = _stage_final(c, ops.pid)
+            from pyrunc import lifecycle  # noqa: F401
 
         ops.while_init_sets_up = stage_final
-        if any(s.op.startswith("net_") for _, s in p.plan.steps()):
+        if any(op.startswith("net_") for op in p.plan.ops()):
             from pyrunc import netops
 
             ops.net = netops.NetOps(ctx.root, cid, c.record, c.save, lambda: ops.pid)
@@ -396,7 +374,7 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         child.close()
         if ops.start_listener is not None:
             ops.start_listener.close()
-        undo.append(lambda: kill_and_reap(ops.pid))
+        undo.append(lambda: _kill_and_reap(ops.pid))
         _drive_create(p.plan, ops, ctx.log)
         if ops.net is not None:
             ops.net.close()
@@ -409,6 +387,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
 
                 console.send_to_socket(opts.console_socket, master)
         c.record["pid"] = ops.pid
+        from pyrunc.lifecycle import write_pid_file  # loaded while the init set up (stage_final)
+
         if run_mode:
             if pid_file:
                 write_pid_file(pid_file, ops.pid)
@@ -441,6 +421,8 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
             except OSError:
                 pass
         if isinstance(e, PyruncError) and e.message.startswith("hooks."):
+            from pyrunc.lifecycle import hook_state, run_poststop
+
             run_poststop(p.cfg.get("hooks") or {}, hook_state(cid, p.bundle, {}, "stopped", 0))
         raise
     c.unlock()
@@ -448,6 +430,13 @@ def create(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | N
         posix.close(master)
         master = -1
     return c, ops.pid, master
+
+
+def _kill_and_reap(pid: int) -> None:
+    """The undo of clone: lifecycle.kill_and_reap (lifecycle is loaded once the init exists)."""
+    from pyrunc.lifecycle import kill_and_reap
+
+    kill_and_reap(pid)
 
 
 def _stage_final(c: Container, pid: int) -> tuple[int, str]:
@@ -580,6 +569,8 @@ def run(ctx: Context, cid: str, bundle: str, opts: Options, pid_file: str | None
     import _signal
 
     c, pid, master = create(ctx, cid, bundle, opts, pid_file, run_mode=True, detached=detach)
+    from pyrunc.lifecycle import destroy, run_poststart  # loaded while the init set up (create's stage_final)
+
     try:
         run_poststart(c, ctx.log)
     except PyruncError:

@@ -286,8 +286,10 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
     plan.add("runtime", "protect_exe", (not exe_sealed and not rootless,), "prctl(PR_SET_DUMPABLE, 0); "
              + process.exeseal_text(exe_sealed, rootless))
     affinity = proc.get("execCPUAffinity") or {}
+    if affinity:
+        from pyrunc import scheduling
     if affinity.get("initial"):
-        cpus = process.parse_cpus(affinity["initial"], "process.execCPUAffinity.initial")
+        cpus = scheduling.parse_cpus(affinity["initial"], "process.execCPUAffinity.initial")
         plan.add("runtime", "set_affinity", (cpus,), f"sched_setaffinity({affinity['initial']}) before the cgroup",
                  "process.execCPUAffinity.initial")
     first = ("user", "pid") if rootless and "user" in joins else ("pid",)
@@ -307,7 +309,7 @@ def plan_exec(proc: dict, kept: dict, cgroup_dirs: dict, joins: list[str], prese
         plan.add("namespaces", "enter_cgroups", (dirs,),
                  "echo 0 > " + " ".join(f"{d}/cgroup.procs" for d in dirs), cgroup_source)
     if affinity.get("final"):
-        cpus = process.parse_cpus(affinity["final"], "process.execCPUAffinity.final")
+        cpus = scheduling.parse_cpus(affinity["final"], "process.execCPUAffinity.final")
         plan.add("namespaces", "set_affinity", (cpus,), f"sched_setaffinity({affinity['final']}) in the cgroup",
                  "process.execCPUAffinity.final")
     if "user" in joins:  # the host's CAP_SYS_RESOURCE would be out of reach once joined

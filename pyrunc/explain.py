@@ -22,6 +22,29 @@ PHASE_TITLES = {
 }
 
 
+def plan_only(ctx, bundle: str, opts) -> Plan:
+    """The plan `create` would follow for this bundle (create.Prepared's), with what `start` and
+    `delete` would add; nothing is done. create is imported here: the rest of this module plans
+    nothing and loads no shim (tests/unit/test_layers.py)."""
+    from pyrunc import exeseal
+    from pyrunc.create import Prepared
+    from pyrunc.lifecycle import plan_poststart, plan_teardown
+    from pyrunc.posixfs import abspath, basename
+
+    cid = basename(abspath(bundle))
+    opts.grace = "launcher" if exeseal.sealed() else "runtime"  # as create and run start it
+    p = Prepared(ctx, cid, bundle, opts)
+    record = {"cgroups_created": list(p.cgroup_dirs.values()), "hooks": p.cfg.get("hooks") or {}}
+    if p.unit:  # what create records for delete
+        record.update(systemd_unit=p.unit.name, systemd_user=p.unit.user)
+    allocate = [s for s in p.plan.phases["runtime"] if s.op == "net_allocate"]
+    if allocate:  # what net_allocate records for delete
+        record["network"] = {"bridge": allocate[0].args[0], "veth": allocate[0].args[2]}
+    p.plan.phases["started"] = plan_poststart(record["hooks"]).phases["started"]
+    p.plan.phases["delete"] = plan_teardown(record).phases["delete"]
+    return p.plan
+
+
 # `explain --exec`: the same phases, performed by `exec` and the process it forks.
 EXEC_TITLES = {
     "before": ("runtime", "before the plan, overlapping the interpreter's start-up"),

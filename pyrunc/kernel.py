@@ -17,24 +17,25 @@ from pyrunc import drop_bundle_fd, native, paths, process, procfs, uapi
 from pyrunc.errors import PyruncError
 from pyrunc.posixfs import isdir, isfile, join
 
-# step op -> the module it needs that the init's modules do not import themselves
+# step op -> the modules it needs that the init's modules do not import themselves (the hooks'
+# state comes from pyrunc.lifecycle, which create otherwise loads only after clone)
 STEP_MODULES = {
-    "setup_terminal": "pyrunc.console",
-    "exec_terminal": "pyrunc.console",
-    "run_hooks": "pyrunc.hooks",
-    "drop_bounding": "prctl",
-    "set_user": "prctl",
-    "no_new_privs": "prctl",
-    "clear_pdeathsig": "prctl",
+    "setup_terminal": ("pyrunc.console",),
+    "exec_terminal": ("pyrunc.console",),
+    "run_hooks": ("pyrunc.hooks", "pyrunc.lifecycle"),
+    "drop_bounding": ("prctl",),
+    "set_user": ("prctl",),
+    "no_new_privs": ("prctl",),
+    "clear_pdeathsig": ("prctl",),
 }
 
 
 def preload(plan) -> None:
     """Import what the plan's steps need (STEP_MODULES), so that the init finds it loaded."""
-    for _, step in plan.steps():
-        name = STEP_MODULES.get(step.op)
-        if name is not None and name not in sys.modules:
-            __import__(name)
+    for op in plan.ops():
+        for name in STEP_MODULES.get(op, ()):
+            if name not in sys.modules:
+                __import__(name)
 
 
 def _loaded(name: str):

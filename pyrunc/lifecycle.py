@@ -4,6 +4,7 @@ create (hook state, poststart/poststop hooks, the pid file). create and run are 
 import posix
 
 from pyrunc import OCI_VERSION, jsonio, uapi
+from pyrunc.commands import Context  # the command line's global options (commands._ctx)
 from pyrunc.errors import PyruncError
 from pyrunc.posixfs import isdir
 from pyrunc.state import Container
@@ -13,15 +14,6 @@ if TYPE_CHECKING:
     from pyrunc.steps import Plan
 
 
-class Context:
-    """Global options of the command line."""
-
-    def __init__(self, root: str, log=None, systemd_cgroup: bool = False, warn=None) -> None:
-        self.root = root
-        self.log = log
-        self.warn = warn  # runc's level=warning lines (Logger.warn), to stderr or --log
-        self.systemd_cgroup = systemd_cgroup
-        self.grace_pidfd = -1  # the task started by cgroups.grace (a child), reaped before the cgroups are made
 
 
 def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) -> bytes:

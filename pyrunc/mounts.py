@@ -471,8 +471,10 @@ def plan_protect(plan: Plan, cfg: dict) -> None:
         plan.add("pivot", "mount", (None, "/", None, PROPAGATION[prop_name], None), f"mount --make-{prop_name} /",
                  "linux.rootfsPropagation")
     for i, m in enumerate(cfg.get("mounts") or []):
+        if m.get("type") != "tmpfs":  # dev_remounted_readonly's first test, before the options are parsed again
+            continue
         o = parse_options(m.get("options") or [])
-        if not o.flags & MS_BIND and dev_remounted_readonly(m.get("type") or "", m.get("destination") or "", o.flags):
+        if not o.flags & MS_BIND and dev_remounted_readonly("tmpfs", m.get("destination") or "", o.flags):
             plan.add("pivot", "mount_at", (None, "/", "/dev", None, MS_REMOUNT | o.flags, None),
                      "remount /dev read-only (its submounts keep their own flags)", f"mounts[{i}]")
     label = linux.get("mountLabel") or None

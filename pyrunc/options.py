@@ -66,7 +66,7 @@ PROCFS_USERS = frozenset(("write_proc", "write_id_map", "set_oom_score_adj", "un
 
 def plan_procfs_handle(plan: Plan) -> None:
     """The runtime's first step when any later one writes into procfs (PROCFS_USERS, procfs.py)."""
-    if any(s.op in PROCFS_USERS for _, s in plan.steps()):
+    if not PROCFS_USERS.isdisjoint(plan.ops()):
         plan.phases["runtime"].insert(0, Step("runtime", "open_procfs", (),
                                               "open the host's /proc (verified procfs root): every procfs "
                                               "write goes below it"))

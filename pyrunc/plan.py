@@ -121,7 +121,7 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
         seccomp = linux.get("seccomp")
         watch = opts.wait_for_start and not hooks.get("poststart") and not (
             seccomp is not None and (not proc.get("noNewPrivileges") or seccomp.get("listenerPath")))
-    if plan.has("seccomp_load") and next(s for s in plan.phases["process"] if s.op == "seccomp_load").args[2]:
+    if next((s.args[2] for s in plan.phases["process"] if s.op == "seccomp_load"), None):
         plan.add("parent", "hand_over_listener", (), "send the seccomp listener fd and the state to "
                  "linux.seccomp.listenerPath", "linux.seccomp.listenerPath", on="seccomp")
     plan.add("process", "clear_pdeathsig", (), "prctl(PR_SET_PDEATHSIG, 0): the init outlives `create`")
@@ -133,10 +133,10 @@ def build(cfg: dict, rootfs: str, opts: Options, cgroup_dirs: dict[str, str],
                  "start" + ("; meanwhile a thread with a file table of its own (unshare(CLONE_FILES)) that execve's "
                             "point of no return ends: `start` watches it and returns then, not once the kernel has "
                             "freed the init's memory" if watch else ""))
-    plan.phases["namespaces"][:0] = [Step("namespaces", "close_inherited_fds", (process.first_cloexec(plan),),
-                                          f"close every fd from {process.first_cloexec(plan)} on but the "
-                                          "init's own (the sync socket, start socket, log, procfs handle)"),
-                                     *plan_await_release(plan)]
+    first = process.first_cloexec(plan)
+    plan.phases["namespaces"][:0] = [Step("namespaces", "close_inherited_fds", (first,), f"close every fd from "
+                                          f"{first} on but the init's own (the sync socket, start socket, log, "
+                                          "procfs handle)"), *plan_await_release(plan)]
     plan_after_clone(plan)
     plan_procfs_handle(plan)
     return plan, ns
@@ -163,10 +163,11 @@ def plan_after_clone(plan: Plan) -> None:
     """The runtime's own state right after clone (the first steps of the parent phase): what only
     the init needed goes."""
     first = []
-    if plan.has("unshare_time"):
+    ops = plan.ops()
+    if "unshare_time" in ops:
         first.append(Step("parent", "leave_time_namespace", (), "setns(<the runtime's former time namespace>): "
                           "hooks the runtime runs keep the host's clocks"))
-    if plan.has("prepare_idmapped_mount") or plan.has("prepare_bind_mount"):
+    if "prepare_idmapped_mount" in ops or "prepare_bind_mount" in ops:
         first.append(Step("parent", "close_idmapped_mounts", (), "close the detached mounts prepared for the init: "
                           "it holds its own copies"))
     plan.phases["parent"][:0] = first

@@ -31,12 +31,6 @@ RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK":
            "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
            "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
-                  "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
-SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
-               "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
-               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
-IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 # sysctl keys that belong to a namespace (runc's list), by the namespace they need.
 IPC_SYSCTLS = frozenset(("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -190,25 +184,6 @@ def _same_namespace(a: str, b: str) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def parse_cpus(text: str, where: str) -> frozenset[int]:
-    """`0-3,7` -> {0, 1, 2, 3, 7} (execCPUAffinity)."""
-    cpus: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        lo, dash, hi = part.partition("-")
-        try:
-            first, last = int(lo), int(hi) if dash else int(lo)
-        except ValueError:
-            raise PyruncError(f"{where}: invalid CPU list {text!r}") from None
-        if first < 0 or last < first or last > 8191:
-            raise PyruncError(f"{where}: invalid CPU range {part!r}")
-        cpus.update(range(first, last + 1))
-    if not cpus:
-        raise PyruncError(f"{where}: empty CPU list {text!r}")
-    return frozenset(cpus)
-
-
 def plan_rlimits(plan: Plan, proc: dict, how: str) -> None:
     """Where the process's rlimits are set. In a user namespace the process lacks CAP_SYS_RESOURCE
     where raising a hard limit needs it, in the host's namespace, so they are set from there:
@@ -240,44 +215,6 @@ def plan_rlimits(plan: Plan, proc: dict, how: str) -> None:
     if how == "runtime" and seen:
         plan.add("process", "request_rlimits", (), "ask the runtime to set the rlimits (prlimit from outside the "
                  "user namespace)", "process.rlimits")
-
-
-def _plan_scheduler(plan: Plan, sched: dict) -> None:
-    where = "process.scheduler"
-    policy = sched.get("policy")
-    if policy not in SCHED_POLICIES:
-        raise PyruncError(f"{where}.policy: unknown scheduling policy {policy!r}")
-    flags = 0
-    for i, flag in enumerate(sched.get("flags") or []):
-        if flag not in SCHED_FLAGS:
-            raise PyruncError(f"{where}.flags[{i}]: unknown scheduling flag {flag!r}")
-        flags |= SCHED_FLAGS[flag]
-    nice, prio = sched.get("nice", 0), sched.get("priority", 0)
-    runtime, deadline, period = (sched.get(k, 0) for k in ("runtime", "deadline", "period"))
-    if not -20 <= nice <= 19:
-        raise PyruncError(f"{where}.nice: {nice} is outside -20..19")
-    if policy in ("SCHED_FIFO", "SCHED_RR"):
-        if not 1 <= prio <= 99:
-            raise PyruncError(f"{where}.priority: {policy} needs a priority in 1..99")
-    elif prio:
-        raise PyruncError(f"{where}.priority: only SCHED_FIFO and SCHED_RR take a priority")
-    if policy != "SCHED_DEADLINE" and (runtime or deadline or period):
-        raise PyruncError(f"{where}: runtime, deadline and period are for SCHED_DEADLINE only")
-    args = (SCHED_POLICIES[policy], flags, nice, prio, runtime, deadline, period)
-    text = f"sched_setattr({policy}, nice {nice}, priority {prio}"
-    text += f", flags {','.join(sched.get('flags') or [])}" if flags else ""
-    text += f", runtime {runtime}, deadline {deadline}, period {period})" if policy == "SCHED_DEADLINE" else ")"
-    plan.add("process", "sched_setattr", args, text, where)
-
-
-def _plan_ioprio(plan: Plan, io: dict) -> None:
-    where = "process.ioPriority"
-    cls, prio = io.get("class"), io.get("priority")
-    if cls not in IOPRIO_CLASSES:
-        raise PyruncError(f"{where}.class: unknown I/O priority class {cls!r}")
-    if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 7:
-        raise PyruncError(f"{where}.priority: {prio!r} is outside 0..7")
-    plan.add("process", "ioprio_set", (IOPRIO_CLASSES[cls] << 13 | prio,), f"ioprio_set({cls}, {prio})", where)
 
 
 def _plan_personality(plan: Plan, pers: dict) -> None:
@@ -315,10 +252,13 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     if "oomScoreAdj" in proc and for_exec:
         plan.add("process", "write_proc", ("self/oom_score_adj", str(proc["oomScoreAdj"])),
                  f"write /proc/self/oom_score_adj {proc['oomScoreAdj']}", "process.oomScoreAdj")
-    if proc.get("scheduler"):
-        _plan_scheduler(plan, proc["scheduler"])
-    if proc.get("ioPriority"):
-        _plan_ioprio(plan, proc["ioPriority"])
+    if proc.get("scheduler") or proc.get("ioPriority"):
+        from pyrunc import scheduling
+
+        if proc.get("scheduler"):
+            scheduling.plan_scheduler(plan, proc["scheduler"])
+        if proc.get("ioPriority"):
+            scheduling.plan_ioprio(plan, proc["ioPriority"])
     if linux.get("personality"):
         _plan_personality(plan, linux["personality"])
     nnp = bool(proc.get("noNewPrivileges"))
@@ -337,11 +277,14 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
     caps = proc.get("capabilities")
     top = capabilities.last_cap()
     sets = capabilities.masks(caps, top) if caps is not None else None
+    cap_names: dict[int, str] = {}  # each set's names, once per distinct mask (the default's four are two)
     if sets is not None:
+        for bits in sets.values():
+            if bits not in cap_names:
+                cap_names[bits] = capabilities.names(bits)
         drop = ((1 << (top + 1)) - 1) & ~sets["bounding"]
         plan.add("process", "drop_bounding", (drop, top),
-                 f"drop from the bounding set all but: {capabilities.names(sets['bounding'])}",
-                 "process.capabilities.bounding")
+                 f"drop from the bounding set all but: {cap_names[sets['bounding']]}", "process.capabilities.bounding")
     cwd = proc.get("cwd") or "/"
     if not cwd.startswith("/"):
         raise PyruncError(f"process.cwd: {cwd} is not an absolute path")
@@ -362,9 +305,8 @@ def plan_process(plan: Plan, cfg: dict, preserve_fds: int, listen_fds: int = 0, 
              f"{text}setresgid({gid}), setresuid({uid})", "process.user")
     if sets is not None:
         plan.add("process", "capset", (sets["effective"], sets["permitted"], sets["inheritable"]),
-                 f"capset(effective={capabilities.names(sets['effective'])}, "
-                 f"permitted={capabilities.names(sets['permitted'])}, "
-                 f"inheritable={capabilities.names(sets['inheritable'])})", "process.capabilities")
+                 f"capset(effective={cap_names[sets['effective']]}, permitted={cap_names[sets['permitted']]}, "
+                 f"inheritable={cap_names[sets['inheritable']]})", "process.capabilities")
         # The kernel keeps an ambient capability only while it is permitted and inheritable;
         # runc skips the others silently, and so does pyrunc (explain shows them).
         ambient = sets["ambient"] & sets["permitted"] & sets["inheritable"]

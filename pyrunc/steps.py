@@ -73,7 +73,15 @@ class Plan:
         return [s for s in self.phases[phase] if s.on == request]
 
     def has(self, op: str) -> bool:
-        return any(s.op == op for steps in self.phases.values() for s in steps)
+        for steps in self.phases.values():
+            for s in steps:
+                if s.op == op:
+                    return True
+        return False
+
+    def ops(self) -> set[str]:
+        """Every op of the plan: one pass for several questions."""
+        return {s.op for steps in self.phases.values() for s in steps}
 
     def steps(self) -> list[tuple[str, Step]]:
         return [(p, s) for p in self.PHASES for s in self.phases[p]]

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from pyrunc import cli, process, ps, seccomp
+from pyrunc import cli, process, ps, scheduling, seccomp
 from pyrunc import exec as execmod
 from pyrunc.errors import PyruncError
 from pyrunc.plan import Options, build
@@ -313,10 +313,10 @@ def test_the_runtime_protects_itself_last_before_clone():
 
 
 def test_parse_cpus():
-    assert process.parse_cpus("0-3,7", "x") == {0, 1, 2, 3, 7}
+    assert scheduling.parse_cpus("0-3,7", "x") == {0, 1, 2, 3, 7}
     for bad in ("3-1", "a", "", "-1"):
         with pytest.raises(PyruncError):
-            process.parse_cpus(bad, "x")
+            scheduling.parse_cpus(bad, "x")
 
 
 # -- exec -------------------------------------------------------------------------------------
