@@ -11,103 +11,22 @@ message only when one returns False):
 - features(): schema/features-schema.json
 """
 
+from pyrunc._config_check import (
+    _defs_ArrayOfStrings,
+    _defs_linux_NamespaceType,
+    _pattern,
+)
+from pyrunc._config_check_rare import (
+    _defs_linux_SeccompAction,
+    _defs_linux_SeccompArch,
+    _defs_linux_SeccompFlag,
+    _defs_linux_SeccompOperators,
+    _defs_mapStringString,
+)
 
 _STATE_SCHEMA_STATUS_ENUM = frozenset(("creating", "created", "running", "stopped"))
-# .{1,}
-_PATTERN_1 = (False, False, (("\n", True, 1, None),))
-_DEFS_LINUX_NAMESPACETYPE_ENUM = frozenset((
-    "mount",
-    "pid",
-    "network",
-    "uts",
-    "ipc",
-    "user",
-    "cgroup",
-    "time",
-))
 # ^CAP_[A-Z_]+$
-_PATTERN_2 = (True, True, ("CAP_", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", False, 1, None)))
-_DEFS_LINUX_SECCOMPACTION_ENUM = frozenset((
-    "SCMP_ACT_KILL",
-    "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_KILL_THREAD",
-    "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO",
-    "SCMP_ACT_TRACE",
-    "SCMP_ACT_ALLOW",
-    "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY",
-))
-_DEFS_LINUX_SECCOMPOPERATORS_ENUM = frozenset((
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-))
-_DEFS_LINUX_SECCOMPARCH_ENUM = frozenset((
-    "SCMP_ARCH_X86",
-    "SCMP_ARCH_X86_64",
-    "SCMP_ARCH_X32",
-    "SCMP_ARCH_ARM",
-    "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_LOONGARCH64",
-    "SCMP_ARCH_M68K",
-    "SCMP_ARCH_MIPS",
-    "SCMP_ARCH_MIPS64",
-    "SCMP_ARCH_MIPS64N32",
-    "SCMP_ARCH_MIPSEL",
-    "SCMP_ARCH_MIPSEL64",
-    "SCMP_ARCH_MIPSEL64N32",
-    "SCMP_ARCH_PPC",
-    "SCMP_ARCH_PPC64",
-    "SCMP_ARCH_PPC64LE",
-    "SCMP_ARCH_S390",
-    "SCMP_ARCH_S390X",
-    "SCMP_ARCH_SH",
-    "SCMP_ARCH_SHEB",
-    "SCMP_ARCH_PARISC",
-    "SCMP_ARCH_PARISC64",
-    "SCMP_ARCH_RISCV64",
-))
-_DEFS_LINUX_SECCOMPFLAG_ENUM = frozenset((
-    "SECCOMP_FILTER_FLAG_TSYNC",
-    "SECCOMP_FILTER_FLAG_LOG",
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-))
-
-
-def _pattern(s, pattern):
-    """re.search() for a pattern schemagen translated into literal and character-class runs."""
-    anchored, dollar, atoms = pattern
-    n = len(s)
-    ends = ((n, n - 1) if s.endswith("\n") else (n,)) if dollar else None
-    for i in range(1 if anchored else n + 1):
-        if _runs(s, i, atoms, 0, ends):
-            return True
-    return False
-
-
-def _runs(s, i, atoms, k, ends):
-    """Whether atoms[k:] match s from index i on (ending at one of `ends` when `$` anchors them)."""
-    if k == len(atoms):
-        return ends is None or i in ends
-    atom = atoms[k]
-    if atom.__class__ is str:
-        return s.startswith(atom, i) and _runs(s, i + len(atom), atoms, k + 1, ends)
-    chars, negated, least, most = atom
-    stop = len(s) if most is None else min(len(s), i + most)
-    j = i
-    while j < stop and (s[j] in chars) is not negated:
-        j += 1
-    while j >= i + least:
-        if _runs(s, j, atoms, k + 1, ends):
-            return True
-        j -= 1
-    return False
+_PATTERN_7 = (True, True, ("CAP_", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", False, 1, None)))
 
 
 def state(x):
@@ -138,15 +57,6 @@ def _state_schema_pid(v):
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
-def _defs_mapStringString(x):
-    if not isinstance(x, dict):
-        return False
-    for k, v in x.items():
-        if not isinstance(v, str) and _pattern(k, _PATTERN_1):
-            return False
-    return True
-
-
 def features(x):
     if not isinstance(x, dict):
         return False
@@ -169,15 +79,6 @@ def features(x):
         return False
     if "linux" in x and not _features_linux_linux(x["linux"]):
         return False
-    return True
-
-
-def _defs_ArrayOfStrings(x):
-    if not isinstance(x, list):
-        return False
-    for v in x:
-        if not isinstance(v, str):
-            return False
     return True
 
 
@@ -214,10 +115,6 @@ def _features_linux_linux_namespaces(x):
     return True
 
 
-def _defs_linux_NamespaceType(v):
-    return isinstance(v, str) and v in _DEFS_LINUX_NAMESPACETYPE_ENUM
-
-
 def _features_linux_linux_capabilities(x):
     if not isinstance(x, list):
         return False
@@ -228,7 +125,7 @@ def _features_linux_linux_capabilities(x):
 
 
 def _features_linux_linux_capabilities_items(v):
-    return isinstance(v, str) and _pattern(v, _PATTERN_2)
+    return isinstance(v, str) and _pattern(v, _PATTERN_7)
 
 
 def _features_linux_linux_cgroup(x):
@@ -274,10 +171,6 @@ def _features_linux_linux_seccomp_actions(x):
     return True
 
 
-def _defs_linux_SeccompAction(v):
-    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPACTION_ENUM
-
-
 def _features_linux_linux_seccomp_operators(x):
     if not isinstance(x, list):
         return False
@@ -285,10 +178,6 @@ def _features_linux_linux_seccomp_operators(x):
         if not _defs_linux_SeccompOperators(v):
             return False
     return True
-
-
-def _defs_linux_SeccompOperators(v):
-    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPOPERATORS_ENUM
 
 
 def _features_linux_linux_seccomp_archs(x):
@@ -300,10 +189,6 @@ def _features_linux_linux_seccomp_archs(x):
     return True
 
 
-def _defs_linux_SeccompArch(v):
-    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPARCH_ENUM
-
-
 def _features_linux_linux_seccomp_knownFlags(x):
     if not isinstance(x, list):
         return False
@@ -311,10 +196,6 @@ def _features_linux_linux_seccomp_knownFlags(x):
         if not _defs_linux_SeccompFlag(v):
             return False
     return True
-
-
-def _defs_linux_SeccompFlag(v):
-    return isinstance(v, str) and v in _DEFS_LINUX_SECCOMPFLAG_ENUM
 
 
 def _features_linux_linux_apparmor(x):

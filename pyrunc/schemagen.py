@@ -823,43 +823,75 @@ def _names(lines: list[str] | str) -> set[str]:
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(lines) if isinstance(lines, list) else lines))
 
 
-def render_split(documents: dict[str, dict], roots: dict[str, str], elsewhere: dict[str, str] | None,
-                 samples: list[tuple[str, dict]], rare: str) -> tuple[str, str]:
-    """render(), as two modules: the functions checking the samples calls, and the rest in module `rare`,
-    which the first imports (through _rare()) the first time a document needs one of them."""
-    compiler = _compile(documents, roots)
+def render_modules(documents: dict[str, dict], samples: list[tuple[str, dict]]) -> dict[str, str]:
+    """The sources of MODULES and RARE from one compilation of every root, so that a check two roots
+    share (defs.json's) is generated once: in the first module, the functions checking the samples
+    calls; in RARE, the rest the config check can reach, which the first imports (through _rare()) the
+    first time a document needs one; in each other module, its roots' remaining functions. A constant,
+    helper or function lives in the first of these modules that uses it; later ones import it."""
+    compiler = _compile(documents, ROOTS)
     helpers = _helper_blocks(compiler)
-    constants = [source for _, source in compiler.constants.values()]
-    used = _called(_assemble([], constants, helpers, compiler.bodies, []), samples)
-    common = [b for b in compiler.bodies if _def_name(b) in used]
-    others = [b for b in compiler.bodies if _def_name(b) not in used]
-    if others:
-        call = re.compile(r"\b(" + "|".join(sorted((_def_name(b) for b in others), key=len, reverse=True)) + r")\(")
-        common = [[call.sub(lambda m: f'_rare("{m.group(1)}")(', line) for line in b] for b in common]
-    common_names = _names([line for b in common for line in b])
-    other_names = _names([line for b in others for line in b])
-    const_of = {name: source for name, source in compiler.constants.values()}
-    common_consts = [n for n in const_of if n in common_names]
-    other_consts = [n for n in const_of if n not in common_names]
-    common_helpers = [h for h in helpers if _helper_defs(h) & common_names]
-    other_helpers = [h for h in helpers if h not in common_helpers]
-    tail = _rare_loader(rare) if others else []
-    first = _assemble(_head(roots, elsewhere), [const_of[n] for n in common_consts], common_helpers, common,
-                      tail + ([""] * 2 if tail and elsewhere else []) + (_forwarder(elsewhere) if elsewhere else []))
-    shared = sorted(other_names & (set(common_consts) | {_def_name(b) for b in common}
-                                   | {d for h in common_helpers for d in _helper_defs(h)}))
-    module = next(iter(MODULES))
-    head = [
-        f'"""The functions of pyrunc.{module} that checking pyrunc\'s own default configs (`pyrunc spec`) never',
-        "calls: the sections those lack. Generated with it; imported by it the first time a config has one.",
-        '"""',
-        "",
-        f"from pyrunc.{module} import (",
-        *[f"    {name}," for name in shared],
-        ")",
-    ] if shared else [f'"""The functions of pyrunc.{module} that its default configs never call."""']
-    second = _assemble(head, [const_of[n] for n in other_consts], other_helpers, others, [])
-    return first, second
+    bodies = {_def_name(b): b for b in compiler.bodies}
+    used = _called(_assemble([], [source for _, source in compiler.constants.values()], helpers,
+                             compiler.bodies, []), samples)
+    (first, *others) = MODULES
+    placed = {first: [n for n in bodies if n in used]}
+    taken = set(used)
+    for module, publics in ((RARE, MODULES[first]), *((m, MODULES[m]) for m in others)):
+        reach = _reachable(bodies, publics)
+        placed[module] = [n for n in bodies if n in reach and n not in taken]
+        taken |= reach
+    text = {m: [bodies[n] for n in names] for m, names in placed.items()}
+    if placed[RARE]:  # the first module calls a rare function through _rare(), which imports RARE
+        call = re.compile(r"\b(" + "|".join(sorted(placed[RARE], key=len, reverse=True)) + r")\(")
+        text[first] = [[call.sub(lambda m: f'_rare("{m.group(1)}")(', line) for line in b] for b in text[first]]
+    # Each shared piece: (the names it defines, its source, whether it is a helper block).
+    pieces = [*(({name}, source, False) for name, source in compiler.constants.values()),
+              *((_helper_defs(h), h, True) for h in helpers)]
+    home: dict[str, str] = {}  # a defined name -> the module that defines it
+    parts = {m: {"constants": [], "helpers": [], "imports": {}} for m in placed}
+    for module, names in placed.items():
+        home.update((n, module) for n in names)
+        refs = _names([line for body in text[module] for line in body])
+        for defs, source, is_helper in pieces:
+            if refs & defs and not defs & home.keys():
+                home.update((d, module) for d in defs)
+                parts[module]["helpers" if is_helper else "constants"].append(source)
+        for name in sorted(refs & home.keys()):
+            if home[name] != module:
+                parts[module]["imports"].setdefault(home[name], []).append(name)
+    elsewhere = {public: m for m in others for public in MODULES[m]}
+    tail = _rare_loader(RARE) if placed[RARE] else []
+    if elsewhere:
+        tail += [*([""] * 2 if tail else []), *_forwarder(elsewhere)]
+    heads = {
+        first: _head({p: ROOTS[p] for p in MODULES[first]}, elsewhere),
+        RARE: [f'"""The functions of pyrunc.{first} that checking pyrunc\'s own default configs (`pyrunc spec`) never',
+               "calls: the sections those lack. Generated with it; imported by it the first time a config has one.",
+               '"""'],
+        **{m: _head({p: ROOTS[p] for p in MODULES[m]}, None)[:-1] for m in others},
+    }
+    return {m: _assemble([*heads[m], *_import_lines(parts[m]["imports"])], parts[m]["constants"],
+                         parts[m]["helpers"], text[m], tail if m == first else []) for m in placed}
+
+
+def _reachable(bodies: dict[str, list[str]], roots: tuple[str, ...]) -> set[str]:
+    """The generated functions `roots` call, directly or not, themselves included."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [n for n in _names(bodies[name]) if n in bodies and n not in seen]
+    return seen
+
+
+def _import_lines(imports: dict[str, list[str]]) -> list[str]:
+    lines = [""] if imports else []
+    for module, names in imports.items():
+        lines += [f"from pyrunc.{module} import (", *[f"    {n}," for n in names], ")"]
+    return lines
 
 
 def _def_name(body: list[str]) -> str:
@@ -913,11 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     from pyrunc import specgen
 
     samples = [("config", specgen.default_config()), ("config", specgen.default_config(rootless=True))]
-    (first, *others) = MODULES
-    elsewhere = {public: m for m in others for public in MODULES[m]}
-    sources = dict(zip((first, RARE), render_split(documents, {p: ROOTS[p] for p in MODULES[first]}, elsewhere,
-                                                   samples, RARE), strict=True))
-    sources.update((m, render(documents, {p: ROOTS[p] for p in MODULES[m]})) for m in others)
+    first = next(iter(MODULES))
+    sources = render_modules(documents, samples)
     for module, source in sources.items():
         path = output if module == first else os.path.join(os.path.dirname(output), module + ".py")
         with open(path, "w", encoding="utf-8") as f:
