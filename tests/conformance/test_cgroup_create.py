@@ -51,3 +51,27 @@ def test_init_born_in_its_cgroup2_directory(container, rt):
         v2_dir = (CG / "unified" if (CG / "unified" / "cgroup.controllers").exists() else CG) / c.id
         assert f"{v2_dir}/cgroup.procs" not in r.err and f"{v2_dir}/cgroup.procs" not in "".join(steps), r.err
     assert c.kill("KILL").rc == 0
+
+
+def _runtime_parents() -> list[Path]:
+    return sorted(p for p in CG.glob("*/pyrunc") if p.is_dir())
+
+
+def test_the_default_parent_a_container_makes_stays_and_its_own_cgroup_goes(container, rt):
+    """Without linux.cgroupsPath pyrunc puts a container in /pyrunc/<id> of each hierarchy (the spec
+    leaves the default to the runtime: config-linux.md). The parent is the runtime's own, as
+    /run/pyrunc is: a container on a host without it makes it, and its delete leaves it (runc leaves
+    a cgroupsPath's parents too); the container's own directories go."""
+    rt.only_pyrunc("its default cgroup parent (runc's default is /<id>)")
+    for parent in _runtime_parents():  # a host without the parents, as a fresh one is
+        try:
+            parent.rmdir()
+        except OSError:
+            pytest.skip(f"{parent} holds another container's cgroup")
+    c = container("sleep", "60")
+    assert c.create().rc == 0
+    own = sorted(CG.glob(f"*/pyrunc/{c.id}"))
+    assert own, "the container has no cgroup below /pyrunc"
+    assert c.delete("--force").rc == 0
+    assert not [d for d in own if d.exists()], "the container's own cgroups are left"
+    assert [d.parent for d in own if not d.parent.is_dir()] == [], "delete removed the runtime's parent"
