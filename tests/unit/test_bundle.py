@@ -136,7 +136,7 @@ def test_every_code_unit_keeps_its_line(lib):
 
     data = (lib / "pyrunc" / pyrunc.BUNDLE).read_bytes()
     size = int.from_bytes(data[12:16], "little")
-    index = marshal.loads(data[16:16 + size])
+    index, _ = marshal.loads(data[16:16 + size])
     compared = 0
     for name, (offset, length, _, source, *_) in index.items():
         bundled = marshal.loads(data[16 + size + offset:16 + size + offset + length])
@@ -146,3 +146,71 @@ def test_every_code_unit_keeps_its_line(lib):
             assert _units(bundled) == _units(compile(tree, str(path), "exec", dont_inherit=True)), name
             compared += 1
     assert compared > 50
+
+
+def test_module_imports_in_statement_order_parents_first():
+    import ast
+
+    tree = ast.parse("import a.b\nfrom . import c, d\nfrom ..e import f\nif x:\n    import g\ndef h():\n    import i\n")
+    assert launcher.module_imports(tree, "p.q.r", False) == ["p", "p.q", "a", "a.b", "p.q.c", "p.q.d", "p.e", "p.e.f"]
+    assert launcher.module_imports(ast.parse("from . import c"), "p.q", True) == ["p", "p.q", "p.q.c"]
+
+
+def test_load_orders_leaves_first_and_none_across_a_cycle():
+    imports = {"m": ["a", "b"], "a": ["c"], "b": ["c", "a"], "c": [], "x": ["y"], "y": ["z"], "z": ["y"], "w": ["x"]}
+    orders = launcher.load_orders(imports)
+    assert orders["m"] == ("c", "a", "b") and orders["b"] == ("c", "a") and orders["c"] == ()
+    assert orders["x"] == orders["y"] == orders["z"] == orders["w"] == ()  # on or reaching y <-> z
+
+
+SPECS = ("import sys\nfor n in {names!r}:\n    __import__(n); m = sys.modules[n]; s = m.__spec__\n"
+         "    print(n, sorted(k for k in vars(m) if k.startswith('__')), m.__name__, m.__package__, m.__file__, "
+         "m.__cached__, getattr(m, '__path__', None), s.name, s.origin, s.parent, s.submodule_search_locations, "
+         "s.has_location, s.cached, type(s.loader).__name__, s._initializing, "
+         "getattr(sys.modules[n.rpartition('.')[0]], n.rpartition('.')[2]) is m)")
+
+
+def test_what_a_module_imports_is_loaded_first_as_the_import_system_would(lib):
+    """exec_module loads the bundled modules a module's import loads (its index's order) before
+    its code, without the import system's lookups: the same modules, attributes and specs."""
+    names = ["pyrunc.create", "pyrunc.cgroups.ops", "pyrunc.state", "pyrunc.cgroups", "pyrunc.cgroups.fs"]
+    record = "b = sys.meta_path[0]; loaded = []; o = b._load; b._load = lambda n: (loaded.append(n), o(n))\n"
+    direct = run(lib, record + SPECS.format(names=names) + "\nprint(sorted(loaded))").splitlines()
+    assert "pyrunc.state" in direct[-1] and "pyrunc.cgroups.fs" in direct[-1]
+    usual = run(lib, "b = sys.meta_path[0]; b.index = {k: v[:6] + ((),) for k, v in b.index.items()}\n"
+                + SPECS.format(names=names)).splitlines()
+    assert direct[:-1] == usual and all(line.endswith("_Bundle False True") for line in usual)
+
+
+def test_a_changed_module_loaded_first_is_imported_as_usual(lib):
+    with open(lib / "pyrunc/uapi.py", "a") as f:
+        f.write("\nCHANGED = True\n")
+    out = run(lib, "import pyrunc.commands; print(type(pyrunc.uapi.__spec__.loader).__name__, pyrunc.uapi.CHANGED, "
+                   "type(pyrunc.commands.__spec__.loader).__name__)")
+    assert out == "SourceFileLoader True _Bundle"
+
+
+def test_a_module_that_fails_while_loaded_first_is_not_left_behind(lib):
+    """An exception in a module loaded first leaves it out of sys.modules, as the import system
+    does, and reaches the import that caused it."""
+    with open(lib / "pyrunc/uapi.py", "a") as f:
+        f.write("\nraise RuntimeError('uapi failed')\n")
+    launcher.write_bundle(str(lib / "pyrunc"))  # uapi's failing code is the bundled one
+    code = ("\ntry:\n    import pyrunc.commands\nexcept RuntimeError as e:\n    print(e)\n"
+            "print(sorted(n for n in ('pyrunc.uapi', 'pyrunc.commands', 'pyrunc.errors') if n in sys.modules))")
+    assert run(lib, code).splitlines() == ["uapi failed", "['pyrunc.errors']"]
+
+
+def test_extension_modules_come_from_the_files_indexed(lib, tmp_path):
+    """_json (the standard library's), _cffi_backend and the shim's own: loaded from the file the
+    path search found when the bundle was written; where that file is gone, found as usual."""
+    import _json
+
+    code = ("import _json, pyrunc.native, _cffi_backend\n"
+            "for m in (_json, sys.modules['pyrunc._native'], _cffi_backend):\n"
+            "    print(type(m.__spec__.loader).__name__, m.__file__ == sys.meta_path[0].extensions[m.__name__])")
+    assert run(lib, code).splitlines() == ["ExtensionFileLoader True"] * 3
+    moved = "b = sys.meta_path[0]; b.extensions['_json'] = '/nonexistent/_json.so'\nimport _json; print(_json.__file__)"
+    assert run(lib, moved) == _json.__file__
+    own = "b = sys.meta_path[0]; print(b.extensions['pyrunc._native'].startswith(b.package + '/'))"
+    assert run(lib, own) == "True"
