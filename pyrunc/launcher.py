@@ -114,6 +114,22 @@ def without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+def without_annotations(tree: ast.Module) -> ast.Module:
+    """`tree` without its functions' parameter and return annotations: nothing reads a function's
+    __annotations__ at run time, and without `from __future__ import annotations` each def
+    evaluates them (list[str] makes a GenericAlias) into a tuple it keeps (callgrind: importing
+    what `run` imports, 34.78 M -> 33.88 M instructions). Annotations in class bodies stay."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            for arg in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg,
+                        arguments.kwarg):
+                if arg is not None:
+                    arg.annotation = None
+            node.returns = None
+    return tree
+
+
 def _varint(value: int, out: bytearray) -> None:
     """`value` in the location table's varint: 6-bit chunks, low first, 0x40 where more follow."""
     while value >= 64:
@@ -221,14 +237,15 @@ def extension_paths(package: str, sources: dict[str, tuple[str, bool]]) -> dict[
 def write_bundle(package: str = "") -> str:
     """Compile the package's modules (this one's by default) into pyrunc.BUNDLE inside it, in the
     layout pyrunc._Bundle reads; replaced atomically. Returns its path. The code keeps its line
-    numbers but not their column ranges (with_lines_only) nor its docstrings (without_docstrings):
-    a `run` reads 0.17 MB less code and keeps 0.14 MB less (0.91 MB is left)."""
+    numbers but not their column ranges (with_lines_only), its docstrings (without_docstrings) nor
+    its functions' annotations (without_annotations). The first two took 0.17 MB off the code a
+    `run` reads and 0.14 MB off what it keeps (0.91 MB is left)."""
     package = package or os.path.dirname(os.path.abspath(pyrunc.__file__))
     sources = {**bundled_modules(package), **other_modules()}
     blobs, index, imports, offset = [], {}, {}, 0
     for name, (source, is_package) in sources.items():
         with open(source, "rb") as f:
-            tree = without_docstrings(ast.parse(f.read(), source))
+            tree = without_annotations(without_docstrings(ast.parse(f.read(), source)))
         imports[name] = [m for m in module_imports(tree, name, is_package) if m in sources]
         data = marshal.dumps(with_lines_only(compile(tree, source, "exec", dont_inherit=True)))
         st = os.stat(source)

@@ -120,6 +120,21 @@ def test_bundled_code_has_lines_but_no_docstrings_or_column_ranges(lib):
     assert jsonio.loads.__doc__ and jsonio.loads.__code__.co_firstlineno == first  # the source has them
 
 
+def test_bundled_functions_have_no_annotations_and_classes_keep_theirs(lib):
+    """write_bundle drops function annotations (without_annotations), which nothing reads at
+    run time; a class body's annotations stay (they can define fields), and the code still runs."""
+    code = ("from pyrunc import jsonio, state; "
+            "print(jsonio.loads.__annotations__, state.Container.__init__.__annotations__, jsonio.loads('[1]'))")
+    assert run(lib, code) == "{} {} [1]"
+    import ast
+
+    source = "class C:\n    x: int\n    def f(self, a: int, *b: str, c: 'D' = 1, **d: E) -> F: pass\n"
+    tree = launcher.without_annotations(ast.parse(source))  # E and F are undefined: never evaluated
+    namespace: dict = {}
+    exec(compile(tree, "t", "exec"), namespace)
+    assert namespace["C"].__annotations__ == {"x": int} and namespace["C"].f.__annotations__ == {}
+
+
 def _units(code) -> list:
     """The line of each code unit of `code` and of the code it holds, in order."""
     out = [line for start, end, line in code.co_lines() for _ in range(start, end, 2)]
@@ -142,7 +157,7 @@ def test_every_code_unit_keeps_its_line(lib):
         bundled = marshal.loads(data[16 + size + offset:16 + size + offset + length])
         path = lib / "pyrunc" / source
         if path.exists():  # prctl's source is outside the copy
-            tree = launcher.without_docstrings(ast.parse(path.read_bytes(), str(path)))
+            tree = launcher.without_annotations(launcher.without_docstrings(ast.parse(path.read_bytes(), str(path))))
             assert _units(bundled) == _units(compile(tree, str(path), "exec", dont_inherit=True)), name
             compared += 1
     assert compared > 50
