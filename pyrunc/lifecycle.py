@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from pyrunc.steps import Plan
 
 
-
-
 def hook_state(cid: str, bundle: str, annotations: dict, status: str, pid: int) -> bytes:
     return jsonio.dumps({"ociVersion": OCI_VERSION, "id": cid, "status": status, "pid": pid,
                          "bundle": bundle, "annotations": annotations}).encode()

@@ -788,14 +788,13 @@ def _helper_blocks(compiler: "_Compiler") -> list[str]:
     return sorted({_HELPER_BLOCKS.get(h, h) for h in compiler.helpers})
 
 
-def render(documents: dict[str, dict], roots: dict[str, str] | None = None,
-           elsewhere: dict[str, str] | None = None) -> str:
-    """The source of the generated module: one public function per root, `name(document) -> bool`, and
-    a module __getattr__ answering for the roots `elsewhere` maps to the sibling module holding them."""
+def render(documents: dict[str, dict], roots: dict[str, str] | None = None) -> str:
+    """The source of one module checking `roots` (all of ROOTS by default), one public function per
+    root, `name(document) -> bool`: what render_modules splits, whole (the compiler's tests use it)."""
     roots = ROOTS if roots is None else roots
     compiler = _compile(documents, roots)
-    return _assemble(_head(roots, elsewhere), [source for _, source in compiler.constants.values()],
-                     _helper_blocks(compiler), compiler.bodies, _forwarder(elsewhere) if elsewhere else [])
+    return _assemble(_head(roots, None), [source for _, source in compiler.constants.values()],
+                     _helper_blocks(compiler), compiler.bodies, [])
 
 
 def _called(source: str, samples: list[tuple[str, dict]]) -> set[str]:

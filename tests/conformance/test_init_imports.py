@@ -179,3 +179,33 @@ def test_run_does_not_import_the_freezer(rt, container, tmp_path):
     modules = imports_of_run(rt, c, tmp_path)
     assert "pyrunc.cgroups.ops" in modules
     assert not {"pyrunc.cgroups.v1", "pyrunc.cgroups.paused"} & modules
+
+
+LISTING = re.compile(r'openat\(AT_FDCWD, "([^"]+)", O_RDONLY\|O_NONBLOCK\|O_CLOEXEC\|O_DIRECTORY\)')
+
+
+def directories_listed_by_run(rt, c, tmp_path, edit=lambda boot: boot) -> set[str]:
+    """The directories a real `run` of the container lists the way importlib's path search does
+    (os.listdir's openat), run as the launcher's program with `edit` applied to it."""
+    python, *options, boot = launcher_command(rt.exe)
+    out = tmp_path / "listing"
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(out), "-e", "trace=openat", python, *options, edit(boot),
+                        "--root", str(rt.root), "run", "--bundle", str(c.bundle), c.id], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return {m.group(1) for m in LISTING.finditer(out.read_text())}
+
+
+@pytest.mark.root
+def test_run_loads_extension_modules_without_the_path_search(strace, rt, container, tmp_path):
+    """_json, _prctl, cffi's backend and the shim are loaded from the files the bundle's index names
+    (pyrunc._Bundle): `run` lists neither lib-dynload nor site-packages nor the package's directory.
+    The control: the same run with the index's extension files forgotten lists them."""
+    c = container("true")
+    c.write()
+    searched = [d for d in directories_listed_by_run(rt, c, tmp_path)
+                if d.endswith(("lib-dynload", "site-packages", "/pyrunc"))]
+    assert not searched, searched
+    forget = "m.use_bundle(); sys.meta_path[0].extensions.clear(); "
+    control = directories_listed_by_run(rt, c, tmp_path, lambda boot: boot.replace("m.use_bundle(); ", forget))
+    assert any(d.endswith("lib-dynload") for d in control), sorted(control)
